@@ -44,7 +44,9 @@ def parse_network(text: str, *, where: str | None = None) -> IPNetwork:
         raise KorefwError(reason, where=where, value=text) from None
 
 
-def range_to_cidrs(first: IPAddress, last: IPAddress, *, where: str | None = None) -> list[IPNetwork]:
+def range_to_cidrs(
+    first: IPAddress, last: IPAddress, *, where: str | None = None
+) -> list[IPNetwork]:
     """The minimal exact list of CIDRs covering ``first``..``last`` inclusive."""
     if first.version != last.version:
         raise KorefwError("range mixes IPv4 and IPv6", where=where, value=f"{first} - {last}")

@@ -9,6 +9,7 @@ data" tests are built on it.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ class AllowSet:
         for key, segs in self._canon.items():
             theirs = other._canon.get(key, ())
             bounds = sorted({p for (lo, hi), _ in (*segs, *theirs) for p in (lo, hi + 1)})
-            for lo, nxt in zip(bounds, bounds[1:], strict=False):
+            for lo, nxt in itertools.pairwise(bounds):
                 mine = _at(segs, lo)
                 if not mine:
                     continue

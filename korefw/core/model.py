@@ -33,7 +33,9 @@ class Protocol(StrEnum):
         try:
             return cls(text.strip().lower())
         except ValueError:
-            raise KorefwError("unknown protocol (expected tcp or udp)", where=where, value=text) from None
+            raise KorefwError(
+                "unknown protocol (expected tcp or udp)", where=where, value=text
+            ) from None
 
 
 _FQDN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -71,7 +73,7 @@ class Rule:
     cidrs: tuple[IPNetwork, ...] = ()
     fqdns: tuple[str, ...] = ()
     region: str = ""
-    #: The vendor's protocol text where it says more than tcp/udp (``TLS``, ``WSS``, ``TCP (TURN TLS)``).
+    #: The vendor's protocol text where it says more than tcp/udp (``TLS``, ``WSS``, ...).
     label: str = ""
     #: The vendor's destination cell as written, for review.
     destination: str = ""
