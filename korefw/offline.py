@@ -1,0 +1,305 @@
+"""Run a Pulumi program in-process under Pulumi's own mock runtime.
+
+No CLI, no provider plugins, no credentials, no network: ``pulumi.runtime.set_mocks``
+stands in for the engine only. The real ``pulumi``, ``pulumi-aws`` and
+``pulumi-azure-native`` resource classes serialize their real inputs, which this
+module records as a plan in the shape of ``pulumi preview --json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import mocks as _mocks
+from pulumi.runtime import rpc as _rpc
+from pulumi.runtime import settings as _settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_in_stack
+from pulumi.runtime.sync_await import _sync_await
+
+#: What an input that is not known during a preview is shown as.
+UNKNOWN = "<computed>"
+
+_SUBSCRIPTION = "00000000-0000-0000-0000-000000000000"
+_ACCOUNT = "123456789012"
+_AWS_PREFIX = {
+    "aws:ec2/securityGroup:SecurityGroup": "sg-",
+    "aws:ec2/managedPrefixList:ManagedPrefixList": "pl-",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr-",
+    "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList": "rslvr-fdl-",
+    "aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup": "rslvr-frg-",
+    "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation": (
+        "rslvr-frgassoc-"
+    ),
+}
+
+
+@dataclass
+class Resource:
+    """One registered resource, as the engine would see it."""
+
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OfflinePlan:
+    """Everything a mock-runtime run registered, in a stable order."""
+
+    project: str
+    stack: str
+    resources: list[Resource]
+    warnings: list[str]
+
+    @property
+    def stack_outputs(self) -> dict[str, Any]:
+        """What the program exported."""
+        return next((r.outputs for r in self.resources if r.type == "pulumi:pulumi:Stack"), {})
+
+    def of_type(self, type_: str) -> list[Resource]:
+        """Resources of one type token."""
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self) -> dict[str, Resource]:
+        """Resources keyed by URN."""
+        return {r.urn: r for r in self.resources}
+
+    def to_preview_json(self) -> dict[str, Any]:
+        """The shape of ``pulumi preview --json``: ``{"steps": [...], "changeSummary": ...}``."""
+        steps = []
+        for r in self.resources:
+            state: dict[str, Any] = {
+                "type": r.type,
+                "urn": r.urn,
+                "custom": r.custom,
+                "id": r.id,
+                "parent": r.parent,
+                "inputs": r.inputs,
+            }
+            if r.outputs and not r.custom:
+                state["outputs"] = r.outputs
+            steps.append({"op": "create", "urn": r.urn, "newState": state})
+        return {
+            "steps": steps,
+            "diagnostics": [{"severity": "warning", "message": w} for w in self.warnings],
+            "changeSummary": {"create": len(steps)},
+        }
+
+    def dumps(self) -> str:
+        """The preview JSON as stable text (sorted keys, fixed indentation)."""
+        return json.dumps(self.to_preview_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom:
+            return None, {}
+        return _placeholder(args.typ, args.name, args.inputs)
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        raise RuntimeError(f"korefw plans make no provider calls (got {args.token})")
+
+
+class _Recorder(_mocks.MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        inputs = _rpc.deserialize_properties(request.object) if request.object else {}
+        with self.lock:
+            self.registrations[response.urn] = {
+                "type": request.type,
+                "name": request.name,
+                "parent": request.parent,
+                "custom": bool(request.custom),
+                "id": response.id or "",
+                "inputs": _clean(inputs),
+                "outputs": {},
+            }
+        return response
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+        outputs = _rpc.deserialize_properties(request.outputs) if request.outputs else {}
+        with self.lock:
+            if request.urn in self.registrations:
+                self.registrations[request.urn]["outputs"] = _clean(outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run_offline(
+    program: Callable[[], object],
+    *,
+    project: str = "korefw",
+    stack: str = "dev",
+    config: Mapping[str, Any] | None = None,
+) -> OfflinePlan:
+    """Run ``program`` under Pulumi's mock runtime and return what it registered.
+
+    ``config`` maps full keys (``project:key``) to values; objects and lists are passed
+    as JSON, as the Pulumi engine does. The run happens in a fresh thread, so Pulumi's
+    context-local globals never leak between runs. Exceptions from the program are
+    re-raised unchanged.
+    """
+    result: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            result["plan"] = _run(program, project, stack, dict(config or {}))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            result["error"] = exc
+
+    worker = threading.Thread(target=target, name=f"korefw-offline-{stack}")
+    worker.start()
+    worker.join()
+    if "error" in result:
+        raise result["error"]
+    return result["plan"]
+
+
+def _run(
+    program: Callable[[], object], project: str, stack: str, config: dict[str, Any]
+) -> OfflinePlan:
+    import asyncio
+
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    logger = logging.getLogger(f"korefw.offline.{id(config)}")
+    logger.propagate = False
+    handler = _ListHandler()
+    logger.addHandler(handler)
+    set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    mocks = _Mocks()
+    monitor = _Recorder(mocks)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=True, logger=logger, monitor=monitor
+    )
+    # set_mocks registers a root stack of its own; run the program inside a fresh one,
+    # as the Pulumi language host does, so exports land on the recorded stack.
+    _settings.ROOT.set(None)
+    try:
+        _sync_await(run_in_stack(lambda: _call(program)))
+    finally:
+        logger.removeHandler(handler)
+        asyncio.get_event_loop().close()
+    return OfflinePlan(project, stack, _ordered(monitor.registrations), sorted(handler.messages))
+
+
+def _call(program: Callable[[], object]) -> None:
+    program()
+
+
+def _ordered(regs: dict[str, dict[str, Any]]) -> list[Resource]:
+    """Parents before children, siblings by URN: stable across runs and hash seeds."""
+    children: dict[str, list[str]] = {}
+    for urn, reg in regs.items():
+        children.setdefault(reg["parent"], []).append(urn)
+    out: list[Resource] = []
+
+    def visit(parent: str) -> None:
+        for urn in sorted(children.get(parent, [])):
+            reg = regs[urn]
+            out.append(Resource(urn=urn, **reg))
+            visit(urn)
+
+    visit("")
+    orphans = set(regs) - {r.urn for r in out}
+    for urn in sorted(orphans):  # parent never registered: keep, never drop
+        out.append(Resource(urn=urn, **regs[urn]))
+    return out
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready values: integral floats back to ints, unknowns marked, keys sorted."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value is None or value == _rpc.UNKNOWN:
+        return UNKNOWN if value is not None else None
+    if isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def _placeholder(type_: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict]:
+    """A deterministic id and the outputs a real provider would add for ``type_``."""
+    state = dict(inputs)
+    h = _digest(type_, name)
+    if type_.startswith("aws:"):
+        service = type_.split(":")[1].split("/")[0]
+        rid = _AWS_PREFIX.get(type_, f"{service}-") + h[:17]
+        state.setdefault("arn", f"arn:aws:{service}:us-east-1:{_ACCOUNT}:{rid}")
+        return rid, state
+    if type_.startswith("azure-native:"):
+        res_name = _azure_name(type_, name, inputs)
+        state.setdefault("name", res_name)
+        return _azure_id(type_, res_name, inputs), state
+    return f"id-{h[:16]}", state
+
+
+# ARM path segments of the azure-native types korefw registers; others get a generic path.
+_ARM_PATH = {
+    "network:NetworkSecurityGroup": "networkSecurityGroups/{name}",
+    "network:SecurityRule": "networkSecurityGroups/{networkSecurityGroupName}/securityRules/{name}",
+    "network:IpGroup": "ipGroups/{name}",
+    "network:FirewallPolicy": "firewallPolicies/{name}",
+    "network:FirewallPolicyRuleCollectionGroup": (
+        "firewallPolicies/{firewallPolicyName}/ruleCollectionGroups/{name}"
+    ),
+}
+
+
+def _azure_id(type_: str, res_name: str, inputs: dict[str, Any]) -> str:
+    module, kind = type_.split(":")[1:]
+    template = _ARM_PATH.get(f"{module}:{kind}", kind[0].lower() + kind[1:] + "s/{name}")
+    fields = {k: v for k, v in inputs.items() if isinstance(v, str)}
+    fields["name"] = res_name
+    try:
+        path = template.format(**fields)
+    except KeyError:
+        path = kind[0].lower() + kind[1:] + "s/" + res_name
+    rg = inputs.get("resourceGroupName", "rg")
+    return (
+        f"/subscriptions/{_SUBSCRIPTION}/resourceGroups/{rg}/providers/"
+        f"Microsoft.{module.capitalize()}/{path}"
+    )
+
+
+def _azure_name(type_: str, name: str, inputs: dict[str, Any]) -> str:
+    kind = type_.split(":")[-1]
+    own = f"{kind[0].lower()}{kind[1:]}Name"
+    for key in (own, f"{own[:-4]}sName", "name"):
+        value = inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return name
