@@ -100,7 +100,8 @@ class OfflinePlan:
 
     def dumps(self) -> str:
         """The preview JSON as stable text (sorted keys, fixed indentation)."""
-        return json.dumps(self.to_preview_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        text = json.dumps(self.to_preview_json(), indent=2, sort_keys=True, ensure_ascii=False)
+        return text + "\n"
 
 
 class _Mocks(pulumi.runtime.Mocks):
@@ -119,7 +120,7 @@ class _Recorder(_mocks.MockMonitor):
         self.registrations: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         inputs = _rpc.deserialize_properties(request.object) if request.object else {}
         with self.lock:
@@ -134,7 +135,7 @@ class _Recorder(_mocks.MockMonitor):
             }
         return response
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802
+    def RegisterResourceOutputs(self, request: Any) -> Any:
         outputs = _rpc.deserialize_properties(request.outputs) if request.outputs else {}
         with self.lock:
             if request.urn in self.registrations:
@@ -170,7 +171,7 @@ def run_offline(
     def target() -> None:
         try:
             result["plan"] = _run(program, project, stack, dict(config or {}))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+        except BaseException as exc:  # re-raised in the caller's thread
             result["error"] = exc
 
     worker = threading.Thread(target=target, name=f"korefw-offline-{stack}")
