@@ -1,0 +1,153 @@
+"""The rule model: validation, flow checks and allow-set algebra."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from korefw.core.allowset import AllowSet, Box
+from korefw.core.errors import KorefwError
+from korefw.core.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
+from korefw.core.ports import PortRange, parse_ports
+
+
+def net(text: str) -> ipaddress.IPv4Network:
+    return ipaddress.IPv4Network(text)
+
+
+def rule(**kw: object) -> Rule:
+    base: dict[str, object] = {
+        "section": "S",
+        "component": "C",
+        "protocols": ("tcp",),
+        "ports": (PortRange(443, 443),),
+        "cidrs": (net("10.1.2.0/24"),),
+    }
+    base.update(kw)
+    return Rule(**base)  # type: ignore[arg-type]
+
+
+def test_rule_normalizes_ports_and_protocols() -> None:
+    r = rule(protocols=("udp", "tcp", "tcp"), ports=(PortRange(5061, 5061), PortRange(5060, 5060)))
+    assert r.protocols == (Protocol.TCP, Protocol.UDP)
+    assert r.ports == (PortRange(5060, 5061),)
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"protocols": ()}, "no protocol"),
+        ({"protocols": ("icmp",)}, "icmp"),
+        ({"ports": ()}, "no destination port"),
+        ({"cidrs": ()}, "empty destination"),
+        ({"cidrs": (net("10.0.0.0/8"),)}, "broader than /16"),
+        ({"fqdns": ("bad_name!.com",)}, "malformed FQDN"),
+    ],
+)
+def test_rule_rejects_bad_input_naming_origin(kw: dict[str, object], message: str) -> None:
+    with pytest.raises((KorefwError, ValueError)) as info:
+        rule(origin=Origin("jp.md", 12), **kw)
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("70000", "outside 0-65535"), ("6000-5000", "reversed port range"), ("http", "malformed")],
+)
+def test_bad_ports(text: str, message: str) -> None:
+    with pytest.raises(KorefwError, match=message):
+        parse_ports(text, where="cell")
+
+
+def test_protocol_parse_refuses_all() -> None:
+    for bad in ("-1", "*", "all", "icmp"):
+        with pytest.raises(KorefwError, match="unknown protocol"):
+            Protocol.parse(bad)
+
+
+def test_fqdn_rules_and_wildcards() -> None:
+    r = rule(cidrs=(), fqdns=("*.Kore.ai",), ports=(PortRange(443, 443), PortRange(8443, 8443)))
+    assert r.fqdns == ("*.kore.ai",)
+    assert r.allows("tcp", "api.kore.ai", 443)
+    assert r.allows("tcp", "a.b.kore.ai", 8443)
+    assert not r.allows("tcp", "kore.ai", 443)
+    assert not r.allows("tcp", "evilkore.ai", 443)
+    assert not r.allows("udp", "api.kore.ai", 443)
+    assert normalize_fqdn("audiocodes-jp-sbc-prod.kore.ai.") == "audiocodes-jp-sbc-prod.kore.ai"
+
+
+def test_ruleset_filter_and_matching() -> None:
+    rs = RuleSet(
+        (
+            rule(
+                section="Twilio STUN",
+                component="",
+                protocols=("udp",),
+                ports=(PortRange(3478, 3478),),
+                cidrs=(net("13.115.244.0/27"),),
+            ),
+            rule(section="AudioCodes", component="Session Border Controller (SBC) (Agent SBC)"),
+        ),
+        region="jp",
+    )
+    assert len(rs.filter(sections=["twilio*"])) == 1
+    assert len(rs.filter(components=["*agent sbc*"])) == 1
+    with pytest.raises(KorefwError, match="no rule has a section matching"):
+        rs.filter(sections=["Nope"])
+    assert rs.matching("udp", "13.115.244.7", 3478)
+    assert not rs.matching("udp", "13.115.244.7", 3479)
+    assert not rs.matching("udp", "13.115.244.32", 3478)
+
+
+def test_rule_key_is_content_not_position() -> None:
+    a = rule(origin=Origin("x.md", 3))
+    b = rule(origin=Origin("y.md", 99))
+    assert a.key == b.key and a.id == b.id
+    assert rule(ports=(PortRange(444, 444),)).id != a.id
+
+
+boxes_st = st.builds(
+    lambda p, lo, span, a, asp: Box(
+        p, 4, (lo, min(lo + span, 65535)), (a, min(a + asp, 2**32 - 1))
+    ),
+    st.sampled_from(["tcp", "udp"]),
+    st.integers(0, 200),
+    st.integers(0, 50),
+    st.integers(0, 300),
+    st.integers(0, 60),
+)
+
+
+def _points(bs: list[Box]) -> set[tuple[str, int, int]]:
+    return {
+        (b.protocol, p, a)
+        for b in bs
+        for p in range(b.ports[0], b.ports[1] + 1)
+        for a in range(b.addresses[0], b.addresses[1] + 1)
+    }
+
+
+@given(st.lists(boxes_st, max_size=6), st.lists(boxes_st, max_size=6))
+def test_allowset_equality_and_difference_match_point_sets(x: list[Box], y: list[Box]) -> None:
+    a, b = AllowSet(x), AllowSet(y)
+    pa, pb = _points(x), _points(y)
+    assert (a == b) == (pa == pb)
+    assert _points(list((a - b).boxes())) == pa - pb
+    assert _points(list((a | b).boxes())) == pa | pb
+    assert _points(list(a.boxes())) == pa
+
+
+def test_core_never_imports_pulumi() -> None:
+    code = (
+        "import sys, pkgutil, importlib, korefw.core as c\n"
+        "for m in pkgutil.walk_packages(c.__path__, 'korefw.core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n == 'pulumi' or n.startswith('pulumi'))\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
