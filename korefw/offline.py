@@ -53,6 +53,8 @@ class Resource:
     id: str
     inputs: dict[str, Any]
     outputs: dict[str, Any] = field(default_factory=dict)
+    #: Input name -> URNs of the resources its value came from.
+    dependencies: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -91,6 +93,8 @@ class OfflinePlan:
             }
             if r.outputs and not r.custom:
                 state["outputs"] = r.outputs
+            if r.dependencies:
+                state["propertyDependencies"] = r.dependencies
             steps.append({"op": "create", "urn": r.urn, "newState": state})
         return {
             "steps": steps,
@@ -132,6 +136,11 @@ class _Recorder(_mocks.MockMonitor):
                 "id": response.id or "",
                 "inputs": _clean(inputs),
                 "outputs": {},
+                "dependencies": {
+                    key: sorted(deps.urns)
+                    for key, deps in sorted(request.propertyDependencies.items())
+                    if deps.urns
+                },
             }
         return response
 
