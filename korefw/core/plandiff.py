@@ -1,0 +1,158 @@
+"""Rule-level diffs of two plans (or two rule sources), as Markdown for a PR comment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .allowset import AllowSet, Box
+from .model import RuleSet
+from .planread import EffectiveRule, PlanReading, read_plan
+
+# Inputs whose change makes Pulumi replace the resource rather than update it in place.
+_REPLACE_KEYS = {
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {"securityGroupId"},
+    "aws:ec2/securityGroup:SecurityGroup": {"vpcId", "name", "namePrefix", "description"},
+    "aws:ec2/managedPrefixList:ManagedPrefixList": {"addressFamily"},
+    "azure-native:network:NetworkSecurityGroup": {
+        "resourceGroupName", "networkSecurityGroupName", "location",
+    },
+    "azure-native:network:SecurityRule": {
+        "resourceGroupName", "networkSecurityGroupName", "securityRuleName",
+    },
+}  # fmt: skip
+
+
+@dataclass
+class Diff:
+    """What changes between two plans, at rule level and resource level."""
+
+    added: dict[str, list[tuple[Box, str]]] = field(default_factory=dict)
+    removed: dict[str, list[tuple[Box, str]]] = field(default_factory=dict)
+    fqdn_added: list[str] = field(default_factory=list)
+    fqdn_removed: list[str] = field(default_factory=list)
+    resources: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        """True when nothing at all changes."""
+        flows = any(self.added.values()) or any(self.removed.values())
+        res = any(v for k, v in self.resources.items() if k != "same")
+        return not (flows or res or self.fqdn_added or self.fqdn_removed)
+
+    def lines(self) -> list[str]:
+        """The rule-level lines, ``+`` added and ``-`` removed, sorted within each cloud."""
+        out: list[str] = []
+        for cloud in sorted(set(self.added) | set(self.removed)):
+            out += [f"+ {cloud}: {_flow(b)}{_label(lab)}" for b, lab in self.added.get(cloud, [])]
+            out += [f"- {cloud}: {_flow(b)}{_label(lab)}" for b, lab in self.removed.get(cloud, [])]
+        out += [f"+ fqdn: {f}" for f in self.fqdn_added]
+        out += [f"- fqdn: {f}" for f in self.fqdn_removed]
+        return out
+
+    def markdown(self, title: str = "korefw plan diff") -> str:
+        """A PR comment: a summary line, a ``diff`` block of flows, resource counts."""
+        n_add = sum(len(v) for v in self.added.values()) + len(self.fqdn_added)
+        n_del = sum(len(v) for v in self.removed.values()) + len(self.fqdn_removed)
+        md = [f"### {title}", ""]
+        if self.empty:
+            md.append("No change to egress rules or resources.")
+            return "\n".join(md) + "\n"
+        md.append(f"**Egress rules:** {n_add} added, {n_del} removed.")
+        if self.resources:
+            r = self.resources
+            md.append(
+                f"**Resources:** {r.get('create', 0)} to create, {r.get('delete', 0)} to delete, "
+                f"{r.get('replace', 0)} to replace, {r.get('update', 0)} to update."
+            )
+        body = self.lines()
+        if body:
+            md += ["", "```diff", *body, "```"]
+        return "\n".join(md) + "\n"
+
+
+def _flow(b: Box) -> str:
+    lo, hi = b.ports
+    port = str(lo) if lo == hi else f"{lo}-{hi}"
+    return f"{b.protocol} {port} → {', '.join(str(c) for c in b.cidrs())}"
+
+
+def _label(label: str) -> str:
+    return f" ({label})" if label else ""
+
+
+def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
+    """Compare two ``pulumi preview --json`` documents."""
+    a, b = read_plan(old), read_plan(new)
+    d = Diff()
+    for cloud in sorted(set(a.clouds()) | set(b.clouds())):
+        before, after = a.allow_set(cloud), b.allow_set(cloud)
+        d.added[cloud] = _labelled(after - before, b, cloud)
+        d.removed[cloud] = _labelled(before - after, a, cloud)
+    d.resources = _resource_changes(old, new)
+    return d
+
+
+def diff_rules(old: RuleSet, new: RuleSet) -> Diff:
+    """Compare two rule sources (vendor pages or rule files)."""
+    d = Diff()
+    before, after = old.allow_set(), new.allow_set()
+    d.added["rules"] = [(x, _rule_label(new, x)) for x in (after - before).boxes()]
+    d.removed["rules"] = [(x, _rule_label(old, x)) for x in (before - after).boxes()]
+    fa = {f"{p} {pr} → {f}" for r in old.fqdn_rules() for f in r.fqdns for p in r.protocols
+          for pr in r.ports}  # fmt: skip
+    fb = {f"{p} {pr} → {f}" for r in new.fqdn_rules() for f in r.fqdns for p in r.protocols
+          for pr in r.ports}  # fmt: skip
+    d.fqdn_added, d.fqdn_removed = sorted(fb - fa), sorted(fa - fb)
+    return d
+
+
+def _covers(rule_boxes: list[Box], box: Box) -> bool:
+    return any(
+        r.protocol == box.protocol
+        and r.version == box.version
+        and r.ports[0] <= box.ports[0] <= r.ports[1]
+        and r.addresses[0] <= box.addresses[0] <= r.addresses[1]
+        for r in rule_boxes
+    )
+
+
+def _labelled(flows: AllowSet, reading: PlanReading, cloud: str) -> list[tuple[Box, str]]:
+    rules: list[EffectiveRule] = [r for r in reading.rules if r.cloud == cloud]
+    out = []
+    for box in flows.boxes():
+        label = next((r.description for r in rules if _covers(r.boxes(), box)), "")
+        out.append((box, label))
+    return out
+
+
+def _rule_label(rules: RuleSet, box: Box) -> str:
+    for r in rules.ip_rules():
+        if _covers(list(r.allow_set().boxes()), box):
+            return r.describe()
+    return ""
+
+
+def _resource_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, int]:
+    def states(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+        out = {}
+        for step in doc.get("steps", []):
+            s = step.get("newState") or step.get("oldState") or {}
+            if s.get("urn"):
+                out[s["urn"]] = s
+        return out
+
+    a, b = states(old), states(new)
+    counts = {"create": len(b.keys() - a.keys()), "delete": len(a.keys() - b.keys())}
+    counts.update(replace=0, update=0, same=0)
+    for urn in a.keys() & b.keys():
+        ia, ib = a[urn].get("inputs", {}), b[urn].get("inputs", {})
+        changed = {k for k in ia.keys() | ib.keys() if ia.get(k) != ib.get(k)}
+        if not changed:
+            counts["same"] += 1
+        elif changed & _REPLACE_KEYS.get(b[urn].get("type", ""), set()):
+            counts["replace"] += 1
+        else:
+            counts["update"] += 1
+    return counts
