@@ -1,0 +1,152 @@
+"""Reading preview JSON back into allow sets: prefix lists, unknown ids, Azure priorities."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from korefw.core.allowset import AllowSet
+from korefw.core.model import Rule, RuleSet
+from korefw.core.plandiff import diff_plans
+from korefw.core.planread import read_plan
+from korefw.core.ports import PortRange
+from korefw.core.verify import verify
+
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+def step(type_: str, name: str, inputs: dict, id_: str = "", deps: dict | None = None) -> dict:
+    urn = f"urn:pulumi:s::p::{type_}::{name}"
+    state = {"type": type_, "urn": urn, "id": id_, "custom": True, "parent": "", "inputs": inputs}
+    if deps:
+        state["propertyDependencies"] = deps
+    return {"op": "create", "urn": urn, "newState": state}
+
+
+def urn(type_: str, name: str) -> str:
+    return f"urn:pulumi:s::p::{type_}::{name}"
+
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+PL = "aws:ec2/managedPrefixList:ManagedPrefixList"
+NSG = "azure-native:network:NetworkSecurityGroup"
+RULE = "azure-native:network:SecurityRule"
+
+RULES = RuleSet(
+    (
+        Rule("STUN", "", ("tcp", "udp"), (PortRange(3478, 3478),),
+             (ipaddress.ip_network("13.115.244.0/27"),)),
+        Rule("SBC", "x", ("tcp",), (PortRange(5060, 5061),),
+             (ipaddress.ip_network("18.177.19.211/32"),)),
+    )
+)  # fmt: skip
+
+
+def aws_doc(*, stun_cidr: str = "13.115.244.0/27", sbc_hi: int = 5061, proto: str = "tcp") -> dict:
+    """A real-preview-like plan: ids unknown, references through propertyDependencies."""
+    return {
+        "steps": [
+            step(SG, "sg", {"vpcId": "vpc-1"}, id_=""),
+            step(PL, "stun", {"addressFamily": "IPv4", "maxEntries": 1,
+                              "entries": [{"cidr": stun_cidr, "description": "STUN"}]}),
+            *[
+                step(EGRESS, f"stun-{p}", {"ipProtocol": p, "fromPort": 3478, "toPort": 3478,
+                                           "prefixListId": UNKNOWN, "securityGroupId": UNKNOWN},
+                     deps={"prefixListId": [urn(PL, "stun")], "securityGroupId": [urn(SG, "sg")]})
+                for p in ("tcp", "udp")
+            ],
+            step(EGRESS, "sbc", {"ipProtocol": proto, "fromPort": 5060, "toPort": sbc_hi,
+                                 "cidrIpv4": "18.177.19.211/32", "securityGroupId": UNKNOWN},
+                 deps={"securityGroupId": [urn(SG, "sg")]}),
+        ]
+    }  # fmt: skip
+
+
+def test_aws_plan_with_unknown_ids_verifies() -> None:
+    result = verify(aws_doc(), RULES)
+    assert result.ok, result.render()
+    assert read_plan(aws_doc()).groups("aws") == [urn(SG, "sg")]
+
+
+def test_widened_cidr_is_extra() -> None:
+    result = verify(aws_doc(stun_cidr="13.115.244.0/26"), RULES)
+    assert not result.ok
+    assert "extra   tcp 3478 → 13.115.244.32/27" in result.render()
+    assert "extra   udp 3478 → 13.115.244.32/27" in result.render()
+
+
+def test_removed_port_is_missing() -> None:
+    result = verify(aws_doc(sbc_hi=5060), RULES)
+    assert "missing tcp 5061 → 18.177.19.211/32" in result.render()
+
+
+def test_all_protocols_is_wider_and_extra() -> None:
+    result = verify(aws_doc(proto="-1"), RULES)
+    text = result.render()
+    assert "wider than TCP or UDP: protocol '-1'" in text
+    assert "extra   udp 0-65535 → 18.177.19.211/32" in text
+
+
+def test_existing_group_and_unresolved_prefix_list_are_reported() -> None:
+    inputs = {"ipProtocol": "tcp", "fromPort": 1, "toPort": 1, "prefixListId": "pl-0abc",
+              "securityGroupId": "sg-1"}  # fmt: skip
+    doc = {"steps": [step(EGRESS, "r", inputs)]}
+    result = verify(doc, RULES)
+    assert not result.ok
+    assert any("pl-0abc" in p for p in result.problems)
+
+
+def nsg_rule(name: str, priority: int, access: str, proto: str, ports: list[str],
+             dests: list[str]) -> dict:  # fmt: skip
+    return {"name": name, "priority": priority, "direction": "Outbound", "access": access,
+            "protocol": proto, "sourceAddressPrefix": "VirtualNetwork", "sourcePortRange": "*",
+            "destinationPortRanges": ports, "destinationAddressPrefixes": dests}  # fmt: skip
+
+
+def test_azure_deny_before_allow_takes_effect() -> None:
+    rules = [
+        nsg_rule("stun", 1100, "Allow", "*", ["3478"], ["13.115.244.0/27"]),
+        nsg_rule("sbc", 1200, "Allow", "Tcp", ["5060-5061"], ["18.177.19.211/32"]),
+        nsg_rule("block", 1000, "Deny", "Udp", ["3478"], ["13.115.244.16/28"]),
+        nsg_rule("deny-rest", 4000, "Deny", "*", ["*"], ["Internet"]),
+    ]
+    doc = {"steps": [step(NSG, "nsg", {"resourceGroupName": "rg", "securityRules": rules})]}
+    reading = read_plan(doc)
+    allowed = reading.allow_set("azure")
+    expected = RULES.allow_set() - AllowSet.of(
+        "udp", [(3478, 3478)], [ipaddress.ip_network("13.115.244.16/28")]
+    )
+    assert allowed == expected
+    assert not reading.notes  # the Internet deny is there
+    result = verify(doc, RULES)
+    assert "missing udp 3478 → 13.115.244.16/28" in result.render()
+    assert "wider than TCP or UDP: protocol '*'" in result.render()
+
+
+def test_azure_without_deny_notes_default_internet_rule() -> None:
+    doc = {"steps": [
+        step(NSG, "nsg", {"resourceGroupName": "rg"}, id_="/subs/nsg"),
+        step(RULE, "r", {**nsg_rule("sbc", 1200, "Allow", "Tcp", ["5060-5061"],
+                                   ["18.177.19.211/32"]),
+                         "networkSecurityGroupName": UNKNOWN, "resourceGroupName": "rg"},
+             deps={"networkSecurityGroupName": [urn(NSG, "nsg")]}),
+    ]}  # fmt: skip
+    reading = read_plan(doc)
+    assert reading.groups("azure") == [urn(NSG, "nsg")]
+    assert any("AllowInternetOutBound" in n for n in reading.notes)
+
+
+def test_diff_reports_the_added_flow_and_counts_resources() -> None:
+    old = aws_doc()
+    new = aws_doc()
+    new["steps"].append(
+        step(EGRESS, "extra", {"ipProtocol": "udp", "fromPort": 5060, "toPort": 5060,
+                               "cidrIpv4": "18.177.19.211/32", "securityGroupId": UNKNOWN,
+                               "description": "SBC / x"},
+             deps={"securityGroupId": [urn(SG, "sg")]})
+    )  # fmt: skip
+    d = diff_plans(old, new)
+    assert d.lines() == ["+ aws: udp 5060 → 18.177.19.211/32 (SBC / x)"]
+    assert d.resources["create"] == 1 and d.resources["delete"] == 0
+    assert "```diff" in d.markdown()
+    assert diff_plans(old, old).empty
