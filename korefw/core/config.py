@@ -310,3 +310,13 @@ def project_schema() -> dict[str, dict[str, Any]]:
         entry["default"] = s.default
         out[key] = entry
     return out
+
+
+def reference_markdown() -> str:
+    """The README's configuration reference table, generated from :data:`SCHEMA`."""
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, s in SCHEMA.items():
+        typ = f"array of {s.items}" if s.items else s.type
+        default = json.dumps(s.default)
+        rows.append(f"| `{PROJECT}:{key}` | {typ} | `{default}` | {s.description} |")
+    return "\n".join(rows) + "\n"
