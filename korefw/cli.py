@@ -1,0 +1,387 @@
+"""The ``korefw`` command line.
+
+Each command is two functions: ``add_<name>_command(subparsers)`` declares its arguments
+and sets ``func``, and ``cmd_<name>(args) -> int`` does the work and returns the exit
+code. To add a command, write both and call the adder from :func:`build_parser`;
+:func:`add_source_argument` and :func:`load_source` give it the usual ``REGION|FILE``
+argument. Any :class:`KorefwError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .core.errors import KorefwError
+from .core.lint import lint
+from .core.model import Protocol, Rule, RuleSet, normalize_fqdn
+from .core.regions import (
+    DATA_DIR,
+    import_vendor_page,
+    load_rules,
+    region_codes,
+    render_region,
+    vendor_docs_dir,
+)
+from .core.ruledata import dump
+
+EXIT_OK = 0
+EXIT_NOT_ALLOWED = 1
+EXIT_ERROR = 2
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional ``REGION|FILE`` argument most commands take."""
+    parser.add_argument(
+        "source",
+        metavar="REGION|FILE",
+        help=f"a region code ({', '.join(region_codes())}), a shipped .toml data file, "
+        "or a Kore.ai vendor page (Markdown, MDX or HTML)",
+    )
+
+
+def load_source(args: argparse.Namespace) -> RuleSet:
+    """The rules named by ``args.source``."""
+    return load_rules(args.source)
+
+
+def rule_to_json(rule: Rule) -> dict[str, Any]:
+    """One rule as plain JSON values."""
+    return {
+        "section": rule.section,
+        "component": rule.component,
+        "protocols": [str(p) for p in rule.protocols],
+        "ports": [[p.lo, p.hi] for p in rule.ports],
+        "cidrs": [str(c) for c in rule.cidrs],
+        "fqdns": list(rule.fqdns),
+        "label": rule.label,
+        "destination": rule.destination,
+        "aliases": list(rule.aliases),
+        "origin": {"file": rule.origin.file, "line": rule.origin.line},
+    }
+
+
+def rules_to_json(rules: RuleSet) -> dict[str, Any]:
+    """A rule set as plain JSON values (what ``korefw rules --json`` prints)."""
+    return {
+        "region": rules.region,
+        "source": rules.source,
+        "retrieved": rules.retrieved,
+        "rules": [rule_to_json(r) for r in rules],
+    }
+
+
+def _eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def add_rules_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw rules``."""
+    p = sub.add_parser(
+        "rules",
+        help="show a region's egress rules",
+        description="Show the egress rules of a region or file, as a table or as JSON. "
+        "Lint warnings about the vendor data go to stderr.",
+    )
+    add_source_argument(p)
+    p.add_argument(
+        "--section",
+        action="append",
+        default=[],
+        metavar="S",
+        help="keep rules in this section (glob, case-insensitive; may repeat)",
+    )
+    p.add_argument(
+        "--component",
+        action="append",
+        default=[],
+        metavar="C",
+        help="keep rules of this component (glob, case-insensitive; may repeat)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_rules)
+
+
+def cmd_rules(args: argparse.Namespace) -> int:
+    """Print the (filtered) rules; lint warnings for the shown rules go to stderr."""
+    full = load_source(args)
+    rules = full.filter(args.section or None, args.component or None)
+    shown = {(r.origin.file, r.origin.line) for r in rules}
+    warnings = [w for w in lint(full) if (w.file, w.line) in shown]
+    if args.json:
+        print(json.dumps(rules_to_json(rules), indent=2, ensure_ascii=False))
+    else:
+        _print_rules_table(rules)
+    for w in warnings:
+        _eprint(w)
+    return EXIT_OK
+
+
+def _protocol_text(rule: Rule) -> str:
+    """``tcp/udp``, plus what the vendor's wording adds (``tcp (TLS)``, ``tcp (TURN TLS)``)."""
+    plain = "/".join(rule.protocols)
+    if not rule.label:
+        return f"{plain} (assumed)"
+    bare = re.sub(r"\([^()]*\)", " ", rule.label)
+    extra = [w for w in re.split(r"[\s/,&+]+", bare) if w and w.lower() not in {"tcp", "udp"}]
+    extra += re.findall(r"\(([^()]*)\)", rule.label)
+    return f"{plain} ({', '.join(extra)})" if extra else plain
+
+
+def _print_rules_table(rules: RuleSet) -> None:
+    """One rich table per section; a component is named on its first row only."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    where = f"from {rules.source}" + (f", retrieved {rules.retrieved}" if rules.retrieved else "")
+    console.print(f"[bold]{rules.region or rules.source}[/bold]: {len(rules)} egress rules {where}")
+    for section in rules.sections():
+        table = Table(title=section, title_justify="left", expand=False)
+        table.add_column("Component", overflow="fold", max_width=28)
+        table.add_column("Protocol", overflow="fold")
+        table.add_column("Ports", overflow="fold")
+        table.add_column("Destination", overflow="fold")
+        table.add_column("Line", justify="right")
+        previous = None
+        for r in (r for r in rules if r.section == section):
+            dests = [str(c) for c in r.cidrs] + list(r.fqdns)
+            if r.aliases:
+                dests.append(f"({', '.join(r.aliases)})")
+            table.add_row(
+                r.component if r.component != previous else "",
+                _protocol_text(r),
+                ", ".join(map(str, r.ports)),
+                "\n".join(dests),
+                str(r.origin.line),
+            )
+            previous = r.component
+        console.print(table)
+
+
+# --------------------------------------------------------------------------- check
+
+
+def add_check_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw check``."""
+    p = sub.add_parser(
+        "check",
+        help="is one flow allowed?",
+        description="Say whether the egress rules allow one flow and name the rules "
+        "that allow it. Exit 0 when allowed, 1 when not, 2 on bad input.",
+    )
+    add_source_argument(p)
+    p.add_argument("--protocol", required=True, metavar="tcp|udp")
+    p.add_argument("--port", required=True, metavar="N", help="destination port")
+    p.add_argument("--to", required=True, metavar="ADDRESS|FQDN", help="destination")
+    p.set_defaults(func=cmd_check)
+
+
+def parse_port_argument(text: str, *, where: str = "--port") -> int:
+    """One destination port 0-65535."""
+    raw = text.strip()
+    if not raw.isdigit():
+        raise KorefwError("expected a port number", where=where, value=text)
+    port = int(raw)
+    if port > 65535:
+        raise KorefwError("port outside 0-65535", where=where, value=text)
+    return port
+
+
+def parse_target_argument(text: str, *, where: str = "--to") -> str:
+    """An IP address or a host name (no wildcard)."""
+    raw = text.strip()
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        pass
+    if ":" in raw or raw.replace(".", "").isdigit():
+        raise KorefwError("malformed IP address", where=where, value=text)
+    if raw.startswith("*"):
+        raise KorefwError("expected one host name, not a wildcard", where=where, value=text)
+    return normalize_fqdn(raw, where=where)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Print allowed / not allowed and the matching rules; exit 0 or 1."""
+    protocol = Protocol.parse(args.protocol, where="--protocol")
+    port = parse_port_argument(args.port)
+    target = parse_target_argument(args.to)
+    rules = load_source(args)
+    hits = rules.matching(protocol, target, port)
+    flow = f"{protocol} port {port} to {target}"
+    if not hits:
+        print(f"not allowed: {flow} (no {rules.region or rules.source} egress rule matches)")
+        return EXIT_NOT_ALLOWED
+    print(f"allowed: {flow}, by {len(hits)} egress rule{'s' if len(hits) != 1 else ''}:")
+    for r in hits:
+        dests = ", ".join([*map(str, r.cidrs), *r.fqdns])
+        label = f" {r.label!r}" if r.label else ""
+        print(
+            f"  {r.origin}: {r.describe()}:{label} {'/'.join(r.protocols)} "
+            f"{', '.join(map(str, r.ports))} to {dests}"
+        )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- import
+
+
+def add_import_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw import``."""
+    p = sub.add_parser(
+        "import",
+        help="import vendor pages into shipped region data",
+        description="Import a Kore.ai vendor page into the shipped data format, or "
+        "regenerate every region's data file with --all.",
+    )
+    p.add_argument("page", nargs="?", metavar="PAGE", help="a vendor page to import")
+    p.add_argument("--region", metavar="CODE", help="its region code (default: from SOURCES.md)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    p.add_argument("--retrieved", metavar="YYYY-MM-DD", default="", help="when it was copied")
+    p.add_argument("--all", action="store_true", help="regenerate the data file of every region")
+    p.add_argument(
+        "--docs",
+        metavar="DIR",
+        help=f"the vendor pages' folder (default: ${{KOREFW_VENDOR_DOCS}} or {vendor_docs_dir()})",
+    )
+    p.add_argument(
+        "--out-dir", metavar="DIR", help=f"with --all: where to write (default: {DATA_DIR})"
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="with --all: write nothing, exit 1 if any data file is out of date",
+    )
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import one page (to stdout or ``-o``) or every region (``--all``)."""
+    if args.all:
+        if args.page or args.output or args.region:
+            raise KorefwError("--all takes no PAGE, --region or --output", where="import")
+        return _import_all(args)
+    if not args.page:
+        raise KorefwError("give a vendor PAGE, or --all", where="import")
+    rules, prov = import_vendor_page(args.page, region=args.region or "", retrieved=args.retrieved)
+    if not prov.region:
+        raise KorefwError(
+            f"SOURCES.md does not list this page; pass --region ({', '.join(region_codes())})",
+            where=args.page,
+        )
+    text = dump(rules, prov)
+    for w in lint(rules):
+        _eprint(w)
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        _eprint(f"wrote {args.output} ({len(rules)} egress rules)")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _import_all(args: argparse.Namespace) -> int:
+    docs = Path(args.docs) if args.docs else None
+    out_dir = Path(args.out_dir) if args.out_dir else DATA_DIR
+    stale = []
+    for code in region_codes():
+        text = render_region(code, docs)
+        path = out_dir / f"{code}.toml"
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if args.check:
+            state = "up to date" if old == text else "OUT OF DATE"
+            if old != text:
+                stale.append(code)
+            print(f"{path}: {state}")
+        elif old == text:
+            print(f"{path}: unchanged")
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"{path}: written")
+    if stale:
+        _eprint(f"out of date: {', '.join(stale)}; run `korefw import --all` and review the diff")
+        return 1
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- lint
+
+
+def add_lint_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw lint``."""
+    p = sub.add_parser(
+        "lint",
+        help="report doubtful vendor data",
+        description="Report vendor data that reads but is probably not what Kore meant "
+        "(label mismatches, TURN TLS on 3478, duplicates, ...). Rules are never changed.",
+    )
+    p.add_argument(
+        "sources",
+        nargs="*",
+        metavar="REGION|FILE",
+        help="regions or files to lint (default: every region)",
+    )
+    p.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+    p.set_defaults(func=cmd_lint)
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    """Print each source's warnings and a count."""
+    total = 0
+    for source in args.sources or region_codes():
+        warnings = lint(load_rules(source))
+        for w in warnings:
+            print(w)
+        total += len(warnings)
+        _eprint(f"{source}: {len(warnings)} warning{'s' if len(warnings) != 1 else ''}")
+    return 1 if args.strict and total else EXIT_OK
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``korefw`` parser with every command."""
+    parser = argparse.ArgumentParser(
+        prog="korefw",
+        description="Kore.ai voice-gateway egress firewall rules: read, check and import.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    add_rules_command(sub)
+    add_check_command(sub)
+    add_import_command(sub)
+    add_lint_command(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``korefw``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return int(func(args))
+    except KorefwError as exc:
+        _eprint(f"korefw: error: {exc}")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())
