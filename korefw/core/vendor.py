@@ -663,7 +663,7 @@ class _HtmlScanner(HTMLParser):
     def __init__(self, file: str, line_offset: int) -> None:
         super().__init__(convert_charrefs=True)
         self.file = file
-        self.offset = line_offset
+        self._line_offset = line_offset
         self.events: list[_Heading | RawTable] = []
         self._heading: tuple[int, list[str], int] | None = None
         self._rows: list[_HRow] | None = None
@@ -673,7 +673,7 @@ class _HtmlScanner(HTMLParser):
         self._cell: _HCell | None = None
 
     def _line(self) -> int:
-        return self.getpos()[0] + self.offset
+        return self.getpos()[0] + self._line_offset
 
     def _span(self, attrs: list[tuple[str, str | None]], name: str) -> int:
         value = dict(attrs).get(name)
