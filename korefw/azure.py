@@ -1,0 +1,475 @@
+"""Azure egress components: an NSG allowlist, and Azure Firewall rules for FQDN egress.
+
+The components are thin: :func:`korefw.core.azure_plan.plan_azure` computes every name,
+merge, priority and limit check as plain data, and validates the options, before the
+first resource is registered. The components only materialize that plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+from pulumi_azure_native import network
+
+from .core.azure_plan import (
+    APPLICATION_COLLECTION_PRIORITY,
+    NETWORK_COLLECTION_PRIORITY,
+    AzureOptions,
+    AzurePlan,
+    FirewallPlan,
+    FirewallRule,
+    NsgRule,
+    parse_firewall_policy_id,
+    plan_azure,
+)
+from .core.errors import ConfigError
+from .core.model import RuleSet
+
+NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
+FQDN_TYPE = "korefw:azure:FqdnAllowlist"
+
+
+def resolve_rules(
+    rules: RuleSet | str,
+    sections: Sequence[str] | None = None,
+    components: Sequence[str] | None = None,
+) -> RuleSet:
+    """A rule set, or a region code's shipped rules, narrowed to sections and components."""
+    if isinstance(rules, str):
+        try:
+            from .core.regions import load_rules
+        except ImportError:
+            raise ConfigError(
+                "region rule data is not available in this build", where="rules", value=rules
+            ) from None
+        rules = load_rules(rules)
+    if not isinstance(rules, RuleSet):
+        raise ConfigError("expected a RuleSet or a region code", where="rules", value=rules)
+    if sections or components:
+        rules = rules.filter(sections=sections, components=components)
+    return rules
+
+
+def _given(value: object) -> bool:
+    return value is not None and value != ""
+
+
+def plan_for(
+    rules: RuleSet | str,
+    *,
+    sections: Sequence[str] | None = None,
+    components: Sequence[str] | None = None,
+    resource_group_name: pulumi.Input[str] | None = None,
+    location: pulumi.Input[str] | None = None,
+    network_security_group_name: pulumi.Input[str] | None = None,
+    merge: str = "all",
+    priority_band: tuple[int, int] = (1000, 1999),
+    source_address_prefixes: Sequence[str] = ("VirtualNetwork",),
+    deny_other_outbound: bool = False,
+    priorities: Mapping[str, int] | None = None,
+    firewall_policy_id: pulumi.Input[str] | None = None,
+    create_firewall_policy: bool = False,
+    ip_groups: bool = False,
+    name_prefix: str = "korefw",
+    tags: Mapping[str, str] | None = None,
+) -> AzurePlan:
+    """Validate :class:`EgressNetworkSecurityGroup`'s arguments and plan, creating nothing.
+
+    Raises :class:`~korefw.core.errors.ConfigError` or ``PlanError`` with one line naming
+    the argument and the bad value.
+    """
+    if not _given(resource_group_name):
+        raise ConfigError(
+            "required: the resource group of the NSG", where="resource_group_name",
+            value=resource_group_name,
+        )  # fmt: skip
+    new, existing = _given(location), _given(network_security_group_name)
+    if new == existing:
+        raise ConfigError(
+            "pass location (create a new NSG there) or network_security_group_name (add "
+            "rules to that existing NSG), " + ("not both" if new else "one of them"),
+            where="network_security_group_name" if new else "location",
+            value=network_security_group_name if new else location,
+        )
+    if not isinstance(create_firewall_policy, bool):
+        raise ConfigError(
+            "expected true or false", where="create_firewall_policy", value=create_firewall_policy
+        )
+    if _given(firewall_policy_id) and create_firewall_policy:
+        raise ConfigError(
+            "pass firewall_policy_id (existing policy) or create_firewall_policy=True, not both",
+            where="create_firewall_policy",
+            value=create_firewall_policy,
+        )
+    if isinstance(firewall_policy_id, str):
+        parse_firewall_policy_id(firewall_policy_id)
+    if tags is not None and not (
+        isinstance(tags, Mapping)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
+    ):
+        raise ConfigError("expected a mapping of text to text", where="tags", value=tags)
+    policy = (
+        "existing" if _given(firewall_policy_id) else "new" if create_firewall_policy else "none"
+    )
+    options = AzureOptions(
+        merge=merge,
+        priority_band=priority_band,
+        source_address_prefixes=source_address_prefixes,  # type: ignore[arg-type]
+        deny_other_outbound=deny_other_outbound,
+        priorities=priorities,
+        name_prefix=name_prefix,
+        firewall_policy=policy,
+        ip_groups=ip_groups,
+    )
+    return plan_azure(resolve_rules(rules, sections, components), options)
+
+
+class EgressNetworkSecurityGroup(pulumi.ComponentResource):
+    """Kore.ai egress rules as outbound Allow rules of an Azure network security group.
+
+    Pass ``location`` to create a new ``NetworkSecurityGroup`` there, with every NSG rule
+    inline in ``security_rules``; or pass ``network_security_group_name`` to add the rules
+    to that existing NSG as ``SecurityRule`` resources. Never manage one NSG both ways:
+    the provider documents that inline ``security_rules`` and standalone ``SecurityRule``
+    resources conflict and delete each other's rules. An existing NSG must therefore not
+    be one whose rules a Pulumi program sets inline.
+
+    Rules are Allow, Outbound, protocol ``Tcp`` or ``Udp`` (never ``*``), source port
+    ``*``, sources ``source_address_prefixes``. Merging (``merge``: ``none``, ``section``
+    or ``all``) is exact: the rules allow exactly the rule set's (protocol, port,
+    address) flows. Names come from content; priorities hash names into
+    ``priority_band``. ``priorities`` pins names to priorities: use it when the plan's
+    ``displaced`` list shows a rule that a hash collision moved, to keep it in place.
+
+    ``deny_other_outbound`` adds a Deny rule to ``Internet`` at the band's last (lowest
+    precedence) priority. Without it the NSG does not restrict egress at all: Azure's
+    default rule ``AllowInternetOutBound`` (65001) lets every other Internet flow out.
+    The Deny rule also blocks FQDN egress that passes this NSG (an NSG sees addresses,
+    not names) and other Internet egress your workloads need: allow those at lower
+    numbers.
+
+    FQDN egress rules cannot be NSG rules. With ``firewall_policy_id`` (an existing
+    Firewall Policy) or ``create_firewall_policy=True`` a child :class:`FqdnAllowlist`
+    adds a rule collection group: application rules (``Https`` on the listed ports) for
+    ``*.`` wildcard names, network rules with ``destination_fqdns`` for exact names (they
+    need the policy's DNS proxy, which a created policy enables), and network rules for
+    the IP egress rules. ``ip_groups=True`` creates one IP group per NSG Allow rule's
+    destination set. FQDN rules nothing enforces are listed in ``unenforced_fqdn_rules``
+    and logged as a warning, never dropped silently.
+
+    Outputs: ``network_security_group_id``, ``network_security_group_name``, ``rules``
+    (``[{name, priority}]`` by priority), ``ip_group_ids`` (name to id),
+    ``firewall_policy_id``, ``unenforced_fqdn_rules`` and ``plan`` (the plan as data).
+    """
+
+    network_security_group_id: pulumi.Output[str | None]
+    network_security_group_name: pulumi.Output[str]
+    rules: pulumi.Output[list[dict[str, Any]]]
+    ip_group_ids: pulumi.Output[dict[str, str]]
+    firewall_policy_id: pulumi.Output[str | None]
+    unenforced_fqdn_rules: pulumi.Output[list[dict[str, Any]]]
+    plan: pulumi.Output[dict[str, Any]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        rules: RuleSet | str,
+        sections: Sequence[str] | None = None,
+        components: Sequence[str] | None = None,
+        resource_group_name: pulumi.Input[str] | None = None,
+        location: pulumi.Input[str] | None = None,
+        network_security_group_name: pulumi.Input[str] | None = None,
+        merge: str = "all",
+        priority_band: tuple[int, int] = (1000, 1999),
+        source_address_prefixes: Sequence[str] = ("VirtualNetwork",),
+        deny_other_outbound: bool = False,
+        priorities: Mapping[str, int] | None = None,
+        firewall_policy_id: pulumi.Input[str] | None = None,
+        create_firewall_policy: bool = False,
+        ip_groups: bool = False,
+        name_prefix: str = "korefw",
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        # Plan (and so validate) before anything is registered.
+        plan = plan_for(
+            rules,
+            sections=sections,
+            components=components,
+            resource_group_name=resource_group_name,
+            location=location,
+            network_security_group_name=network_security_group_name,
+            merge=merge,
+            priority_band=priority_band,
+            source_address_prefixes=source_address_prefixes,
+            deny_other_outbound=deny_other_outbound,
+            priorities=priorities,
+            firewall_policy_id=firewall_policy_id,
+            create_firewall_policy=create_firewall_policy,
+            ip_groups=ip_groups,
+            name_prefix=name_prefix,
+            tags=tags,
+        )
+        super().__init__(NSG_TYPE, name, None, opts)
+        self.azure_plan = plan
+        child = pulumi.ResourceOptions(parent=self)
+        sources = plan.options.source_address_prefixes
+        nsg_id: pulumi.Output[str | None]
+        if _given(network_security_group_name):
+            created = [
+                network.SecurityRule(
+                    f"{name}-{r.name}",
+                    security_rule_name=r.name,
+                    resource_group_name=resource_group_name,
+                    network_security_group_name=network_security_group_name,
+                    **_rule_fields(r, sources),
+                    opts=child,
+                )
+                for r in plan.nsg_rules
+            ]
+            nsg_name = pulumi.Output.from_input(network_security_group_name)
+            nsg_id = (
+                created[0].id.apply(lambda i: i.rsplit("/securityRules/", 1)[0])
+                if created
+                else pulumi.Output.from_input(None)
+            )
+        else:
+            nsg = network.NetworkSecurityGroup(
+                name,
+                resource_group_name=resource_group_name,
+                location=location,
+                security_rules=[
+                    network.SecurityRuleArgs(name=r.name, **_rule_fields(r, sources))
+                    for r in plan.nsg_rules
+                ],
+                tags=dict(tags) if tags else None,
+                opts=child,
+            )
+            nsg_name, nsg_id = nsg.name, nsg.id
+        ip_group_ids: pulumi.Input[dict[str, str]] = {}
+        policy_id: pulumi.Input[str | None] = None
+        if plan.firewall or plan.ip_groups:
+            fqdn = FqdnAllowlist(
+                f"{name}-fqdn",
+                plan=plan,
+                resource_group_name=resource_group_name,
+                location=location,
+                firewall_policy_id=firewall_policy_id,
+                tags=tags,
+                opts=child,
+            )
+            ip_group_ids, policy_id = fqdn.ip_group_ids, fqdn.firewall_policy_id
+        for warning in plan.warnings:
+            pulumi.log.warn(f"{name}: {warning}", resource=self)
+
+        self.network_security_group_id = nsg_id
+        self.network_security_group_name = nsg_name
+        self.rules = pulumi.Output.from_input(plan.rule_priorities())
+        self.ip_group_ids = pulumi.Output.from_input(ip_group_ids)
+        self.firewall_policy_id = pulumi.Output.from_input(policy_id)
+        self.unenforced_fqdn_rules = pulumi.Output.from_input(
+            [u.to_dict() for u in plan.unenforced_fqdn_rules]
+        )
+        self.plan = pulumi.Output.from_input(plan.to_dict())
+        self.register_outputs(
+            {
+                "network_security_group_id": self.network_security_group_id,
+                "network_security_group_name": self.network_security_group_name,
+                "rules": self.rules,
+                "ip_group_ids": self.ip_group_ids,
+                "firewall_policy_id": self.firewall_policy_id,
+                "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
+                "plan": self.plan,
+            }
+        )
+
+
+def _rule_fields(r: NsgRule, sources: Sequence[str]) -> dict[str, Any]:
+    """SecurityRule arguments; one value goes in the singular field, as Azure returns it."""
+    out: dict[str, Any] = {
+        "priority": r.priority,
+        "access": network.SecurityRuleAccess(r.access),
+        "direction": network.SecurityRuleDirection.OUTBOUND,
+        "protocol": network.SecurityRuleProtocol(r.protocol),
+        "description": r.description,
+        "source_port_range": "*",
+    }
+    for field, values in (
+        ("source_address_prefix", tuple(sources)),
+        ("destination_address_prefix", r.destination_address_prefixes),
+        ("destination_port_range", r.destination_port_ranges),
+    ):
+        if len(values) == 1:
+            out[field] = values[0]
+        else:
+            out[field.replace("prefix", "prefixes").replace("range", "ranges")] = list(values)
+    return out
+
+
+class FqdnAllowlist(pulumi.ComponentResource):
+    """Azure Firewall rules and IP groups for a plan's egress rules.
+
+    Materializes ``plan.ip_groups`` (one ``IpGroup`` each) and ``plan.firewall``: a
+    ``FirewallPolicyRuleCollectionGroup`` on the policy ``firewall_policy_id`` (existing)
+    or on a new ``FirewallPolicy`` with DNS proxy enabled, holding a network rule
+    collection (IP egress rules, by address or IP group, and exact FQDNs) and an
+    application rule collection (``Https`` on the listed ports to ``*.`` wildcard FQDNs).
+    An existing policy needs DNS proxy enabled for the FQDN network rules to match.
+
+    Outputs: ``ip_group_ids`` (name to id), ``firewall_policy_id``,
+    ``rule_collection_group_id``.
+    """
+
+    ip_group_ids: pulumi.Output[dict[str, str]]
+    firewall_policy_id: pulumi.Output[str | None]
+    rule_collection_group_id: pulumi.Output[str | None]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        plan: AzurePlan,
+        resource_group_name: pulumi.Input[str],
+        location: pulumi.Input[str] | None = None,
+        firewall_policy_id: pulumi.Input[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        fw = plan.firewall
+        existing = fw is not None and fw.policy == "existing"
+        if existing != _given(firewall_policy_id):
+            raise ConfigError(
+                "needed exactly when the plan adds rules to an existing Firewall Policy",
+                where="firewall_policy_id",
+                value=firewall_policy_id,
+            )
+        policy_ref = (
+            parse_firewall_policy_id(firewall_policy_id)
+            if isinstance(firewall_policy_id, str)
+            else None
+        )
+        if not _given(resource_group_name):
+            raise ConfigError("required", where="resource_group_name", value=resource_group_name)
+        super().__init__(FQDN_TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        tag_map = dict(tags) if tags else None
+        groups = {
+            g.name: network.IpGroup(
+                f"{name}-{g.name}",
+                ip_groups_name=g.name,
+                resource_group_name=resource_group_name,
+                location=location,
+                ip_addresses=list(g.addresses),
+                tags=tag_map,
+                opts=child,
+            )
+            for g in plan.ip_groups
+        }
+        ids: dict[str, pulumi.Output[str]] = {n: g.id for n, g in groups.items()}
+        policy_id: pulumi.Input[str | None] = None
+        rcg_id: pulumi.Input[str | None] = None
+        if fw is not None:
+            policy_rg: pulumi.Input[str]
+            policy_name: pulumi.Input[str]
+            if fw.policy == "new":
+                policy = network.FirewallPolicy(
+                    name,
+                    resource_group_name=resource_group_name,
+                    location=location,
+                    dns_settings=network.DnsSettingsArgs(enable_proxy=True),
+                    tags=tag_map,
+                    opts=child,
+                )
+                policy_rg, policy_name, policy_id = resource_group_name, policy.name, policy.id
+            elif policy_ref is not None:
+                policy_rg, policy_name = policy_ref
+                policy_id = firewall_policy_id
+            else:  # an Output: split it once it is known
+                parts = pulumi.Output.from_input(firewall_policy_id).apply(
+                    lambda i: parse_firewall_policy_id(str(i))
+                )
+                policy_rg, policy_name = parts[0], parts[1]
+                policy_id = firewall_policy_id
+            collections = _collections(fw, ids)
+            if collections:
+                rcg = network.FirewallPolicyRuleCollectionGroup(
+                    f"{name}-{fw.rule_collection_group}",
+                    rule_collection_group_name=fw.rule_collection_group,
+                    firewall_policy_name=policy_name,
+                    resource_group_name=policy_rg,
+                    priority=fw.priority,
+                    rule_collections=collections,
+                    opts=child,
+                )
+                rcg_id = rcg.id
+        self.ip_group_ids = pulumi.Output.from_input(ids)
+        self.firewall_policy_id = pulumi.Output.from_input(policy_id)
+        self.rule_collection_group_id = pulumi.Output.from_input(rcg_id)
+        self.register_outputs(
+            {
+                "ip_group_ids": self.ip_group_ids,
+                "firewall_policy_id": self.firewall_policy_id,
+                "rule_collection_group_id": self.rule_collection_group_id,
+            }
+        )
+
+
+def _collections(
+    fw: FirewallPlan, ip_group_ids: Mapping[str, pulumi.Output[str]]
+) -> list[network.FirewallPolicyFilterRuleCollectionArgs]:
+    allow = network.FirewallPolicyFilterRuleCollectionActionArgs(
+        type=network.FirewallPolicyFilterRuleCollectionActionType.ALLOW
+    )
+    out = []
+    for coll, priority, rules in (
+        (fw.network_collection, NETWORK_COLLECTION_PRIORITY, fw.network_rules),
+        (fw.application_collection, APPLICATION_COLLECTION_PRIORITY, fw.application_rules),
+    ):
+        if rules:
+            out.append(
+                network.FirewallPolicyFilterRuleCollectionArgs(
+                    rule_collection_type="FirewallPolicyFilterRuleCollection",
+                    name=coll,
+                    priority=priority,
+                    action=allow,
+                    rules=[_firewall_rule(r, fw.source_addresses, ip_group_ids) for r in rules],
+                )
+            )
+    return out
+
+
+def _firewall_rule(
+    r: FirewallRule, sources: Sequence[str], ip_group_ids: Mapping[str, pulumi.Output[str]]
+) -> network.NetworkRuleArgs | network.ApplicationRuleArgs:
+    if r.kind == "application":
+        return network.ApplicationRuleArgs(
+            rule_type="ApplicationRule",
+            name=r.name,
+            description=r.description,
+            source_addresses=list(sources),
+            target_fqdns=list(r.target_fqdns),
+            protocols=[
+                network.FirewallPolicyRuleApplicationProtocolArgs(
+                    protocol_type=network.FirewallPolicyRuleApplicationProtocolType(proto),
+                    port=int(port),
+                )
+                for proto in r.protocols
+                for port in r.ports
+            ],
+        )
+    return network.NetworkRuleArgs(
+        rule_type="NetworkRule",
+        name=r.name,
+        description=r.description,
+        ip_protocols=[network.FirewallPolicyRuleNetworkProtocol(p) for p in r.protocols],
+        source_addresses=list(sources),
+        destination_ports=list(r.ports),
+        destination_addresses=list(r.destination_addresses) or None,
+        destination_ip_groups=[ip_group_ids[r.destination_ip_group]]
+        if r.destination_ip_group
+        else None,
+        destination_fqdns=list(r.destination_fqdns) or None,
+    )
