@@ -301,6 +301,7 @@ class NetworkFirewallPlan:
 
     capacity: int
     rules: tuple[str, ...]
+    description: str = ""
 
     resource_name = "nfw"
 
@@ -311,7 +312,11 @@ class NetworkFirewallPlan:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
-        return {"capacity": self.capacity, "rules": list(self.rules)}
+        return {
+            "capacity": self.capacity,
+            "description": self.description,
+            "rules": list(self.rules),
+        }
 
 
 @dataclass(frozen=True)
@@ -558,6 +563,8 @@ def _destination_sets(
 
     Within one set every CIDR needs the same flows, so egress rules referencing the set's
     prefix list with each of those flows allow exactly the vendor's flows, nothing more.
+    Keys: ``<label slug>-ipv4``; further flow profiles of the same label and version add
+    a digest of their flows (``-ipv4-1a2b3c``).
     """
     # (label, version) -> net -> protocol -> [(lo, hi, source)]
     per_net: dict[tuple[str, int], dict[IPNetwork, list[_Contribution]]] = defaultdict(
@@ -579,9 +586,12 @@ def _destination_sets(
                 for lo, hi, _ in _merge_sourced(by_proto[proto])
             )
             by_profile[profile].append(net)
-        for profile, members in sorted(by_profile.items()):
+        # The profile with most CIDRs keeps the plain key, so a new row with other ports
+        # adds a list beside it instead of renaming (replacing) the section's list.
+        ranked = sorted(by_profile.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        for rank, (profile, members) in enumerate(ranked):
             key = f"{bases[label]}-ipv{version}"
-            if len(by_profile) > 1:
+            if rank:
                 key += "-" + digest(*profile, length=6)
             members.sort(key=_net_key)
             entries = []
@@ -789,7 +799,12 @@ def plan_fqdn(rules: RuleSet, options: AwsOptions | None = None) -> FqdnPlan:
                     where="network_firewall_capacity",
                     value=capacity,
                 )
-            nfw = NetworkFirewallPlan(capacity=capacity, rules=tuple(lines))
+            where = f", region {rules.region}" if rules.region else ""
+            nfw = NetworkFirewallPlan(
+                capacity=capacity,
+                rules=tuple(lines),
+                description=description(f"{opts.name_prefix}: Kore.ai FQDN egress rules{where}"),
+            )
     dns = None
     if "dns-firewall" in enforce and flows:
         name = "-".join(p for p in (opts.name_prefix, rules.region, "fqdn") if p)

@@ -1,0 +1,520 @@
+"""Pulumi components for AWS: egress security groups, prefix lists and FQDN allowlists.
+
+The components only materialize a plan from :mod:`korefw.core.aws_plan`; every name,
+merge, quota count and shard is decided there, and every bad argument fails there,
+before any resource is registered. Each component exports its plan as the ``plan``
+output.
+
+Design notes:
+
+* Egress rules are standalone ``aws.vpc.SecurityGroupEgressRule`` resources, one per
+  protocol, port range and destination. New security groups never set the inline
+  ``egress`` argument: the provider removes AWS's default allow-all egress rule when it
+  creates a group, and mixing inline ``egress`` with standalone rules makes the two fight
+  (a diff on every update).
+* Egress rules are children of the component, not of a security group, so a rule that
+  moves to another shard keeps its URN (a replacement, created before the old is deleted).
+* An existing group (``security_group_id``) keeps whatever else it has, including AWS's
+  default allow-all egress rule if nobody removed it; korefw does not touch other rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws.ec2 as aws_ec2
+import pulumi_aws.networkfirewall as aws_networkfirewall
+import pulumi_aws.route53 as aws_route53
+import pulumi_aws.vpc as aws_vpc
+
+from .core.aws_plan import (
+    AwsOptions,
+    AwsPlan,
+    FqdnPlan,
+    PrefixListPlan,
+    plan_aws,
+    plan_fqdn,
+    plan_prefix_lists,
+)
+from .core.errors import ConfigError
+from .core.model import RuleSet
+
+__all__ = [
+    "DestinationPrefixLists",
+    "EgressSecurityGroup",
+    "FqdnAllowlist",
+    "plan_for",
+]
+
+EGRESS_SECURITY_GROUP = "korefw:aws:EgressSecurityGroup"
+DESTINATION_PREFIX_LISTS = "korefw:aws:DestinationPrefixLists"
+FQDN_ALLOWLIST = "korefw:aws:FqdnAllowlist"
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_for(
+    rules: RuleSet | str,
+    *,
+    sections: Sequence[str] | None = None,
+    components: Sequence[str] | None = None,
+    vpc_id: pulumi.Input[str] | None = None,
+    security_group_id: pulumi.Input[str] | None = None,
+    mode: str = "cidr",
+    rule_limit: int = 60,
+    shard: bool = True,
+    prefix_list_headroom: int = 0,
+    prefix_list_grouping: str = "section",
+    fqdn_enforcement: Sequence[str] = (),
+    dns_firewall_vpc_id: pulumi.Input[str] | None = None,
+    dns_firewall_priority: int = 101,
+    network_firewall_capacity: int | None = None,
+    name_prefix: str = "korefw",
+    tags: Mapping[str, str] | None = None,
+) -> AwsPlan:
+    """Check :class:`EgressSecurityGroup`'s arguments and plan, registering nothing."""
+    if vpc_id is None and security_group_id is None:
+        raise ConfigError(
+            "give vpc_id (create security groups) or security_group_id (add egress rules "
+            "to an existing group)",
+            where="vpc_id",
+        )
+    if vpc_id is not None and security_group_id is not None:
+        raise ConfigError("give vpc_id or security_group_id, not both", where="security_group_id")
+    options = AwsOptions(
+        mode=mode,
+        rule_limit=rule_limit,
+        shard=shard,
+        prefix_list_headroom=prefix_list_headroom,
+        prefix_list_grouping=prefix_list_grouping,
+        fqdn_enforcement=tuple(fqdn_enforcement),
+        name_prefix=name_prefix,
+        existing_group=security_group_id is not None,
+        network_firewall_capacity=network_firewall_capacity,
+        dns_firewall_priority=dns_firewall_priority,
+    )
+    _check_dns_vpc(dns_firewall_vpc_id, options)
+    _check_tags(tags)
+    return plan_aws(_rule_set(rules, sections, components), options)
+
+
+def _rule_set(
+    rules: RuleSet | str, sections: Sequence[str] | None, components: Sequence[str] | None
+) -> RuleSet:
+    if isinstance(rules, str):
+        from .core.regions import load_rules
+
+        rules = load_rules(rules)
+    if not isinstance(rules, RuleSet):
+        raise ConfigError("expected a RuleSet or a region code", where="rules", value=rules)
+    return rules.filter(sections=sections, components=components)
+
+
+def _check_dns_vpc(vpc: object, options: AwsOptions) -> None:
+    if vpc is not None and "dns-firewall" not in options.fqdn_enforcement:
+        raise ConfigError(
+            "dns_firewall_vpc_id needs 'dns-firewall' in fqdn_enforcement",
+            where="dns_firewall_vpc_id",
+        )
+
+
+def _check_tags(tags: Mapping[str, str] | None) -> None:
+    if tags is None:
+        return
+    if not isinstance(tags, Mapping):
+        raise ConfigError("expected a mapping of tag keys to values", where="tags", value=tags)
+    for k, v in tags.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= 128 or not isinstance(v, str):
+            raise ConfigError(
+                "tag keys are 1-128 characters, values strings", where="tags", value=k
+            )
+        if len(v) > 256:
+            raise ConfigError("tag values are at most 256 characters", where="tags", value=k)
+
+
+def _child(parent: pulumi.Resource) -> pulumi.ResourceOptions:
+    return pulumi.ResourceOptions(parent=parent)
+
+
+def _with_name(tags: Mapping[str, str] | None, name: str) -> dict[str, str]:
+    return {**(tags or {}), "Name": name}
+
+
+# --------------------------------------------------------------------------- prefix lists
+
+
+class DestinationPrefixLists(pulumi.ComponentResource):
+    """One ``aws.ec2.ManagedPrefixList`` per destination set of a rule set.
+
+    A destination set is the CIDRs of one vendor section (or section and component) and
+    one IP version that need the same flows; :attr:`prefix_lists` says which flows, so
+    other stacks can reference a list (``prefix_list_ids`` via a StackReference) and
+    allow exactly those ports. ``max_entries`` is the entry count plus
+    ``prefix_list_headroom``; remember that a security group rule referencing a list
+    costs ``max_entries`` rules of quota.
+
+    Outputs: ``prefix_list_ids`` (stable set key -> id), ``prefix_lists`` (key -> name,
+    address family, max_entries, flows, entries) and ``plan``.
+    """
+
+    prefix_list_ids: pulumi.Output[dict[str, str]]
+    prefix_lists: dict[str, dict[str, Any]]
+    plan: list[dict[str, Any]]
+    _ids: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        rules: RuleSet | str | None = None,
+        sections: Sequence[str] | None = None,
+        components: Sequence[str] | None = None,
+        prefix_list_headroom: int = 0,
+        prefix_list_grouping: str = "section",
+        name_prefix: str = "korefw",
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        _lists: Sequence[PrefixListPlan] | None = None,
+    ) -> None:
+        if _lists is None:  # public use: plan first, so bad input registers nothing
+            if rules is None:
+                raise ConfigError("a rule set or region code is required", where="rules")
+            options = AwsOptions(
+                mode="prefix-list",
+                prefix_list_headroom=prefix_list_headroom,
+                prefix_list_grouping=prefix_list_grouping,
+                name_prefix=name_prefix,
+            )
+            _check_tags(tags)
+            _lists = plan_prefix_lists(_rule_set(rules, sections, components), options)
+        lists = tuple(_lists)
+        super().__init__(DESTINATION_PREFIX_LISTS, name, None, opts)
+        ids: dict[str, pulumi.Output[str]] = {}
+        for pl in lists:
+            res = aws_ec2.ManagedPrefixList(
+                f"{name}-{pl.resource_name}",
+                name=pl.name,
+                address_family=pl.address_family,
+                max_entries=pl.max_entries,
+                entries=[{"cidr": e.cidr, "description": e.description} for e in pl.entries],
+                tags=_with_name(tags, pl.name),
+                opts=_child(self),
+            )
+            ids[pl.key] = res.id
+        self._ids = ids
+        self.prefix_list_ids = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
+        self.prefix_lists = {
+            pl.key: {k: v for k, v in pl.to_dict().items() if k != "key"} for pl in lists
+        }
+        self.plan = [pl.to_dict() for pl in lists]
+        self.register_outputs(
+            {
+                "prefix_list_ids": self.prefix_list_ids,
+                "prefix_lists": self.prefix_lists,
+                "plan": self.plan,
+            }
+        )
+
+
+# --------------------------------------------------------------------------- FQDN
+
+
+class FqdnAllowlist(pulumi.ComponentResource):
+    """FQDN egress rules, which no security group can hold, where they can be enforced.
+
+    ``network-firewall``: an ``aws.networkfirewall.RuleGroup`` (stateful, Suricata rules)
+    passing TLS SNI and HTTP Host for the vendor's names on the vendor's TCP ports only
+    (a plain domain-list rule group would pass any port). Add it to your firewall policy;
+    its rule order is the default action order. Capacity cannot change in place, so it is
+    rounded up to a multiple of 100 unless ``network_firewall_capacity`` is given.
+    ``dns-firewall``: a Route 53 Resolver DNS Firewall domain list and a rule group with
+    one ALLOW rule, associated with ``dns_firewall_vpc_id`` when given (at
+    ``dns_firewall_priority``). DNS Firewall restricts names, not ports.
+
+    FQDN flows that no chosen enforcement covers are in ``unenforced_fqdn_rules`` and
+    logged as a warning, never dropped silently.
+
+    Outputs: ``network_firewall_rule_group_arn``, ``dns_firewall_rule_group_id``,
+    ``dns_firewall_domain_list_id`` (each ``None`` when not created),
+    ``unenforced_fqdn_rules`` and ``plan``.
+    """
+
+    network_firewall_rule_group_arn: pulumi.Output[str] | None
+    dns_firewall_rule_group_id: pulumi.Output[str] | None
+    dns_firewall_domain_list_id: pulumi.Output[str] | None
+    unenforced_fqdn_rules: list[dict[str, Any]]
+    plan: dict[str, Any]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        rules: RuleSet | str | None = None,
+        sections: Sequence[str] | None = None,
+        components: Sequence[str] | None = None,
+        fqdn_enforcement: Sequence[str] = ("network-firewall",),
+        dns_firewall_vpc_id: pulumi.Input[str] | None = None,
+        dns_firewall_priority: int = 101,
+        network_firewall_capacity: int | None = None,
+        name_prefix: str = "korefw",
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+        _plan: FqdnPlan | None = None,
+    ) -> None:
+        warn = _plan is None
+        if _plan is None:
+            if rules is None:
+                raise ConfigError("a rule set or region code is required", where="rules")
+            options = AwsOptions(
+                fqdn_enforcement=tuple(fqdn_enforcement),
+                network_firewall_capacity=network_firewall_capacity,
+                dns_firewall_priority=dns_firewall_priority,
+                name_prefix=name_prefix,
+            )
+            _check_dns_vpc(dns_firewall_vpc_id, options)
+            _check_tags(tags)
+            _plan = plan_fqdn(_rule_set(rules, sections, components), options)
+        plan = _plan
+        super().__init__(FQDN_ALLOWLIST, name, None, opts)
+        self.network_firewall_rule_group_arn = None
+        self.dns_firewall_rule_group_id = None
+        self.dns_firewall_domain_list_id = None
+        nfw = plan.network_firewall
+        if nfw is not None:
+            group = aws_networkfirewall.RuleGroup(
+                f"{name}-{nfw.resource_name}",
+                type="STATEFUL",
+                capacity=nfw.capacity,
+                description=nfw.description,
+                rule_group={"rules_source": {"rules_string": nfw.rules_string}},
+                tags=dict(tags or {}) or None,
+                opts=_child(self),
+            )
+            self.network_firewall_rule_group_arn = group.arn
+        dns = plan.dns_firewall
+        if dns is not None:
+            domains = aws_route53.ResolverFirewallDomainList(
+                f"{name}-domains",
+                name=dns.name,
+                domains=list(dns.domains),
+                tags=dict(tags or {}) or None,
+                opts=_child(self),
+            )
+            group_dns = aws_route53.ResolverFirewallRuleGroup(
+                f"{name}-dns-rules",
+                name=dns.name,
+                tags=dict(tags or {}) or None,
+                opts=_child(self),
+            )
+            aws_route53.ResolverFirewallRule(
+                f"{name}-dns-allow",
+                name=f"{dns.name}-allow",
+                action="ALLOW",
+                firewall_rule_group_id=group_dns.id,
+                firewall_domain_list_id=domains.id,
+                priority=dns.rule_priority,
+                opts=_child(self),
+            )
+            if dns_firewall_vpc_id is not None:
+                aws_route53.ResolverFirewallRuleGroupAssociation(
+                    f"{name}-dns-vpc",
+                    name=dns.name,
+                    firewall_rule_group_id=group_dns.id,
+                    vpc_id=dns_firewall_vpc_id,
+                    priority=dns.priority,
+                    tags=dict(tags or {}) or None,
+                    opts=_child(self),
+                )
+            self.dns_firewall_rule_group_id = group_dns.id
+            self.dns_firewall_domain_list_id = domains.id
+        self.unenforced_fqdn_rules = [u.to_dict() for u in plan.unenforced]
+        self.plan = plan.to_dict()
+        if warn:
+            _warn_unenforced(self.unenforced_fqdn_rules, self)
+        self.register_outputs(
+            {
+                "network_firewall_rule_group_arn": self.network_firewall_rule_group_arn,
+                "dns_firewall_rule_group_id": self.dns_firewall_rule_group_id,
+                "dns_firewall_domain_list_id": self.dns_firewall_domain_list_id,
+                "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
+                "plan": self.plan,
+            }
+        )
+
+
+def _warn_unenforced(unenforced: list[dict[str, Any]], resource: pulumi.Resource) -> None:
+    if not unenforced:
+        return
+    flows = "; ".join(f"{u['protocol']} {u['ports']} to {u['fqdn']}" for u in unenforced)
+    pulumi.log.warn(
+        f"{len(unenforced)} FQDN egress rule(s) are not enforced: {flows}. "
+        "Set fqdn_enforcement (network-firewall, dns-firewall) or allow them elsewhere; "
+        "see the unenforced_fqdn_rules output",
+        resource=resource,
+    )
+
+
+# --------------------------------------------------------------------------- security groups
+
+
+class EgressSecurityGroup(pulumi.ComponentResource):
+    """Kore.ai's egress rules as AWS security group egress rules.
+
+    Give exactly one of ``vpc_id`` (create ``aws.ec2.SecurityGroup``\\ s, as many as the
+    quota needs when ``shard`` is on) or ``security_group_id`` (add egress rules to that
+    existing group; over the quota is then an error). ``rules`` is a
+    :class:`~korefw.core.model.RuleSet` or a region code (``"jp"``), narrowed by
+    ``sections`` and ``components`` (case-insensitive globs).
+
+    ``mode``: ``cidr`` (one egress rule per protocol, port range and CIDR), ``prefix-list``
+    (egress rules reference one ``DestinationPrefixLists`` list per destination set) or
+    ``auto`` (per destination set, whichever costs less quota). ``rule_limit`` is the
+    egress quota per group and IP version (AWS default 60); a prefix-list reference
+    costs the list's ``max_entries``. ``fqdn_enforcement`` creates an ``FqdnAllowlist``
+    for the FQDN rules; see there. Every argument is checked, and the whole plan made,
+    before the first resource is registered.
+
+    Outputs: ``security_group_ids`` (in group order), ``prefix_list_ids`` (set key ->
+    id), ``rule_count``, ``quota_used`` (per group: ipv4, ipv6), ``unenforced_fqdn_rules``,
+    ``network_firewall_rule_group_arn``, ``dns_firewall_rule_group_id`` and ``plan``.
+    """
+
+    security_group_ids: pulumi.Output[list[str]]
+    prefix_list_ids: pulumi.Output[dict[str, str]]
+    rule_count: int
+    quota_used: list[dict[str, int]]
+    unenforced_fqdn_rules: list[dict[str, Any]]
+    network_firewall_rule_group_arn: pulumi.Output[str] | None
+    dns_firewall_rule_group_id: pulumi.Output[str] | None
+    plan: dict[str, Any]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        rules: RuleSet | str,
+        sections: Sequence[str] | None = None,
+        components: Sequence[str] | None = None,
+        vpc_id: pulumi.Input[str] | None = None,
+        security_group_id: pulumi.Input[str] | None = None,
+        mode: str = "cidr",
+        rule_limit: int = 60,
+        shard: bool = True,
+        prefix_list_headroom: int = 0,
+        prefix_list_grouping: str = "section",
+        fqdn_enforcement: Sequence[str] = (),
+        dns_firewall_vpc_id: pulumi.Input[str] | None = None,
+        dns_firewall_priority: int = 101,
+        network_firewall_capacity: int | None = None,
+        name_prefix: str = "korefw",
+        tags: Mapping[str, str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        plan = plan_for(
+            rules,
+            sections=sections,
+            components=components,
+            vpc_id=vpc_id,
+            security_group_id=security_group_id,
+            mode=mode,
+            rule_limit=rule_limit,
+            shard=shard,
+            prefix_list_headroom=prefix_list_headroom,
+            prefix_list_grouping=prefix_list_grouping,
+            fqdn_enforcement=fqdn_enforcement,
+            dns_firewall_vpc_id=dns_firewall_vpc_id,
+            dns_firewall_priority=dns_firewall_priority,
+            network_firewall_capacity=network_firewall_capacity,
+            name_prefix=name_prefix,
+            tags=tags,
+        )
+        super().__init__(EGRESS_SECURITY_GROUP, name, None, opts)
+
+        pl_ids: dict[str, pulumi.Output[str]] = {}
+        if plan.prefix_lists:
+            lists = DestinationPrefixLists(
+                f"{name}-prefix-lists",
+                name_prefix=name_prefix,
+                tags=tags,
+                opts=_child(self),
+                _lists=plan.prefix_lists,
+            )
+            pl_ids = lists._ids  # each egress rule depends on its own list only
+            self.prefix_list_ids = lists.prefix_list_ids
+        else:
+            self.prefix_list_ids = pulumi.Output.from_input({})
+
+        group_ids: list[pulumi.Input[str]]
+        if security_group_id is not None:
+            group_ids = [security_group_id]
+        else:
+            group_ids = []
+            for g in plan.groups:
+                tag_name = "-".join(
+                    p for p in (name_prefix, plan.region, "egress", str(g.index)) if p
+                )
+                sg = aws_ec2.SecurityGroup(
+                    f"{name}-{g.resource_name}",
+                    vpc_id=vpc_id,
+                    description=g.description,
+                    tags=_with_name(tags, tag_name),
+                    opts=_child(self),
+                )
+                group_ids.append(sg.id)
+
+        for r in plan.rules:
+            destination: dict[str, pulumi.Input[str]]
+            if r.prefix_list is not None:
+                destination = {"prefix_list_id": pl_ids[r.prefix_list]}
+            elif r.family == 4:
+                destination = {"cidr_ipv4": r.cidr or ""}
+            else:
+                destination = {"cidr_ipv6": r.cidr or ""}
+            aws_vpc.SecurityGroupEgressRule(
+                f"{name}-{r.name}",
+                security_group_id=group_ids[r.group - 1],
+                ip_protocol=r.protocol,
+                from_port=r.from_port,
+                to_port=r.to_port,
+                description=r.description,
+                tags=dict(tags or {}) or None,
+                opts=_child(self),
+                **destination,
+            )
+
+        self.network_firewall_rule_group_arn = None
+        self.dns_firewall_rule_group_id = None
+        fqdn = plan.fqdn
+        if fqdn.network_firewall is not None or fqdn.dns_firewall is not None:
+            allowlist = FqdnAllowlist(
+                f"{name}-fqdn",
+                dns_firewall_vpc_id=dns_firewall_vpc_id,
+                name_prefix=name_prefix,
+                tags=tags,
+                opts=_child(self),
+                _plan=fqdn,
+            )
+            self.network_firewall_rule_group_arn = allowlist.network_firewall_rule_group_arn
+            self.dns_firewall_rule_group_id = allowlist.dns_firewall_rule_group_id
+
+        self.security_group_ids = pulumi.Output.all(*group_ids)
+        self.rule_count = plan.rule_count
+        self.quota_used = plan.quota_used
+        self.unenforced_fqdn_rules = plan.unenforced_fqdn_rules
+        self.plan = plan.to_dict()
+        _warn_unenforced(self.unenforced_fqdn_rules, self)
+        self.register_outputs(
+            {
+                "security_group_ids": self.security_group_ids,
+                "prefix_list_ids": self.prefix_list_ids,
+                "rule_count": self.rule_count,
+                "quota_used": self.quota_used,
+                "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
+                "network_firewall_rule_group_arn": self.network_firewall_rule_group_arn,
+                "dns_firewall_rule_group_id": self.dns_firewall_rule_group_id,
+                "plan": self.plan,
+            }
+        )
