@@ -51,7 +51,7 @@ MAX_DESCRIPTION = 255
 #: AWS Network Firewall: the largest capacity of a stateful rule group.
 MAX_NETWORK_FIREWALL_CAPACITY = 30000
 #: Longest logical name korefw gives a child resource (before the component's own name).
-MAX_NAME = 80
+MAX_NAME = 100
 
 _NAME_PREFIX_RX = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 # Characters AWS accepts in VPC security group (rule) descriptions; anything else is mapped away.
@@ -619,12 +619,12 @@ def _destination_sets(
 
 def _label_bases(labels: set[str]) -> dict[str, str]:
     """A short slug per label; labels that slug alike get a digest to stay apart."""
-    first = {label: slug(label, max_len=40) or "rules" for label in labels}
+    first = {label: slug(label, max_len=60) or "rules" for label in labels}
     count: dict[str, int] = defaultdict(int)
     for base in first.values():
         count[base] += 1
     return {
-        label: base if count[base] == 1 else f"{base[:33]}-{digest(label, length=6)}"
+        label: base if count[base] == 1 else f"{base[:53]}-{digest(label, length=6)}"
         for label, base in first.items()
     }
 
