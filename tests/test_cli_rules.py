@@ -1,0 +1,434 @@
+"""``korefw rules``, ``check``, ``import`` and ``lint``, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from korefw.cli import build_parser, main
+from korefw.core.regions import data_path, vendor_docs_dir
+
+AUDIO = "AudioCodes"
+VG = "Voice Gateway (VG)"
+HA = "Session Border Controller (SBC) (Automation, HA SBC)"
+AGENT = "Session Border Controller (SBC) (Agent SBC)"
+STUN = "Twilio STUN"
+T, U, TU = ["tcp"], ["udp"], ["tcp", "udp"]
+SBC_FQDN = "audiocodes-jp-sbc-prod.kore.ai"
+WEBRTC_FQDN = "audiocodes-jp-webrtc-prod.kore.ai"
+
+# The Japan page, row for row, written out by hand from japan-firewall-rules.md:
+# (line, section, component, protocols, label, ports, cidrs, fqdns, destination as written)
+JAPAN = [
+    (9, AUDIO, HA, TU, "TCP/UDP", [[5060, 5060]], ["18.177.19.211/32"], [], "18.177.19.211"),
+    (10, AUDIO, HA, T, "TCP", [[5060, 5060]], [], [SBC_FQDN], SBC_FQDN),
+    (11, AUDIO, HA, T, "TLS", [[5061, 5061]], ["18.177.19.211/32"], [], "18.177.19.211"),
+    (12, AUDIO, HA, T, "TLS", [[5061, 5061]], [], [SBC_FQDN], SBC_FQDN),
+    (13, AUDIO, HA, T, "TCP", [[10081, 10081]], ["18.177.19.211/32"], [], "18.177.19.211"),
+    (14, AUDIO, HA, U, "UDP", [[6000, 65535]], ["18.177.19.211/32"], [], "18.177.19.211"),
+    (15, AUDIO, AGENT, TU, "TCP/UDP", [[5060, 5060]], ["18.182.77.145/32"], [], "18.182.77.145"),
+    (16, AUDIO, AGENT, T, "TCP", [[5060, 5060]], [], [WEBRTC_FQDN], WEBRTC_FQDN),
+    (17, AUDIO, AGENT, T, "TLS", [[5061, 5061]], ["18.182.77.145/32"], [], "18.182.77.145"),
+    (18, AUDIO, AGENT, T, "TLS", [[5061, 5061]], [], [WEBRTC_FQDN], WEBRTC_FQDN),
+    (19, AUDIO, AGENT, U, "UDP", [[6000, 65535]], ["18.182.77.145/32"], [], "18.182.77.145"),
+    (20, AUDIO, AGENT, T, "TCP", [[10081, 10081]], ["18.182.77.145/32"], [], "18.182.77.145"),
+    (27, VG, AGENT, TU, "TCP/UDP", [[5060, 5060]], ["35.76.183.247/32"], [], "35.76.183.247"),
+    (28, VG, AGENT, T, "TLS", [[5061, 5061]], ["35.76.183.247/32"], [], "35.76.183.247"),
+    (29, VG, AGENT, T, "TCP", [[8443, 8443]], ["35.76.183.247/32"], [], "35.76.183.247"),
+    (30, VG, AGENT, TU, "TCP/UDP", [[5060, 5060]], ["54.248.11.38/32"], [], "54.248.11.38"),
+    (31, VG, AGENT, T, "TLS", [[5061, 5061]], ["54.248.11.38/32"], [], "54.248.11.38"),
+    (32, VG, AGENT, T, "WSS", [[8443, 8443]], ["54.248.11.38/32"], [], "54.248.11.38"),
+    (33, VG, AGENT, U, "UDP", [[6000, 65535]], ["35.76.183.247/32"], [], "35.76.183.247"),
+    (34, VG, AGENT, U, "UDP", [[6000, 65535]], ["54.248.11.38/32"], [], "54.248.11.38"),
+    (
+        40,
+        "Media Twilio Gateway",
+        "Stun server",
+        U,
+        "UDP",
+        [[10000, 65535]],
+        ["168.86.128.0/18"],
+        [],
+        "168.86.128.0/18",
+    ),
+    (
+        46,
+        "FQDN",
+        "Kore Domain",
+        T,
+        "TCP",
+        [[443, 443], [8443, 8443]],
+        [],
+        ["*.kore.ai"],
+        "*.kore.ai",
+    ),
+    (
+        47,
+        "FQDN",
+        "Twilio Domain",
+        T,
+        "TCP",
+        [[443, 443], [8443, 8443]],
+        [],
+        ["*.twilio.com"],
+        "*.twilio.com",
+    ),
+    (
+        53,
+        STUN,
+        "",
+        T,
+        "TCP (TURN TLS)",
+        [[443, 443], [5349, 5349]],
+        ["13.115.244.0/27"],
+        [],
+        "13.115.244.0 - 13.115.244.31",
+    ),
+    (
+        54,
+        STUN,
+        "",
+        T,
+        "TCP (TURN TLS)",
+        [[443, 443], [5349, 5349]],
+        ["18.180.220.128/25"],
+        [],
+        "18.180.220.128 - 18.180.220.255",
+    ),
+    (
+        55,
+        STUN,
+        "",
+        T,
+        "TCP (TURN TLS)",
+        [[443, 443], [5349, 5349]],
+        ["54.65.63.192/26"],
+        [],
+        "54.65.63.192 - 54.65.63.255",
+    ),
+    (
+        56,
+        STUN,
+        "",
+        TU,
+        "TCP, UDP",
+        [[3478, 3478]],
+        ["13.115.244.0/27"],
+        [],
+        "13.115.244.0 - 13.115.244.31",
+    ),
+    (
+        57,
+        STUN,
+        "",
+        TU,
+        "TCP, UDP",
+        [[3478, 3478]],
+        ["18.180.220.128/25"],
+        [],
+        "18.180.220.128 - 18.180.220.255",
+    ),
+    (
+        58,
+        STUN,
+        "",
+        TU,
+        "TCP, UDP",
+        [[3478, 3478]],
+        ["54.65.63.192/26"],
+        [],
+        "54.65.63.192 - 54.65.63.255",
+    ),
+]
+
+
+def japan_json() -> list[dict]:
+    return [
+        {
+            "section": section,
+            "component": component,
+            "protocols": protocols,
+            "ports": ports,
+            "cidrs": cidrs,
+            "fqdns": fqdns,
+            "label": label,
+            "destination": destination,
+            "aliases": [],
+            "origin": {"file": "japan-firewall-rules.md", "line": line},
+        }
+        for line, section, component, protocols, label, ports, cidrs, fqdns, destination in JAPAN
+    ]
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    "source", ["jp", str(data_path("jp")), str(vendor_docs_dir() / "japan-firewall-rules.md")]
+)
+def test_rules_jp_json_is_the_japan_page_row_for_row(
+    capsys: pytest.CaptureFixture[str], source: str
+) -> None:
+    code, out, err = run(capsys, "rules", source, "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert len(JAPAN) == 29
+    assert data["rules"] == japan_json()
+    assert (data["region"], data["source"], data["retrieved"]) == (
+        "jp",
+        "japan-firewall-rules.md",
+        "2026-11-25",
+    )
+    assert "label-mismatch" in err and "japan-firewall-rules.md:32" in err
+
+
+def test_rules_filters_repeat_and_use_globs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "rules", "jp", "--json", "--section", "FQDN", "--section", "twilio*")
+    assert code == 0
+    lines = [r["origin"]["line"] for r in json.loads(out)["rules"]]
+    assert lines == [46, 47, 53, 54, 55, 56, 57, 58]
+    code, out, err = run(capsys, "rules", "jp", "--json", "--component", "*Agent SBC*")
+    assert [r["origin"]["line"] for r in json.loads(out)["rules"]] == [
+        *range(15, 21),
+        *range(27, 35),
+    ]
+    assert "japan-firewall-rules.md:32" in err  # the warning concerns a shown rule
+    code, out, err = run(capsys, "rules", "jp", "--json", "--section", "FQDN")
+    assert err == ""  # no warning about rules that are not shown
+
+
+def test_rules_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "rules", "us")
+    assert code == 0
+    for text in ("STUN SERVER & MEDIA RELAY", "34.203.254.0/24", "*.twilio.com", "tcp (WSS)"):
+        assert text in out
+    assert "tcp (assumed)" in out
+    assert err.count("no-protocol") == 2
+
+
+def test_unknown_filter_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "rules", "jp", "--section", "Nope")
+    assert code == 2 and out == ""
+    assert err.startswith("korefw: error: section: no rule has a section matching it")
+    assert err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- check
+
+
+def test_check_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "check", "jp", "--protocol", "udp", "--port", "3478", "--to", "13.115.244.7"
+    )
+    assert code == 0
+    assert out.startswith("allowed: udp port 3478 to 13.115.244.7")
+    assert "japan-firewall-rules.md:56: Twilio STUN:" in out
+
+
+def test_check_not_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "check", "jp", "--protocol", "udp", "--port", "3479", "--to", "13.115.244.7"
+    )
+    assert code == 1
+    assert out.startswith("not allowed: udp port 3479 to 13.115.244.7")
+
+
+def test_check_fqdn(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "check", "jp", "--to", "api.kore.ai", "--port", "443", "--protocol", "tcp"
+    )
+    assert code == 0
+    assert "japan-firewall-rules.md:46: FQDN / Kore Domain" in out
+    code, _, _ = run(
+        capsys, "check", "jp", "--to", "api.kore.ai", "--port", "443", "--protocol", "udp"
+    )
+    assert code == 1
+
+
+def test_check_names_every_matching_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "check", "jp", "--protocol", "tcp", "--port", "5060", "--to", "18.177.19.211"
+    )
+    assert code == 0
+    assert "by 1 egress rule:" in out and "japan-firewall-rules.md:9:" in out
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["check", "jp", "--protocol", "icmp", "--port", "1", "--to", "13.115.244.7"],
+            "--protocol: unknown protocol (expected tcp or udp) (got 'icmp')",
+        ),
+        (
+            ["check", "jp", "--protocol", "tcp", "--port", "70000", "--to", "13.115.244.7"],
+            "--port: port outside 0-65535 (got '70000')",
+        ),
+        (
+            ["check", "jp", "--protocol", "tcp", "--port", "-1", "--to", "13.115.244.7"],
+            "--port: expected a port number (got '-1')",
+        ),
+        (
+            ["check", "jp", "--protocol", "tcp", "--port", "443", "--to", "13.115.244.700"],
+            "--to: malformed IP address (got '13.115.244.700')",
+        ),
+        (
+            ["check", "jp", "--protocol", "tcp", "--port", "443", "--to", "*.kore.ai"],
+            "--to: expected one host name, not a wildcard (got '*.kore.ai')",
+        ),
+        (
+            ["rules", "xx"],
+            "unknown region or file (known regions: au, de, eu, in, jp, uae, uk, us) (got 'xx')",
+        ),
+        (["import"], "import: give a vendor PAGE, or --all"),
+    ],
+)
+def test_bad_arguments_give_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err == f"korefw: error: {expected}\n"
+
+
+BAD_PAGE = """# Test (TT) Firewall Rules
+
+## Voice Gateway
+
+| Component | Protocol | Source IP | Source Port | Destination | Destination Port |
+|---|---|---|---|---|---|
+| SBC | TCP | ANY | ANY | 192.0.2.1 | 5060 |
+| | {proto} | ANY | ANY | {dest} | {port} |
+"""
+
+
+@pytest.mark.parametrize(
+    ("proto", "dest", "port", "expected"),
+    [
+        (
+            "TCP",
+            "192.0.2.256",
+            "443",
+            "cell 'Destination': malformed IP or CIDR (got '192.0.2.256')",
+        ),
+        (
+            "TCP",
+            "192.0.2.20 – 192.0.2.10",
+            "443",
+            "cell 'Destination': reversed IP range (got '192.0.2.20 - 192.0.2.10')",
+        ),
+        (
+            "TCP",
+            "192.0.2.1",
+            "65536",
+            "cell 'Destination Port': port outside 0-65535 (got '65536')",
+        ),
+        ("TCP", "192.0.2.1", "9000-8000", "cell 'Destination Port': reversed port range"),
+        ("ICMP", "192.0.2.1", "443", "cell 'Protocol': unknown protocol"),
+        ("TCP", "", "443", "cell 'Destination': empty destination (got '')"),
+        ("TCP", "10.0.0.0/8", "443", "cell 'Destination': destination broader than /16"),
+    ],
+)
+def test_bad_vendor_pages_give_one_line_and_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    proto: str,
+    dest: str,
+    port: str,
+    expected: str,
+) -> None:
+    page = tmp_path / "bad-page.md"
+    page.write_text(BAD_PAGE.format(proto=proto, dest=dest, port=port), encoding="utf-8")
+    for argv in (
+        ["rules", str(page)],
+        ["check", str(page), "--protocol", "tcp", "--port", "1", "--to", "192.0.2.1"],
+        ["lint", str(page)],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and out == ""
+        assert err.startswith(f"korefw: error: bad-page.md:8: {expected}"), err
+        assert err.count("\n") == 1
+
+
+def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
+    page = tmp_path / "bad-page.md"
+    page.write_text(BAD_PAGE.format(proto="TCP", dest="192.0.2.1", port="70000"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "korefw.cli", "rules", str(page)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        "korefw: error: bad-page.md:8: cell 'Destination Port': "
+        "port outside 0-65535 (got '70000')\n"
+    )
+
+
+# --------------------------------------------------------------------------- import, lint, help
+
+
+def test_import_one_page_matches_shipped_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "jp.toml"
+    page = vendor_docs_dir() / "japan-firewall-rules.md"
+    code, _, err = run(capsys, "import", str(page), "--region", "jp", "-o", str(out_file))
+    assert code == 0 and "wrote" in err
+    assert out_file.read_text() == data_path("jp").read_text()
+    code, out, _ = run(capsys, "import", str(page))
+    assert code == 0 and out == data_path("jp").read_text()
+
+
+def test_import_page_needs_a_region_when_sources_md_does_not_list_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = Path(__file__).parent / "fixtures" / "vendor" / "page.mdx"
+    code, _, err = run(capsys, "import", str(page))
+    assert code == 2 and "pass --region" in err
+    code, out, _ = run(capsys, "import", str(page), "--region", "uae", "--retrieved", "2026-01-02")
+    assert code == 0 and 'region = "uae"' in out and 'retrieved = "2026-01-02"' in out
+
+
+def test_lint_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "lint", "jp")
+    assert code == 0
+    assert out.startswith("japan-firewall-rules.md:32: warning [label-mismatch]:")
+    assert "jp: 1 warning" in err
+    code, out, err = run(capsys, "lint", "--strict", "jp", "us")
+    assert code == 1 and "us: 2 warnings" in err
+    code, out, err = run(capsys, "lint")
+    assert all(f"{c}: " in err for c in ("au", "de", "eu", "in", "jp", "uae", "uk", "us"))
+
+
+def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys)
+    assert code == 0
+    assert "usage: korefw" in out
+    for command in ("rules", "check", "import", "lint"):
+        assert command in out
+
+
+def test_parser_is_extensible() -> None:
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert {"rules", "check", "import", "lint"} <= set(sub.choices)
+    sub.add_parser("plan").set_defaults(func=lambda args: 7)
+    args = parser.parse_args(["plan"])
+    assert args.func(args) == 7
