@@ -1,0 +1,407 @@
+"""The AWS components under Pulumi's mock runtime: what they register, read back from inputs."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from test_aws_plan import SHIPPED, japan, many_destinations, rule
+
+from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
+from korefw.core.allowset import AllowSet
+from korefw.core.errors import ConfigError, KorefwError, PlanError
+from korefw.core.model import Protocol, RuleSet
+from korefw.core.regions import load_rules
+from korefw.core.verify import verify
+from korefw.offline import OfflinePlan, run_offline
+
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+PL = "aws:ec2/managedPrefixList:ManagedPrefixList"
+NFW = "aws:networkfirewall/ruleGroup:RuleGroup"
+DNS_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"
+DNS_GROUP = "aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup"
+DNS_RULE = "aws:route53/resolverFirewallRule:ResolverFirewallRule"
+DNS_ASSOC = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
+COMPONENT = "korefw:aws:EgressSecurityGroup"
+MODES = ("cidr", "prefix-list", "auto")
+VPC = "vpc-0123456789abcdef0"
+TCP, UDP = Protocol.TCP, Protocol.UDP
+
+
+def run(**kwargs: Any) -> OfflinePlan:
+    """One EgressSecurityGroup named ``kf`` in a fresh mock stack."""
+    if "security_group_id" not in kwargs:
+        kwargs.setdefault("vpc_id", VPC)
+    return run_offline(lambda: EgressSecurityGroup("kf", **kwargs))
+
+
+def outputs(plan: OfflinePlan, type_: str = COMPONENT) -> dict[str, Any]:
+    """The registered outputs of the one component of ``type_``."""
+    (comp,) = plan.of_type(type_)
+    return comp.outputs
+
+
+def read_back(plan: OfflinePlan) -> tuple[AllowSet, dict[str, dict[int, int]]]:
+    """The allow set and per-group quota of the recorded egress rules, from inputs only."""
+    lists = {r.id: r.inputs for r in plan.of_type(PL)}
+    boxes = []
+    quota: dict[str, dict[int, int]] = defaultdict(lambda: {4: 0, 6: 0})
+    for r in plan.of_type(EGRESS):
+        i = r.inputs
+        assert i["ipProtocol"] in ("tcp", "udp"), r.urn
+        assert 0 <= i["fromPort"] <= i["toPort"] <= 65535
+        if "prefixListId" in i:
+            pl = lists[i["prefixListId"]]
+            cidrs = [e["cidr"] for e in pl["entries"]]
+            family = 4 if pl["addressFamily"] == "IPv4" else 6
+            quota[i["securityGroupId"]][family] += pl["maxEntries"]
+            assert not {"cidrIpv4", "cidrIpv6"} & set(i)
+        else:
+            cidrs = [i.get("cidrIpv4") or i["cidrIpv6"]]
+            family = 4 if "cidrIpv4" in i else 6
+            quota[i["securityGroupId"]][family] += 1
+        nets = [ipaddress.ip_network(c) for c in cidrs]
+        assert all(n.prefixlen > 0 and n.version == family for n in nets), r.urn
+        boxes.extend(AllowSet.of(i["ipProtocol"], [(i["fromPort"], i["toPort"])], nets).boxes())
+    return AllowSet(boxes), dict(quota)
+
+
+def check_exact(plan: OfflinePlan, rules: RuleSet, limit: int = 60) -> dict[str, dict[int, int]]:
+    """Nothing missing, nothing extra, within quota, standalone egress rules only."""
+    actual, quota = read_back(plan)
+    expected = rules.allow_set()
+    missing, extra = sorted((expected - actual).triples()), sorted((actual - expected).triples())
+    assert actual == expected, f"missing {missing} extra {extra}"
+    for used in quota.values():
+        assert used[4] <= limit and used[6] <= limit
+    assert not plan.of_type("aws:ec2/securityGroupRule:SecurityGroupRule")
+    for sg in plan.of_type(SG):
+        assert "egress" not in sg.inputs and "ingress" not in sg.inputs
+    # and the project's own verifier agrees on the preview JSON
+    verdict = verify(plan.to_preview_json(), rules)
+    assert verdict.ok, verdict.render()
+    return quota
+
+
+def nothing_registered(program: Callable[[], object]) -> KorefwError:
+    """Run ``program``; it must raise a korefw error before registering any resource."""
+    caught: list[KorefwError] = []
+
+    def guarded() -> None:
+        try:
+            program()
+        except KorefwError as exc:
+            caught.append(exc)
+
+    plan = run_offline(guarded)
+    assert caught, "expected an error"
+    assert [r.type for r in plan.resources] == ["pulumi:pulumi:Stack"]
+    return caught[0]
+
+
+# --------------------------------------------------------------------------- exactness
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("code", SHIPPED)
+def test_every_region_every_mode_allows_exactly_the_rules(code: str, mode: str) -> None:
+    rules = load_rules(code)
+    plan = run(rules=code, mode=mode)
+    quota = check_exact(plan, rules)
+    out = outputs(plan)
+    assert [{"group": 1, "ipv4": q[4], "ipv6": q[6]} for q in quota.values()] == out["quota_used"]
+    assert out["rule_count"] == len(plan.of_type(EGRESS))
+    assert len(out["security_group_ids"]) == len(plan.of_type(SG)) == 1
+
+
+def test_japan_cidr_uses_29_quota_units() -> None:
+    plan = run(rules=japan(), mode="cidr")
+    quota = check_exact(plan, japan())
+    assert [q[4] for q in quota.values()] == [29]
+    assert len(plan.of_type(EGRESS)) == 29
+    out = outputs(plan)
+    assert out["quota_used"] == [{"group": 1, "ipv4": 29, "ipv6": 0}]
+    assert out["prefix_list_ids"] == {}
+    merged = [
+        r.inputs
+        for r in plan.of_type(EGRESS)
+        if r.inputs.get("cidrIpv4") == "18.177.19.211/32" and r.inputs["ipProtocol"] == "tcp"
+    ]
+    assert sorted((i["fromPort"], i["toPort"]) for i in merged) == [(5060, 5061), (10081, 10081)]
+
+
+def test_prefix_list_mode_references_lists_and_exports_their_ids() -> None:
+    plan = run(rules=japan(), mode="prefix-list", prefix_list_headroom=1)
+    check_exact(plan, japan())
+    out = outputs(plan)
+    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
+    assert set(out["prefix_list_ids"]) == {
+        "audiocodes-ipv4",
+        "voice-gateway-vg-ipv4",
+        "media-twilio-gateway-ipv4",
+        "twilio-stun-ipv4",
+    }
+    stun = lists["korefw-jp-twilio-stun-ipv4"]
+    assert out["prefix_list_ids"]["twilio-stun-ipv4"] == stun.id
+    assert stun.inputs["maxEntries"] == 3 + 1 and stun.inputs["addressFamily"] == "IPv4"
+    assert all(e["description"] == "Twilio STUN" for e in stun.inputs["entries"])
+    refs = [r for r in plan.of_type(EGRESS) if r.inputs.get("prefixListId") == stun.id]
+    assert sorted((r.inputs["ipProtocol"], r.inputs["fromPort"]) for r in refs) == [
+        ("tcp", 443),
+        ("tcp", 3478),
+        ("tcp", 5349),
+        ("udp", 3478),
+    ]
+    assert out["quota_used"][0]["ipv4"] == 29 + 13
+
+
+def test_resources_names_types_and_nesting() -> None:
+    plan = run(rules=japan(), mode="auto", fqdn_enforcement=("network-firewall",))
+    by_name = {r.name: r for r in plan.resources}
+    assert by_name["kf"].type == COMPONENT
+    assert by_name["kf-sg-1"].type == SG and by_name["kf-sg-1"].parent == by_name["kf"].urn
+    assert by_name["kf-prefix-lists"].type == "korefw:aws:DestinationPrefixLists"
+    assert by_name["kf-prefix-lists-pl-audiocodes-ipv4"].type == PL
+    assert by_name["kf-fqdn"].type == "korefw:aws:FqdnAllowlist"
+    assert by_name["kf-fqdn-nfw"].type == NFW
+    rule_ = by_name["kf-udp-10000-65535-to-168.86.128.0-18"]
+    assert rule_.type == EGRESS and rule_.parent == by_name["kf"].urn
+    sg = by_name["kf-sg-1"].inputs
+    assert (
+        sg["vpcId"] == VPC and sg["description"] == "korefw: egress rules for Kore.ai jp, group 1"
+    )
+    assert sg["tags"] == {"Name": "korefw-jp-egress-1"}
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def custom(plan: OfflinePlan) -> dict[str, dict[str, Any]]:
+    """Custom resources by URN: type and inputs (what a diff compares)."""
+    return {r.urn: {"type": r.type, "inputs": r.inputs} for r in plan.resources if r.custom}
+
+
+# Inputs whose change makes AWS (or the provider) replace the resource.
+REPLACES = {
+    EGRESS: (
+        "securityGroupId",
+        "ipProtocol",
+        "fromPort",
+        "toPort",
+        "cidrIpv4",
+        "cidrIpv6",
+        "prefixListId",
+    ),
+    SG: ("vpcId", "description", "name"),
+    PL: ("addressFamily",),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_adding_a_row_creates_only_its_resources(mode: str) -> None:
+    new = rule("Voice Gateway (VG)", "SBC", (TCP, UDP), ((5060, 5060),), ("35.76.200.1",))
+    before = custom(run(rules=japan(), mode=mode))
+    after = custom(run(rules=japan().extend([new]), mode=mode))
+    assert set(before) <= set(after), "a resource was deleted"
+    created = set(after) - set(before)
+    assert 2 <= len(created) <= 3  # tcp and udp 5060, plus a prefix list for the new set
+    for urn, old in before.items():
+        fields = REPLACES.get(old["type"], ())
+        assert {k: old["inputs"].get(k) for k in fields} == {
+            k: after[urn]["inputs"].get(k) for k in fields
+        }, f"{urn} would be replaced"
+    if mode == "cidr":  # nothing else even changes
+        assert all(after[urn] == old for urn, old in before.items())
+
+
+def test_adding_a_row_to_a_prefix_list_updates_it_in_place() -> None:
+    rows = [
+        rule("Twilio STUN", "", (TCP,), ((443, 443), (5349, 5349)), ("13.115.245.0/27",)),
+        rule("Twilio STUN", "", (TCP, UDP), ((3478, 3478),), ("13.115.245.0/27",)),
+    ]
+    before = run(rules=japan(), mode="prefix-list")
+    after = run(rules=japan().extend(rows), mode="prefix-list")
+    assert custom(before).keys() == custom(after).keys()
+    (stun,) = [r for r in after.of_type(PL) if r.name.endswith("twilio-stun-ipv4")]
+    assert stun.inputs["maxEntries"] == 4 and "13.115.245.0/27" in str(stun.inputs["entries"])
+    check_exact(after, japan().extend(rows))
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_row_order_and_reruns_change_nothing(mode: str) -> None:
+    rows = list(japan().rules)
+    random.Random(11).shuffle(rows)
+    opts = {"mode": mode, "fqdn_enforcement": ("network-firewall", "dns-firewall")}
+    a = run(rules=japan(), **opts).dumps()
+    assert a == run(rules=replace(japan(), rules=tuple(rows)), **opts).dumps()
+    assert a == run(rules=japan(), **opts).dumps()
+
+
+# --------------------------------------------------------------------------- shards and errors
+
+
+def test_200_destinations_shard_into_groups_within_the_limit() -> None:
+    rules = many_destinations(200)
+    plan = run(rules=rules)
+    quota = check_exact(plan, rules)
+    groups = plan.of_type(SG)
+    assert len(groups) == 4 and set(quota) == {g.id for g in groups}
+    assert sorted(q[4] for q in quota.values()) == [20, 60, 60, 60]
+    out = outputs(plan)
+    assert out["security_group_ids"] == [
+        next(g.id for g in groups if g.name == f"kf-sg-{i}") for i in range(1, 5)
+    ]
+    assert [q["ipv4"] for q in out["quota_used"]] == [60, 60, 60, 20]
+    # each group alone allows a disjoint quarter; their union is the rule set
+    per_group = defaultdict(list)
+    for r in plan.of_type(EGRESS):
+        per_group[r.inputs["securityGroupId"]].append(r.inputs["cidrIpv4"])
+    assert sum(len(v) for v in per_group.values()) == 200
+
+
+def test_shard_false_fails_before_any_resource() -> None:
+    err = nothing_registered(
+        lambda: EgressSecurityGroup("kf", rules=many_destinations(200), vpc_id=VPC, shard=False)
+    )
+    assert isinstance(err, PlanError)
+    assert "200 IPv4 quota units" in str(err) and "rule_limit of 60" in str(err)
+
+
+def test_existing_group_gets_the_rules_and_cannot_shard() -> None:
+    plan = run(rules=japan(), security_group_id="sg-0123456789abcdef0")
+    check_exact(plan, japan())
+    assert not plan.of_type(SG)
+    assert {r.inputs["securityGroupId"] for r in plan.of_type(EGRESS)} == {"sg-0123456789abcdef0"}
+    assert outputs(plan)["security_group_ids"] == ["sg-0123456789abcdef0"]
+    err = nothing_registered(
+        lambda: EgressSecurityGroup(
+            "kf", rules=many_destinations(61), security_group_id="sg-0123456789abcdef0"
+        )
+    )
+    assert "61" in str(err) and "existing security group" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "text"),
+    [
+        ({}, ConfigError, "vpc_id: give vpc_id"),
+        ({"vpc_id": VPC, "security_group_id": "sg-1"}, ConfigError, "not both"),
+        ({"vpc_id": VPC, "mode": "fast"}, ConfigError, "mode: unknown mode"),
+        ({"vpc_id": VPC, "rule_limit": 0}, ConfigError, "rule_limit: expected an integer"),
+        ({"vpc_id": VPC, "prefix_list_grouping": "x"}, ConfigError, "prefix_list_grouping"),
+        ({"vpc_id": VPC, "fqdn_enforcement": ("dns",)}, ConfigError, "fqdn_enforcement"),
+        ({"vpc_id": VPC, "dns_firewall_vpc_id": VPC}, ConfigError, "dns_firewall_vpc_id"),
+        ({"vpc_id": VPC, "tags": {"": "x"}}, ConfigError, "tags"),
+        ({"vpc_id": VPC, "sections": ["Nope*"]}, KorefwError, "section: no rule"),
+    ],
+)
+def test_bad_arguments_fail_before_any_resource(
+    kwargs: dict[str, Any], error: type[Exception], text: str
+) -> None:
+    with pytest.raises(error, match=text):
+        plan_for(japan(), **kwargs)
+    err = nothing_registered(lambda: EgressSecurityGroup("kf", rules=japan(), **kwargs))
+    assert isinstance(err, error) and text in str(err) and "\n" not in str(err)
+
+
+def test_prefix_list_over_1000_entries_fails_before_any_resource() -> None:
+    rules = many_destinations(1001)
+    err = nothing_registered(
+        lambda: EgressSecurityGroup(
+            "kf", rules=rules, vpc_id=VPC, mode="prefix-list", rule_limit=1000
+        )
+    )
+    assert isinstance(err, PlanError) and "1001" in str(err) and "1000" in str(err)
+    err = nothing_registered(lambda: DestinationPrefixLists("lists", rules=rules))
+    assert "1001" in str(err)
+
+
+# --------------------------------------------------------------------------- FQDN
+
+
+def test_unenforced_fqdn_rules_are_output_and_warned() -> None:
+    plan = run(rules=japan())
+    unenforced = outputs(plan)["unenforced_fqdn_rules"]
+    assert {u["fqdn"] for u in unenforced} >= {"*.kore.ai", "*.twilio.com"}
+    assert len(plan.warnings) == 1
+    assert "4 FQDN egress rule(s) are not enforced" in plan.warnings[0]
+    assert "tcp 443, 8443 to *.kore.ai" in plan.warnings[0]
+    assert not plan.of_type(NFW) and not plan.of_type(DNS_LIST)
+
+
+def test_network_and_dns_firewall_enforcement() -> None:
+    plan = run(
+        rules=japan(),
+        fqdn_enforcement=("network-firewall", "dns-firewall"),
+        dns_firewall_vpc_id=VPC,
+        dns_firewall_priority=300,
+    )
+    assert not plan.warnings
+    out = outputs(plan)
+    assert out["unenforced_fqdn_rules"] == []
+    (nfw,) = plan.of_type(NFW)
+    assert nfw.inputs["type"] == "STATEFUL" and nfw.inputs["capacity"] == 100
+    rules_string = nfw.inputs["ruleGroup"]["rulesSource"]["rulesString"]
+    assert rules_string.count("\n") == 8 and "rulesSourceList" not in nfw.inputs["ruleGroup"]
+    assert out["network_firewall_rule_group_arn"].startswith("arn:aws:networkfirewall:")
+    (domains,) = plan.of_type(DNS_LIST)
+    assert domains.inputs["domains"][:2] == ["*.kore.ai", "*.twilio.com"]
+    (group,) = plan.of_type(DNS_GROUP)
+    (allow,) = plan.of_type(DNS_RULE)
+    assert allow.inputs["action"] == "ALLOW"
+    assert allow.inputs["firewallRuleGroupId"] == group.id
+    assert allow.inputs["firewallDomainListId"] == domains.id
+    (assoc,) = plan.of_type(DNS_ASSOC)
+    assert assoc.inputs["vpcId"] == VPC and assoc.inputs["priority"] == 300
+    assert out["dns_firewall_rule_group_id"] == group.id
+
+
+def test_standalone_fqdn_allowlist_warns_about_udp() -> None:
+    rules = RuleSet(
+        (rule(protocols=(TCP, UDP), ports=((3478, 3478),), fqdns=("stun.example.com",)),)
+    )
+    plan = run_offline(lambda: FqdnAllowlist("fq", rules=rules))
+    out = outputs(plan, "korefw:aws:FqdnAllowlist")
+    assert [(u["protocol"], u["fqdn"]) for u in out["unenforced_fqdn_rules"]] == [
+        ("udp", "stun.example.com")
+    ]
+    assert len(plan.warnings) == 1 and "udp 3478 to stun.example.com" in plan.warnings[0]
+    assert len(plan.of_type(NFW)) == 1 and not plan.of_type(DNS_LIST)
+
+
+# --------------------------------------------------------------------------- prefix lists alone
+
+
+def test_standalone_prefix_lists_keep_families_apart() -> None:
+    rules = RuleSet(
+        (
+            rule("Edge", cidrs=("192.0.2.0/28", "2001:db8::/64"), ports=((443, 443), (8443, 8443))),
+            rule("Edge", cidrs=("198.51.100.7",), ports=((443, 443), (8443, 8443))),
+        ),
+        region="us",
+    )
+    plan = run_offline(
+        lambda: DestinationPrefixLists(
+            "lists", rules=rules, prefix_list_headroom=5, tags={"Team": "net"}
+        )
+    )
+    out = outputs(plan, "korefw:aws:DestinationPrefixLists")
+    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
+    assert set(lists) == {"korefw-us-edge-ipv4", "korefw-us-edge-ipv6"}
+    v4 = lists["korefw-us-edge-ipv4"].inputs
+    assert v4["addressFamily"] == "IPv4" and v4["maxEntries"] == 2 + 5
+    assert [e["cidr"] for e in v4["entries"]] == ["192.0.2.0/28", "198.51.100.7/32"]
+    assert v4["tags"] == {"Team": "net", "Name": "korefw-us-edge-ipv4"}
+    assert lists["korefw-us-edge-ipv6"].inputs["addressFamily"] == "IPv6"
+    assert out["prefix_list_ids"] == {
+        "edge-ipv4": lists["korefw-us-edge-ipv4"].id,
+        "edge-ipv6": lists["korefw-us-edge-ipv6"].id,
+    }
+    assert out["prefix_lists"]["edge-ipv4"]["flows"] == ["tcp 443", "tcp 8443"]
+    assert not plan.of_type(EGRESS)
