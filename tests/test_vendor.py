@@ -210,6 +210,21 @@ def test_rows_are_neither_merged_nor_deduplicated() -> None:
     assert [r.origin.line for r in rules] == [5, 6, 7]
 
 
+def test_tables_without_leading_pipes() -> None:
+    text = (
+        "## S\n\n"
+        "Component | Protocol | Source IP | Source Port | Destination | Destination Port\n"
+        "--- | :-- | --- | --- | --- | ---\n"
+        "SBC | TCP | ANY | ANY | 192.0.2.1 | 443\n"
+        "↳ | UDP | ANY | ANY | 192.0.2.2 | 3478\n"
+        "Prose after the table.\n"
+    )
+    assert [row(r) for r in import_text(text, file="t.md")] == [
+        (5, "S", "SBC", "tcp", "TCP", "443", "192.0.2.1/32", "", ""),
+        (6, "S", "SBC", "udp", "UDP", "3478", "192.0.2.2/32", "", ""),
+    ]
+
+
 def test_html_is_sniffed_without_a_file_suffix() -> None:
     text = (FIXTURES / "page.html").read_text()
     assert [row(r) for r in import_text(text, file="page.html")] == EXPECTED["page.html"]

@@ -563,11 +563,12 @@ def _scan_markdown(text: str, file: str) -> Iterator[_Heading | RawTable]:
             yield from _scan_html("\n".join(lines[i : j + 1]), file, line_offset=i)
             i = j + 1
             continue
+        delimiter_next = i + 1 < n and "|" in lines[i + 1] and _DELIMITER.match(lines[i + 1])
+        if _PIPE.search(s) and delimiter_next:
+            table, i = _pipe_table(lines, i, file)
+            yield table
+            continue
         if s.startswith("|"):
-            if i + 1 < n and "|" in lines[i + 1] and _DELIMITER.match(lines[i + 1]):
-                table, i = _pipe_table(lines, i, file)
-                yield table
-                continue
             raise VendorDataError(
                 "table row without a header and delimiter row above it",
                 where=f"{file}:{i + 1}",
@@ -589,12 +590,19 @@ def _pipe_table(lines: list[str], i: int, file: str) -> tuple[RawTable, int]:
     body: list[Row] = []
     j = i + 2
     n = len(lines)
-    while j < n and lines[j].strip().startswith("|"):
+    # GFM allows tables without a leading pipe; then every line holding a pipe is a row.
+    leading = lines[i].strip().startswith("|")
+
+    def is_row(line: str) -> bool:
+        s = line.strip()
+        return s.startswith("|") if leading else bool(s and _PIPE.search(s))
+
+    while j < n and is_row(lines[j]):
         segs = [(lines[j], j + 1)]
         j += 1
         # A row split over physical lines: the first line lacks its closing pipe or some
         # cells, and the next line does not start a row of its own.
-        while j < n and lines[j].strip() and not lines[j].strip().startswith("|"):
+        while leading and j < n and lines[j].strip() and not lines[j].strip().startswith("|"):
             joined = " ".join(s.strip() for s, _ in segs)
             if _ends_with_pipe(joined) and len(_split_cells(segs)) >= ncols:
                 break
