@@ -154,14 +154,8 @@ def read_table(table: RawTable, *, file: str, region: str = "") -> list[Rule]:
     rules: list[Rule] = []
     for row in body:
         cells = _fit(row, ncols, file)
-        by_role = {roles[k]: (cells[k], names[k]) for k in range(ncols)}
-
-        def where(role: str, by_role: dict[str, tuple[Cell, str]] = by_role) -> str:
-            cell, name = by_role[role]
-            return f"{file}:{cell.line}: cell '{name}'"
-
-        def lines(role: str, by_role: dict[str, tuple[Cell, str]] = by_role) -> list[str]:
-            return inline_lines(by_role[role][0].text) if role in by_role else []
+        view = _RowView(file, {roles[k]: (cells[k], names[k]) for k in range(ncols)})
+        lines, where = view.lines, view.where
 
         comp_text = " ".join(lines(COMPONENT))
         if comp_text and comp_text != _CONTINUE:
@@ -209,6 +203,23 @@ def read_table(table: RawTable, *, file: str, region: str = "") -> list[Rule]:
         except KorefwError as exc:
             raise _vendor(exc, f"{file}:{row.line}") from None
     return rules
+
+
+@dataclass
+class _RowView:
+    """One body row's cells by column role, with their error locations."""
+
+    file: str
+    cells: dict[str, tuple[Cell, str]]
+
+    def lines(self, role: str) -> list[str]:
+        """The cell's text lines without markup (none when the table lacks the column)."""
+        return inline_lines(self.cells[role][0].text) if role in self.cells else []
+
+    def where(self, role: str) -> str:
+        """``file:line: cell 'Header'`` for error messages."""
+        cell, name = self.cells[role]
+        return f"{self.file}:{cell.line}: cell '{name}'"
 
 
 def column_role(header: str) -> str | None:
@@ -453,7 +464,8 @@ def _split_destination(text: str) -> list[str]:
 
 
 def _is_ipish(text: str) -> bool:
-    """True for text shaped like an address, CIDR or range (FQDNs never end in digits)."""
+    """True for text shaped like an address, CIDR or range: digits, dots, slashes and
+    dashes (or "to"), or any colon; a host name always has a letter."""
     s = text.strip()
     if ":" in s:
         return True
