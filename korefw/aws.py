@@ -365,7 +365,8 @@ class EgressSecurityGroup(pulumi.ComponentResource):
 
     Give exactly one of ``vpc_id`` (create ``aws.ec2.SecurityGroup``\\ s, as many as the
     quota needs when ``shard`` is on) or ``security_group_id`` (add egress rules to that
-    existing group; over the quota is then an error). ``rules`` is a
+    existing group; over the quota is then an error, and ``rule_limit`` should be the
+    quota the group has left). ``rules`` is a
     :class:`~korefw.core.model.RuleSet` or a region code (``"jp"``), narrowed by
     ``sections`` and ``components`` (case-insensitive globs).
 

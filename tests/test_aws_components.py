@@ -405,3 +405,22 @@ def test_standalone_prefix_lists_keep_families_apart() -> None:
     }
     assert out["prefix_lists"]["edge-ipv4"]["flows"] == ["tcp 443", "tcp 8443"]
     assert not plan.of_type(EGRESS)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_ipv6_destinations_use_cidr_ipv6_and_their_own_quota(mode: str) -> None:
+    rules = RuleSet(
+        (
+            rule("Edge", cidrs=("192.0.2.1", "192.0.2.9"), ports=((443, 443),)),
+            rule("Edge", cidrs=("2001:db8::1", "2001:db8::9"), ports=((443, 443),)),
+        )
+    )
+    plan = run(rules=rules, mode=mode, rule_limit=2)
+    quota = check_exact(plan, rules, limit=2)
+    assert list(quota.values()) == [{4: 2, 6: 2}]
+    assert outputs(plan)["quota_used"] == [{"group": 1, "ipv4": 2, "ipv6": 2}]
+    if mode == "cidr":
+        assert sum("cidrIpv6" in r.inputs for r in plan.of_type(EGRESS)) == 2
+    else:
+        families = sorted(r.inputs["addressFamily"] for r in plan.of_type(PL))
+        assert families == ["IPv4", "IPv6"]
