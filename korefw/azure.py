@@ -134,7 +134,9 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
     to that existing NSG as ``SecurityRule`` resources. Never manage one NSG both ways:
     the provider documents that inline ``security_rules`` and standalone ``SecurityRule``
     resources conflict and delete each other's rules. An existing NSG must therefore not
-    be one whose rules a Pulumi program sets inline.
+    be one whose rules a Pulumi program sets inline, and ``priority_band`` must not hold
+    priorities its other rules use (Azure refuses two rules with one priority). Inline
+    rules change in one NSG update; standalone rules change one by one.
 
     Rules are Allow, Outbound, protocol ``Tcp`` or ``Udp`` (never ``*``), source port
     ``*``, sources ``source_address_prefixes``. Merging (``merge``: ``none``, ``section``

@@ -68,8 +68,8 @@ _POLICY_ID_RE = re.compile(
     re.IGNORECASE,
 )
 
-# Where a reserved digest and chunk suffix go at the end of a name: "-" + 8 + "-" + 3.
-_NAME_TAIL = 1 + 8 + 4
+# Room kept at the end of a name for "-<digest>" and a chunk suffix up to "-1000".
+_NAME_TAIL = 1 + 8 + 5
 _NO_POLICY = "no Azure Firewall policy (pass firewall_policy_id or create_firewall_policy=True)"
 _WILDCARD_UDP = (
     "Azure Firewall matches wildcard FQDNs only in application rules, which carry HTTP(S) over TCP"
