@@ -672,10 +672,12 @@ def _shard(
     """Assign egress rules to security groups, each within ``rule_limit`` per IP version.
 
     Rules are filled in a fixed content order (destination, protocol, ports) into as few
-    groups as that order allows. Stable, not perfectly so: adding or removing a rule moves
-    at most one rule across each later group boundary (a replacement, created before the
-    old one is deleted). Hash placement would avoid those moves but needs spare room in
-    every group, i.e. more security groups per network interface (AWS allows 5 by default).
+    groups as that order allows, IPv4 and IPv6 each on their own. Stable, not perfectly
+    so: adding or removing a one-unit rule moves at most one rule across each later group
+    boundary (a replacement, created before the old one is deleted); a prefix-list
+    reference, which costs its ``max_entries``, can move a few more. Hash placement would
+    avoid those moves but needs spare room in every group, i.e. more security groups per
+    network interface (AWS allows 5 by default).
     """
     limit = opts.rule_limit
     assigned: dict[str, int] = {}
