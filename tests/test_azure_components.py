@@ -338,7 +338,7 @@ def test_errors_are_config_or_plan_errors(jp: RuleSet) -> None:
 # ---------------------------------------------------------------- property
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=rule_sets())
 def test_property_recorded_rules_allow_exactly_the_rule_set(rules: RuleSet) -> None:
     band = (1000, 1000 + 2 * len(rules) + 40)
