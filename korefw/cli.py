@@ -351,6 +351,106 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if args.strict and total else EXIT_OK
 
 
+# --------------------------------------------------------------------------- plan, diff, verify
+
+
+def add_plan_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw plan [--stack NAME] [--json]``."""
+    p = sub.add_parser(
+        "plan",
+        help="offline preview of a stack under Pulumi's mock runtime",
+        description="Run the korefw Pulumi program for a stack in-process under Pulumi's mock "
+        "runtime (no CLI, no credentials, no network) and print what `pulumi preview` would "
+        "create.",
+    )
+    p.add_argument("--stack", default="example-jp-aws", help="stack name (stacks/Pulumi.NAME.yaml)")
+    p.add_argument("--json", action="store_true", help="the shape of `pulumi preview --json`")
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print the offline plan of one stack."""
+    from .preview import plan_stack, render_text
+
+    plan = plan_stack(args.stack)
+    sys.stdout.write(plan.dumps() if args.json else render_text(plan))
+    return EXIT_OK
+
+
+def add_diff_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw diff OLD NEW``."""
+    p = sub.add_parser(
+        "diff",
+        help="rule-level Markdown diff of two plans, plan folders or rule sources",
+        description="Compare two plan JSON files (korefw plan --json or pulumi preview --json), "
+        "two folders of them (paired by file name), or two rule sources (region codes, vendor "
+        "pages or rule files), and print Markdown for a pull-request comment.",
+    )
+    p.add_argument("old", metavar="OLD")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--title", default="korefw plan diff", help="heading of the comment")
+    p.set_defaults(func=cmd_diff)
+
+
+def _read_plan_json(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KorefwError(f"cannot read plan JSON: {exc}", where=str(path)) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
+        raise KorefwError("not a preview JSON document (no 'steps' list)", where=str(path))
+    return doc
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print the Markdown diff."""
+    from .core.plandiff import diff_plans, diff_rules
+
+    old, new = Path(args.old), Path(args.new)
+    if old.is_dir() and new.is_dir():
+        names = sorted({p.name for p in old.glob("*.json")} | {p.name for p in new.glob("*.json")})
+        parts = []
+        for name in names:
+            a = _read_plan_json(old / name) if (old / name).exists() else {"steps": []}
+            b = _read_plan_json(new / name) if (new / name).exists() else {"steps": []}
+            parts.append(diff_plans(a, b).markdown(f"{args.title}: {name[: -len('.json')]}"))
+        sys.stdout.write("\n".join(parts) if parts else f"### {args.title}\n\nNo stacks.\n")
+    elif old.suffix == ".json" and new.suffix == ".json":
+        sys.stdout.write(
+            diff_plans(_read_plan_json(old), _read_plan_json(new)).markdown(args.title)
+        )
+    else:
+        sys.stdout.write(
+            diff_rules(load_rules(args.old), load_rules(args.new)).markdown(args.title)
+        )
+    return EXIT_OK
+
+
+def add_verify_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw verify PLAN.json --rules REGION|FILE``."""
+    p = sub.add_parser(
+        "verify",
+        help="prove a plan allows exactly the vendor's flows",
+        description="Read a plan in `pulumi preview --json` shape and compare each cloud's "
+        "effective egress allow set with the rules: exit 0 when equal, 1 otherwise.",
+    )
+    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("--rules", required=True, metavar="REGION|FILE")
+    p.add_argument("--section", action="append", default=[], help="keep only this section")
+    p.add_argument("--component", action="append", default=[], help="keep only this component")
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Print the verification report."""
+    from .core.verify import verify
+
+    rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
+    result = verify(_read_plan_json(Path(args.plan)), rules)
+    print(result.render())
+    return EXIT_OK if result.ok else EXIT_NOT_ALLOWED
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -358,13 +458,17 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``korefw`` parser with every command."""
     parser = argparse.ArgumentParser(
         prog="korefw",
-        description="Kore.ai voice-gateway egress firewall rules: read, check and import.",
+        description="Kore.ai voice-gateway egress firewall rules: read, check, import, plan, "
+        "diff and verify.",
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_command(sub)
     add_check_command(sub)
     add_import_command(sub)
     add_lint_command(sub)
+    add_plan_command(sub)
+    add_diff_command(sub)
+    add_verify_command(sub)
     return parser
 
 

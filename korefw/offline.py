@@ -8,6 +8,7 @@ module records as a plan in the shape of ``pulumi preview --json``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from pulumi.runtime import rpc as _rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 #: What an input that is not known during a preview is shown as.
 UNKNOWN = "<computed>"
@@ -123,8 +124,14 @@ class _Recorder(_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
+        # Event loops the mock monitor opens on executor threads; closed after the run so
+        # they are not left for the garbage collector to close at interpreter exit.
+        self.loops: set[asyncio.AbstractEventLoop] = set()
 
     def RegisterResource(self, request: Any) -> Any:
+        loop = _ensure_event_loop()
+        with self.lock:
+            self.loops.add(loop)
         response = super().RegisterResource(request)
         inputs = _rpc.deserialize_properties(request.object) if request.object else {}
         with self.lock:
@@ -194,8 +201,6 @@ def run_offline(
 def _run(
     program: Callable[[], object], project: str, stack: str, config: dict[str, Any]
 ) -> OfflinePlan:
-    import asyncio
-
     asyncio.set_event_loop(asyncio.new_event_loop())
     logger = logging.getLogger(f"korefw.offline.{id(config)}")
     logger.propagate = False
@@ -214,7 +219,11 @@ def _run(
         _sync_await(run_in_stack(lambda: _call(program)))
     finally:
         logger.removeHandler(handler)
-        asyncio.get_event_loop().close()
+        main_loop = asyncio.get_event_loop()
+        main_loop.run_until_complete(main_loop.shutdown_default_executor())
+        for loop in monitor.loops - {main_loop}:
+            loop.close()
+        main_loop.close()
     return OfflinePlan(project, stack, _ordered(monitor.registrations), sorted(handler.messages))
 
 
@@ -308,7 +317,7 @@ def _azure_id(type_: str, res_name: str, inputs: dict[str, Any]) -> str:
 def _azure_name(type_: str, name: str, inputs: dict[str, Any]) -> str:
     kind = type_.split(":")[-1]
     own = f"{kind[0].lower()}{kind[1:]}Name"
-    for key in (own, f"{own[:-4]}sName", "name"):
+    for key in (own, f"{own[:-4]}sName", "ruleCollectionGroupName", "name"):
         value = inputs.get(key)
         if isinstance(value, str) and value:
             return value

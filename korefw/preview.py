@@ -69,10 +69,11 @@ def summarize(r: Resource) -> str:
     if t.endswith("network:NetworkSecurityGroup"):
         return f"{len(i.get('securityRules', []))} NSG rules"
     if t.endswith("network:SecurityRule"):
+        ports = i.get("destinationPortRanges") or [i.get("destinationPortRange", "")]
+        prefixes = i.get("destinationAddressPrefixes") or [i.get("destinationAddressPrefix", "")]
         return (
-            f"{i.get('priority')} {i.get('access')} {i.get('protocol')} "
-            f"{','.join(i.get('destinationPortRanges', []))} → "
-            f"{len(i.get('destinationAddressPrefixes', []))} prefixes"
+            f"{i.get('priority')} {i.get('access')} {i.get('protocol')} {','.join(ports)} → "
+            f"{prefixes[0] if len(prefixes) == 1 else f'{len(prefixes)} prefixes'}"
         )
     return ""
 

@@ -61,6 +61,13 @@ def aws_kwargs(cfg: StackConfig) -> dict[str, Any]:
         "prefix_list_headroom": cfg["awsPrefixListHeadroom"],
         "prefix_list_grouping": cfg["awsPrefixListGrouping"],
         "fqdn_enforcement": tuple(cfg["awsFqdnEnforcement"]),
+        "dns_firewall_vpc_id": (
+            cfg["awsDnsFirewallVpcId"] or cfg["awsVpcId"] or None
+            if "dns-firewall" in cfg["awsFqdnEnforcement"]
+            else None
+        ),
+        "dns_firewall_priority": cfg["awsDnsFirewallPriority"],
+        "network_firewall_capacity": cfg["awsNetworkFirewallCapacity"] or None,
         "name_prefix": cfg["namePrefix"],
         "tags": cfg.tags(),
     }

@@ -428,7 +428,7 @@ def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_parser_is_extensible() -> None:
     parser = build_parser()
     (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert {"rules", "check", "import", "lint"} <= set(sub.choices)
-    sub.add_parser("plan").set_defaults(func=lambda args: 7)
-    args = parser.parse_args(["plan"])
+    assert {"rules", "check", "import", "lint", "plan", "diff", "verify"} <= set(sub.choices)
+    sub.add_parser("extra").set_defaults(func=lambda args: 7)
+    args = parser.parse_args(["extra"])
     assert args.func(args) == 7

@@ -159,6 +159,27 @@ SCHEMA: dict[str, Setting] = {
         "as unenforced).",
         _each("network-firewall", "dns-firewall"),
     ),
+    "awsDnsFirewallVpcId": _s(
+        "",
+        "VPC to associate the DNS Firewall rule group with (empty: korefw:awsVpcId, if set).",
+        _pattern(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a VPC id like vpc-0123456789abcdef0"),
+    ),
+    "awsDnsFirewallPriority": Setting(
+        "integer",
+        101,
+        "Priority of the DNS Firewall rule group association (100-9900).",
+        None,
+        lambda v: None if 100 <= v <= 9900 else "an integer from 100 to 9900",
+        "an integer from 100 to 9900",
+    ),
+    "awsNetworkFirewallCapacity": Setting(
+        "integer",
+        0,
+        "Capacity of the Network Firewall rule group (0: what the rules need, rounded up to 100).",
+        None,
+        lambda v: None if 0 <= v <= 30000 else "an integer from 0 to 30000",
+        "an integer from 0 to 30000",
+    ),
     "azureResourceGroupName": _s(
         "",
         "Resource group of the network security group.",
@@ -166,7 +187,7 @@ SCHEMA: dict[str, Setting] = {
     ),
     "azureLocation": _s(
         "",
-        "Azure location of a new NSG (empty: the provider's azure-native:location).",
+        "Azure location of a new NSG (required unless azureNetworkSecurityGroupName is set).",
         _pattern(r"[a-z][a-z0-9]{2,40}", "an Azure location like japaneast"),
     ),
     "azureNetworkSecurityGroupName": _s(
@@ -196,11 +217,14 @@ SCHEMA: dict[str, Setting] = {
     ),
     "azureFirewallPolicyId": _s(
         "",
-        "Existing Azure Firewall Policy to hold FQDN application rules.",
+        "Existing Azure Firewall Policy to hold FQDN application rules and the IP rules as network "
+        "rules (enable its DNS proxy for FQDN network rules).",
         _pattern(_ARM_POLICY_RX, "a Firewall Policy resource id"),
     ),
     "azureCreateFirewallPolicy": Setting(
-        "boolean", False, "Create a Firewall Policy to hold FQDN application rules."
+        "boolean",
+        False,
+        "Create a Firewall Policy (DNS proxy on) holding FQDN application rules and the IP rules.",
     ),
     "azureIpGroups": Setting(
         "boolean", False, "Create an IP group per destination set for Azure Firewall rules."
@@ -293,6 +317,12 @@ def _cross_checks(v: dict[str, Any], where: str, prefix: str) -> None:
         )
     if "azure" in targets:
         need(bool(v["azureResourceGroupName"]), "azureResourceGroupName", "required for azure")
+        need(
+            bool(v["azureLocation"]) != bool(v["azureNetworkSecurityGroupName"]),
+            "azureLocation",
+            "set korefw:azureLocation (new NSG) or korefw:azureNetworkSecurityGroupName "
+            "(existing NSG), not both",
+        )
         need(
             not (v["azureFirewallPolicyId"] and v["azureCreateFirewallPolicy"]),
             "azureCreateFirewallPolicy",
