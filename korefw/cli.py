@@ -365,6 +365,12 @@ def add_plan_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--stack", default="example-jp-aws", help="stack name (stacks/Pulumi.NAME.yaml)")
     p.add_argument("--json", action="store_true", help="the shape of `pulumi preview --json`")
+    p.add_argument(
+        "--cwd",
+        type=Path,
+        default=None,
+        help="project directory holding __main__.py and stacks/ (default: this project)",
+    )
     p.set_defaults(func=cmd_plan)
 
 
@@ -372,7 +378,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """Print the offline plan of one stack."""
     from .preview import plan_stack, render_text
 
-    plan = plan_stack(args.stack)
+    plan = plan_stack(args.stack) if args.cwd is None else plan_stack(args.stack, args.cwd)
     sys.stdout.write(plan.dumps() if args.json else render_text(plan))
     return EXIT_OK
 

@@ -7,6 +7,7 @@ registered.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,11 @@ def select_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
     if source:
         path = Path(source)
         rules = load_rules(str(path if path.is_absolute() else base_dir / path))
+        if not rules.region:  # a page Kore's SOURCES.md does not name: the stack says which
+            region = cfg["region"]
+            rules = replace(
+                rules, region=region, rules=tuple(r.with_(region=region) for r in rules)
+            )
     else:
         rules = load_rules(cfg["region"])
     try:
