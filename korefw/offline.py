@@ -110,7 +110,16 @@ class OfflinePlan:
 
 
 class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.stack_outputs = dict(stack_outputs or {})
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            ref = args.inputs.get("name", args.name)
+            if ref not in self.stack_outputs:
+                raise KeyError(f"no outputs given for StackReference {ref!r} (stack_references=)")
+            return ref, {"name": ref, "outputs": dict(self.stack_outputs[ref])}
         if not args.custom:
             return None, {}
         return _placeholder(args.typ, args.name, args.inputs)
@@ -174,11 +183,13 @@ def run_offline(
     project: str = "korefw",
     stack: str = "dev",
     config: Mapping[str, Any] | None = None,
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> OfflinePlan:
     """Run ``program`` under Pulumi's mock runtime and return what it registered.
 
     ``config`` maps full keys (``project:key``) to values; objects and lists are passed
-    as JSON, as the Pulumi engine does. The run happens in a fresh thread, so Pulumi's
+    as JSON, as the Pulumi engine does. ``stack_references`` maps a stack name to the
+    outputs a ``pulumi.StackReference`` to it reads. The run happens in a fresh thread, so Pulumi's
     context-local globals never leak between runs. Exceptions from the program are
     re-raised unchanged.
     """
@@ -186,7 +197,7 @@ def run_offline(
 
     def target() -> None:
         try:
-            result["plan"] = _run(program, project, stack, dict(config or {}))
+            result["plan"] = _run(program, project, stack, dict(config or {}), stack_references)
         except BaseException as exc:  # re-raised in the caller's thread
             result["error"] = exc
 
@@ -199,7 +210,11 @@ def run_offline(
 
 
 def _run(
-    program: Callable[[], object], project: str, stack: str, config: dict[str, Any]
+    program: Callable[[], object],
+    project: str,
+    stack: str,
+    config: dict[str, Any],
+    stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> OfflinePlan:
     asyncio.set_event_loop(asyncio.new_event_loop())
     logger = logging.getLogger(f"korefw.offline.{id(config)}")
@@ -207,7 +222,7 @@ def _run(
     handler = _ListHandler()
     logger.addHandler(handler)
     set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
-    mocks = _Mocks()
+    mocks = _Mocks(stack_references)
     monitor = _Recorder(mocks)
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=True, logger=logger, monitor=monitor

@@ -1,0 +1,45 @@
+"""The README stays true: generated parts current, the two commands, and .ci/run."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _sync_module():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(
+        "sync_readme", ROOT / "scripts" / "sync_readme.py"
+    )
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_generated_readme_parts_are_current() -> None:
+    assert _sync_module().render(README) == README, "run .venv/bin/python scripts/sync_readme.py"
+
+
+def _commands() -> list[str]:
+    return re.findall(r"```sh\n(python3 -m venv .venv && [^\n]+)\n```", README)
+
+
+def test_readme_has_the_two_commands() -> None:
+    main_job, tests = _commands()[:2]
+    assert main_job.endswith("korefw plan --stack example-jp-aws")
+    assert "pytest" in tests
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    tests = _commands()[1]
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == tests
+
+
+def test_every_example_stack_is_named_in_the_readme() -> None:
+    for path in (ROOT / "stacks").glob("Pulumi.*.yaml"):
+        assert path.name[len("Pulumi.") : -len(".yaml")] in README
