@@ -40,6 +40,7 @@ from .core.aws_plan import (
 )
 from .core.errors import ConfigError
 from .core.model import RuleSet
+from .core.regions import select_rules
 
 __all__ = [
     "DestinationPrefixLists",
@@ -98,19 +99,7 @@ def plan_for(
     )
     _check_dns_vpc(dns_firewall_vpc_id, options)
     _check_tags(tags)
-    return plan_aws(_rule_set(rules, sections, components), options)
-
-
-def _rule_set(
-    rules: RuleSet | str, sections: Sequence[str] | None, components: Sequence[str] | None
-) -> RuleSet:
-    if isinstance(rules, str):
-        from .core.regions import load_rules
-
-        rules = load_rules(rules)
-    if not isinstance(rules, RuleSet):
-        raise ConfigError("expected a RuleSet or a region code", where="rules", value=rules)
-    return rules.filter(sections=sections, components=components)
+    return plan_aws(select_rules(rules, sections, components), options)
 
 
 def _check_dns_vpc(vpc: object, options: AwsOptions) -> None:
@@ -189,7 +178,7 @@ class DestinationPrefixLists(pulumi.ComponentResource):
                 name_prefix=name_prefix,
             )
             _check_tags(tags)
-            _lists = plan_prefix_lists(_rule_set(rules, sections, components), options)
+            _lists = plan_prefix_lists(select_rules(rules, sections, components), options)
         lists = tuple(_lists)
         super().__init__(DESTINATION_PREFIX_LISTS, name, None, opts)
         ids: dict[str, pulumi.Output[str]] = {}
@@ -276,7 +265,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
             )
             _check_dns_vpc(dns_firewall_vpc_id, options)
             _check_tags(tags)
-            _plan = plan_fqdn(_rule_set(rules, sections, components), options)
+            _plan = plan_fqdn(select_rules(rules, sections, components), options)
         plan = _plan
         super().__init__(FQDN_ALLOWLIST, name, None, opts)
         self.network_firewall_rule_group_arn = None

@@ -26,30 +26,10 @@ from .core.azure_plan import (
 )
 from .core.errors import ConfigError
 from .core.model import RuleSet
+from .core.regions import select_rules
 
 NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
 FQDN_TYPE = "korefw:azure:FqdnAllowlist"
-
-
-def resolve_rules(
-    rules: RuleSet | str,
-    sections: Sequence[str] | None = None,
-    components: Sequence[str] | None = None,
-) -> RuleSet:
-    """A rule set, or a region code's shipped rules, narrowed to sections and components."""
-    if isinstance(rules, str):
-        try:
-            from .core.regions import load_rules
-        except ImportError:
-            raise ConfigError(
-                "region rule data is not available in this build", where="rules", value=rules
-            ) from None
-        rules = load_rules(rules)
-    if not isinstance(rules, RuleSet):
-        raise ConfigError("expected a RuleSet or a region code", where="rules", value=rules)
-    if sections or components:
-        rules = rules.filter(sections=sections, components=components)
-    return rules
 
 
 def _given(value: object) -> bool:
@@ -123,7 +103,7 @@ def plan_for(
         firewall_policy=policy,
         ip_groups=ip_groups,
     )
-    return plan_azure(resolve_rules(rules, sections, components), options)
+    return plan_azure(select_rules(rules, sections, components), options)
 
 
 class EgressNetworkSecurityGroup(pulumi.ComponentResource):

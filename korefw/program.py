@@ -34,7 +34,7 @@ def read_config() -> dict[str, Any]:
     return merged
 
 
-def select_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
+def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
     """The stack's rule set: shipped region data or ``rulesFile``, then the filters."""
     from .core.regions import load_rules
 
@@ -117,7 +117,7 @@ def preflight(cfg: StackConfig, rules: RuleSet) -> None:
 
 def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """Create the components the settings ask for and return the stack outputs."""
-    rules = select_rules(cfg, base_dir)
+    rules = stack_rules(cfg, base_dir)
     preflight(cfg, rules)
     name = cfg["namePrefix"]
     outputs: dict[str, Any] = {

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import KorefwError, VendorDataError
+from .errors import ConfigError, KorefwError, VendorDataError
 from .model import RuleSet
 from .ruledata import Provenance, dump
 from .ruledata import read as read_data
@@ -214,3 +215,16 @@ def load_rules(region_code_or_path: str | Path) -> RuleSet:
     raise KorefwError(
         f"unknown region or file (known regions: {', '.join(region_codes())})", value=text
     )
+
+
+def select_rules(
+    rules: RuleSet | str,
+    sections: Sequence[str] | None = None,
+    components: Sequence[str] | None = None,
+) -> RuleSet:
+    """A rule set, or the rules :func:`load_rules` finds for a string, narrowed by filters."""
+    if isinstance(rules, str):
+        rules = load_rules(rules)
+    if not isinstance(rules, RuleSet):
+        raise ConfigError("expected a RuleSet or a region code", where="rules", value=rules)
+    return rules.filter(sections=sections, components=components)
