@@ -1,0 +1,222 @@
+"""What makes korefw fast, checked structurally (no timings): lazy providers, linear work.
+
+Import cost: ``pulumi_aws`` and ``pulumi_azure_native`` register *every* service
+submodule in ``sys.modules`` as an unloaded ``importlib.util.LazyLoader`` stub when the
+package is imported, so ``"pulumi_aws.s3" in sys.modules`` is true in any program that
+imports the SDK at all. The honest question is which submodules are *loaded* (a loaded
+module's type is plain ``ModuleType`` again). ``korefw.aws`` binds ``ec2``, ``vpc``,
+``route53`` and ``networkfirewall`` at import time and ``korefw.azure`` binds
+``network``, but binding a lazy stub loads nothing: each loads when a component first
+registers a resource of that service, so route53 and networkfirewall (FQDN enforcement
+only) are never loaded by a stack that does not enforce FQDN rules.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from korefw.core.aws_plan import AwsOptions, plan_aws
+from korefw.core.azure_plan import AzureOptions, plan_azure
+from korefw.core.model import Protocol, Rule, RuleSet
+from korefw.core.ports import PortRange
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_PROBE = textwrap.dedent(
+    """
+    import json, sys, types, warnings
+    warnings.simplefilter("ignore")
+
+    def loaded():
+        return sorted(
+            name for name, mod in list(sys.modules.items())
+            if name.startswith(("pulumi_aws.", "pulumi_azure_native."))
+            and type(mod) is types.ModuleType
+        )
+
+    def services(names):
+        return sorted({".".join(n.split(".")[:2]) for n in names})
+
+    out = {}
+    import pulumi_aws, pulumi_azure_native  # what the bare SDK packages load
+    base = set(loaded())
+    import korefw.program, korefw.aws, korefw.azure
+    out["import"] = sorted(set(loaded()) - base)
+    out["stubs"] = sorted(
+        n for n in sys.modules if n.startswith(("pulumi_aws.", "pulumi_azure_native."))
+    )
+
+    from korefw.offline import run_offline
+    from korefw.aws import EgressSecurityGroup
+    from korefw.azure import EgressNetworkSecurityGroup
+
+    for mode in ("cidr", "prefix-list", "auto"):
+        run_offline(lambda: EgressSecurityGroup("kf", rules="jp", vpc_id="vpc-1", mode=mode))
+    run_offline(lambda: EgressSecurityGroup("kf", rules="jp", security_group_id="sg-1"))
+    for merge in ("none", "section", "all"):
+        run_offline(lambda: EgressNetworkSecurityGroup(
+            "kf", rules="jp", resource_group_name="rg", location="x", merge=merge))
+    out["components"] = services(set(loaded()) - base)
+
+    run_offline(lambda: EgressSecurityGroup(
+        "kf", rules="jp", vpc_id="vpc-1", fqdn_enforcement=("dns-firewall", "network-firewall")))
+    run_offline(lambda: EgressNetworkSecurityGroup(
+        "kf", rules="jp", resource_group_name="rg", location="x",
+        create_firewall_policy=True, ip_groups=True))
+    out["fqdn"] = services(set(loaded()) - base)
+    print(json.dumps(out))
+    """
+)
+
+UNRELATED = (
+    "pulumi_aws.s3",
+    "pulumi_aws.lambda_",
+    "pulumi_aws.iam",
+    "pulumi_aws.rds",
+    "pulumi_azure_native.compute",
+    "pulumi_azure_native.storage",
+    "pulumi_azure_native.web",
+)
+
+
+@pytest.fixture(scope="module")
+def probe() -> dict[str, list[str]]:
+    """Which provider submodules a fresh interpreter loads at each stage."""
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_korefw_loads_no_provider_submodule(probe: dict[str, list[str]]) -> None:
+    # Beyond what `import pulumi_aws, pulumi_azure_native` loads by itself, nothing.
+    assert probe["import"] == []
+    # The submodules korefw binds are there, as lazy stubs (see the module docstring).
+    for name in (
+        "pulumi_aws.ec2",
+        "pulumi_aws.vpc",
+        "pulumi_aws.route53",
+        "pulumi_aws.networkfirewall",
+        "pulumi_azure_native.network",
+    ):
+        assert name in probe["stubs"]
+
+
+def test_components_load_only_the_services_they_register(probe: dict[str, list[str]]) -> None:
+    assert probe["components"] == [
+        "pulumi_aws.ec2",
+        "pulumi_aws.vpc",
+        "pulumi_azure_native.network",
+    ]
+    loaded = set(probe["components"])
+    assert not loaded & set(UNRELATED)
+
+
+def test_fqdn_enforcement_loads_route53_and_networkfirewall_lazily(
+    probe: dict[str, list[str]],
+) -> None:
+    # Loaded only once an FqdnAllowlist registers Route 53 / Network Firewall resources.
+    assert "pulumi_aws.route53" not in probe["components"]
+    assert "pulumi_aws.networkfirewall" not in probe["components"]
+    assert probe["fqdn"] == [
+        "pulumi_aws.ec2",
+        "pulumi_aws.networkfirewall",
+        "pulumi_aws.route53",
+        "pulumi_aws.vpc",
+        "pulumi_azure_native.network",
+    ]
+    assert not set(probe["fqdn"]) & set(UNRELATED)
+
+
+# ---------------------------------------------------------------- linear work
+
+_PROFILES = (
+    ((Protocol.TCP,), ((443, 443),)),
+    ((Protocol.TCP, Protocol.UDP), ((5060, 5061),)),
+    ((Protocol.UDP,), ((10000, 60000),)),
+    ((Protocol.TCP, Protocol.UDP), ((3478, 3478),)),
+)
+
+
+def synthetic(n: int, sections: int) -> RuleSet:
+    """``n`` rows, one distinct destination each (IPv4 /32 and /28, some IPv6 /64)."""
+    rng = random.Random(n)
+    rules = []
+    for i in range(n):
+        kind = i % 20
+        net: ipaddress.IPv4Network | ipaddress.IPv6Network
+        if kind == 0:
+            net = ipaddress.IPv6Network(((0x2001_0DB8 << 96) + (i << 64), 64))
+        elif kind < 5:
+            net = ipaddress.IPv4Network(((100 << 24) + (i << 4), 28))
+        else:
+            net = ipaddress.IPv4Network(((10 << 24) + 2 * i, 32))
+        protos, ports = _PROFILES[rng.randrange(len(_PROFILES))]
+        rules.append(
+            Rule(
+                section=f"S{i % sections}",
+                component=f"c{rng.randrange(3)}",
+                protocols=protos,
+                ports=tuple(PortRange(lo, hi) for lo, hi in ports),
+                cidrs=(net,),
+            )
+        )
+    return RuleSet(tuple(rules), region="syn")
+
+
+def python_calls(fn: Callable[[], object]) -> int:
+    """How many Python function calls ``fn()`` makes: a deterministic measure of work."""
+    calls = 0
+
+    def profile(frame: object, event: str, arg: object) -> None:
+        nonlocal calls
+        if event == "call":
+            calls += 1
+
+    sys.setprofile(profile)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+PLANNERS: dict[str, Callable[[RuleSet], object]] = {
+    "aws-cidr": lambda r: plan_aws(r, AwsOptions(mode="cidr")),
+    "aws-prefix-list": lambda r: plan_aws(r, AwsOptions(mode="prefix-list")),
+    "aws-auto": lambda r: plan_aws(r, AwsOptions(mode="auto")),
+    "azure-none": lambda r: plan_azure(r, AzureOptions(merge="none", priority_band=(100, 4096))),
+    "azure-section": lambda r: plan_azure(r, AzureOptions(merge="section")),
+    "azure-all": lambda r: plan_azure(r, AzureOptions(merge="all")),
+}
+
+
+@pytest.mark.parametrize("planner", sorted(PLANNERS))
+def test_planner_work_grows_linearly(planner: str) -> None:
+    # 10x the rows (and 2x the sections): at most ~10x the Python calls, never ~100x.
+    small, large = synthetic(200, 10), synthetic(2000, 20)
+    if planner == "azure-none":  # one NSG rule per row and protocol: stay under 1000
+        small, large = synthetic(40, 10), synthetic(400, 20)
+    fn = PLANNERS[planner]
+    ratio = python_calls(lambda: fn(large)) / python_calls(lambda: fn(small))
+    assert ratio < 12, f"{planner}: 10x the rules cost {ratio:.1f}x the calls"
+
+
+def test_aws_cidr_output_is_proportional_to_the_rows() -> None:
+    # Distinct destinations: one egress rule per (row, protocol); groups of <= 60.
+    for n in (100, 1000):
+        rules = synthetic(n, 10)
+        plan = plan_aws(rules, AwsOptions(mode="cidr"))
+        expected = sum(len(r.protocols) for r in rules)
+        assert plan.rule_count == expected
+        assert len(plan.groups) <= -(-expected // 60) + 2
