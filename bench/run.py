@@ -362,8 +362,7 @@ def japan(reps: int) -> tuple[list[str], dict[str, Any]]:
     from korefw.preview import load_stack
     from korefw.program import aws_kwargs, azure_kwargs
 
-    # The stack's rule selection (named select_rules in older trees).
-    stack_rules = getattr(program, "stack_rules", None) or program.select_rules
+    stack_rules = program.stack_rules
 
     imports = [worker("import") for _ in range(reps)]
     imp = {k: statistics.median(i[k] for i in imports) for k in imports[0]}
