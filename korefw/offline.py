@@ -113,8 +113,12 @@ class _Mocks(pulumi.runtime.Mocks):
     def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         super().__init__()
         self.stack_outputs = dict(stack_outputs or {})
+        # The inputs the mock monitor deserialized for the registration under way on this
+        # thread, so the recorder need not deserialize them a second time.
+        self.seen = threading.local()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        self.seen.inputs = args.inputs
         if args.typ == "pulumi:pulumi:StackReference":
             ref = args.inputs.get("name", args.name)
             if ref not in self.stack_outputs:
@@ -129,8 +133,9 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 class _Recorder(_mocks.MockMonitor):
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mocks: _Mocks) -> None:
         super().__init__(mocks)
+        self.korefw_mocks = mocks
         self.registrations: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         # Event loops the mock monitor opens on executor threads; closed after the run so
@@ -141,8 +146,9 @@ class _Recorder(_mocks.MockMonitor):
         loop = _ensure_event_loop()
         with self.lock:
             self.loops.add(loop)
+        self.korefw_mocks.seen.inputs = {}  # the stack resource never reaches new_resource
         response = super().RegisterResource(request)
-        inputs = _rpc.deserialize_properties(request.object) if request.object else {}
+        inputs = self.korefw_mocks.seen.inputs
         with self.lock:
             self.registrations[response.urn] = {
                 "type": request.type,
