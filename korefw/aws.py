@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Any, Unpack
+from typing import Any
 
 import pulumi
 import pulumi_aws.ec2 as aws_ec2
@@ -60,10 +60,9 @@ FQDN_ALLOWLIST = "korefw:aws:FqdnAllowlist"
 # --------------------------------------------------------------------------- planning
 
 
-def plan_for(
-    args: EgressSecurityGroupArgs | None = None, /, **kwargs: Unpack[EgressSecurityGroupArgs]
-) -> AwsPlan:
-    """Check :class:`EgressSecurityGroup`'s arguments and plan, registering nothing."""
+def plan_for(args: EgressSecurityGroupArgs | None = None, /, **kwargs: Any) -> AwsPlan:
+    """Check :class:`EgressSecurityGroup`'s arguments (an args mapping and/or keywords,
+    both keyed as :class:`~korefw.args.EgressSecurityGroupArgs`) and plan, registering nothing."""
     a = _args("EgressSecurityGroup", args, kwargs)
     vpc_id, security_group_id = a["vpc_id"], a["security_group_id"]
     if vpc_id is None and security_group_id is None:
@@ -161,7 +160,7 @@ class DestinationPrefixLists(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         _lists: Sequence[PrefixListPlan] | None = None,
-        **kwargs: Unpack[DestinationPrefixListsArgs],
+        **kwargs: Any,
     ) -> None:
         a = _args("DestinationPrefixLists", args, kwargs)
         tags = a["tags"]
@@ -236,7 +235,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         _plan: FqdnPlan | None = None,
-        **kwargs: Unpack[FqdnAllowlistArgs],
+        **kwargs: Any,
     ) -> None:
         a = _args("FqdnAllowlist", args, kwargs)
         dns_firewall_vpc_id, tags = a["dns_firewall_vpc_id"], a["tags"]
@@ -368,7 +367,7 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         name: str,
         args: EgressSecurityGroupArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
-        **kwargs: Unpack[EgressSecurityGroupArgs],
+        **kwargs: Any,
     ) -> None:
         a = _args("EgressSecurityGroup", args, kwargs)
         plan = plan_for(a)

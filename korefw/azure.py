@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Any, Unpack
+from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
@@ -41,7 +41,7 @@ def _given(value: object) -> bool:
 def plan_for(
     args: EgressNetworkSecurityGroupArgs | None = None,
     /,
-    **kwargs: Unpack[EgressNetworkSecurityGroupArgs],
+    **kwargs: Any,
 ) -> AzurePlan:
     """Validate :class:`EgressNetworkSecurityGroup`'s arguments and plan, creating nothing.
 
@@ -160,7 +160,7 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         name: str,
         args: EgressNetworkSecurityGroupArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
-        **kwargs: Unpack[EgressNetworkSecurityGroupArgs],
+        **kwargs: Any,
     ) -> None:
         # Plan (and so validate) before anything is registered.
         a = _args(args, kwargs)

@@ -159,9 +159,7 @@ def _stack_kwargs(stack: str) -> tuple[str, dict[str, Any]]:
 
 def _construct(component: str, inputs: dict[str, Any]) -> OfflinePlan:
     provider = package.provider()
-    return run_offline(
-        lambda: provider.construct("kf", f"korefw:index:{component}", inputs, None)
-    )
+    return run_offline(lambda: provider.construct("kf", f"korefw:index:{component}", inputs, None))
 
 
 @pytest.mark.parametrize("stack", ["example-jp-aws", "example-jp-azure"])
