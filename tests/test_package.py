@@ -140,11 +140,20 @@ def test_plugin_host_answers_get_schema_over_grpc(schema: dict[str, Any]) -> Non
 # --------------------------------------------------------------------------- construct()
 
 
+def _wire(value: Any) -> Any:
+    """A value as it crosses gRPC: a protobuf Struct has lists, and only float numbers."""
+    if isinstance(value, list | tuple):
+        return [_wire(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _wire(v) for k, v in value.items()}
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 def _inputs(component: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Python keyword arguments as the engine hands them to Construct: schema names,
-    lists for tuples, absent for None."""
+    wire values, absent for None."""
     return {
-        o.camel: list(v) if isinstance(v, tuple) else v
+        o.camel: _wire(v)
         for o in COMPONENT_OPTIONS[component]
         if (v := kwargs.get(o.name)) is not None
     }

@@ -112,8 +112,27 @@ def resolve(
                     "given both in args and as a keyword", where=str(key), value=value
                 )
             if value is not None:
-                given[key] = value
+                given[key] = _whole_numbers(known[key], value)
     return {name: given.get(name, o.default) for name, o in known.items()}
+
+
+def _whole_numbers(o: Option, value: Any) -> Any:
+    """Integers that arrived as whole floats, as ints; anything else unchanged. The engine
+    sends every number as a float, and the Python SDK's component provider (pulumi 3.272)
+    overwrites its own int conversion of top-level integers and never converts items."""
+
+    def fix(v: Any) -> Any:
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
+    if o.type == "integer":
+        return fix(value)
+    if o.items != "integer":
+        return value
+    if o.type == "array" and isinstance(value, list | tuple):
+        return type(value)(fix(v) for v in value)
+    if o.type == "map" and isinstance(value, Mapping):
+        return {k: fix(v) for k, v in value.items()}
+    return value
 
 
 # --------------------------------------------------------------------------- stack checks
