@@ -25,7 +25,8 @@ class EgressSecurityGroupArgs(TypedDict, total=False):
     rules: Required[str]
     (
         "Kore region code (us, jp, de, eu, uk, au, in, uae) or path of a vendor page or korefw "
-        "rule file; from Python also a korefw RuleSet."
+        "rule file (absolute when used through the package: the plugin reads it); from Python "
+        "also a korefw RuleSet."
     )
 
     sections: Sequence[str]
@@ -86,7 +87,8 @@ class DestinationPrefixListsArgs(TypedDict, total=False):
     rules: Required[str]
     (
         "Kore region code (us, jp, de, eu, uk, au, in, uae) or path of a vendor page or korefw "
-        "rule file; from Python also a korefw RuleSet."
+        "rule file (absolute when used through the package: the plugin reads it); from Python "
+        "also a korefw RuleSet."
     )
 
     sections: Sequence[str]
@@ -114,7 +116,8 @@ class FqdnAllowlistArgs(TypedDict, total=False):
     rules: Required[str]
     (
         "Kore region code (us, jp, de, eu, uk, au, in, uae) or path of a vendor page or korefw "
-        "rule file; from Python also a korefw RuleSet."
+        "rule file (absolute when used through the package: the plugin reads it); from Python "
+        "also a korefw RuleSet."
     )
 
     sections: Sequence[str]
@@ -151,7 +154,8 @@ class EgressNetworkSecurityGroupArgs(TypedDict, total=False):
     rules: Required[str]
     (
         "Kore region code (us, jp, de, eu, uk, au, in, uae) or path of a vendor page or korefw "
-        "rule file; from Python also a korefw RuleSet."
+        "rule file (absolute when used through the package: the plugin reads it); from Python "
+        "also a korefw RuleSet."
     )
 
     sections: Sequence[str]

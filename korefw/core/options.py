@@ -179,7 +179,8 @@ RULES = Option(
     "rules",
     "string",
     "Kore region code (us, jp, de, eu, uk, au, in, uae) or path of a vendor page or korefw "
-    "rule file; from Python also a korefw RuleSet.",
+    "rule file (absolute when used through the package: the plugin reads it); from Python "
+    "also a korefw RuleSet.",
     required=True,
 )
 SECTIONS = Option(
