@@ -377,7 +377,7 @@ def japan(reps: int) -> tuple[list[str], dict[str, Any]]:
             if "aws" in cfg["targets"]
             else (azure_plan_for, azure_kwargs(cfg))
         )
-        t_plan = timed(lambda p=planner, r=rules, k=kwargs: p(r, **k), reps * 10)  # type: ignore[misc]
+        t_plan = timed(lambda p=planner, r=rules, k=kwargs: p(rules=r, **k), reps * 10)  # type: ignore[misc]
         res = worker("stacks", stack, str(warm))
         rows.append(
             [

@@ -21,6 +21,7 @@ Design notes:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 import pulumi
@@ -29,6 +30,7 @@ import pulumi_aws.networkfirewall as aws_networkfirewall
 import pulumi_aws.route53 as aws_route53
 import pulumi_aws.vpc as aws_vpc
 
+from .args import DestinationPrefixListsArgs, EgressSecurityGroupArgs, FqdnAllowlistArgs
 from .core.aws_plan import (
     AwsOptions,
     AwsPlan,
@@ -40,6 +42,7 @@ from .core.aws_plan import (
 )
 from .core.errors import ConfigError
 from .core.model import RuleSet
+from .core.options import COMPONENT_OPTIONS, resolve
 from .core.regions import select_rules
 
 __all__ = [
@@ -57,26 +60,11 @@ FQDN_ALLOWLIST = "korefw:aws:FqdnAllowlist"
 # --------------------------------------------------------------------------- planning
 
 
-def plan_for(
-    rules: RuleSet | str,
-    *,
-    sections: Sequence[str] | None = None,
-    components: Sequence[str] | None = None,
-    vpc_id: pulumi.Input[str] | None = None,
-    security_group_id: pulumi.Input[str] | None = None,
-    mode: str = "cidr",
-    rule_limit: int = 60,
-    shard: bool = True,
-    prefix_list_headroom: int = 0,
-    prefix_list_grouping: str = "section",
-    fqdn_enforcement: Sequence[str] = (),
-    dns_firewall_vpc_id: pulumi.Input[str] | None = None,
-    dns_firewall_priority: int = 101,
-    network_firewall_capacity: int | None = None,
-    name_prefix: str = "korefw",
-    tags: Mapping[str, str] | None = None,
-) -> AwsPlan:
-    """Check :class:`EgressSecurityGroup`'s arguments and plan, registering nothing."""
+def plan_for(args: EgressSecurityGroupArgs | None = None, /, **kwargs: Any) -> AwsPlan:
+    """Check :class:`EgressSecurityGroup`'s arguments (an args mapping and/or keywords,
+    both keyed as :class:`~korefw.args.EgressSecurityGroupArgs`) and plan, registering nothing."""
+    a = _args("EgressSecurityGroup", args, kwargs)
+    vpc_id, security_group_id = a["vpc_id"], a["security_group_id"]
     if vpc_id is None and security_group_id is None:
         raise ConfigError(
             "give vpc_id (create security groups) or security_group_id (add egress rules "
@@ -85,21 +73,30 @@ def plan_for(
         )
     if vpc_id is not None and security_group_id is not None:
         raise ConfigError("give vpc_id or security_group_id, not both", where="security_group_id")
-    options = AwsOptions(
-        mode=mode,
-        rule_limit=rule_limit,
-        shard=shard,
-        prefix_list_headroom=prefix_list_headroom,
-        prefix_list_grouping=prefix_list_grouping,
-        fqdn_enforcement=tuple(fqdn_enforcement),
-        name_prefix=name_prefix,
-        existing_group=security_group_id is not None,
-        network_firewall_capacity=network_firewall_capacity,
-        dns_firewall_priority=dns_firewall_priority,
-    )
-    _check_dns_vpc(dns_firewall_vpc_id, options)
-    _check_tags(tags)
-    return plan_aws(select_rules(rules, sections, components), options)
+    options = _options(a, existing_group=security_group_id is not None)
+    _check_dns_vpc(a["dns_firewall_vpc_id"], options)
+    _check_tags(a["tags"])
+    return plan_aws(_rules(a), options)
+
+
+def _args(
+    component: str, args: Mapping[str, Any] | None, kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    return resolve(COMPONENT_OPTIONS[component], component, args, kwargs)
+
+
+_OPTION_FIELDS = frozenset(f.name for f in fields(AwsOptions))
+
+
+def _options(a: Mapping[str, Any], **extra: Any) -> AwsOptions:
+    """The planner's options: every argument that is an ``AwsOptions`` field."""
+    return AwsOptions(**{k: v for k, v in a.items() if k in _OPTION_FIELDS}, **extra)
+
+
+def _rules(a: Mapping[str, Any]) -> RuleSet:
+    if a["rules"] is None:
+        raise ConfigError("a rule set or region code is required", where="rules")
+    return select_rules(a["rules"], a["sections"], a["components"])
 
 
 def _check_dns_vpc(vpc: object, options: AwsOptions) -> None:
@@ -154,33 +151,25 @@ class DestinationPrefixLists(pulumi.ComponentResource):
     plan: list[dict[str, Any]]
     _ids: dict[str, pulumi.Output[str]]
 
+    _TYPE = DESTINATION_PREFIX_LISTS
+
     def __init__(
         self,
         name: str,
-        *,
-        rules: RuleSet | str | None = None,
-        sections: Sequence[str] | None = None,
-        components: Sequence[str] | None = None,
-        prefix_list_headroom: int = 0,
-        prefix_list_grouping: str = "section",
-        name_prefix: str = "korefw",
-        tags: Mapping[str, str] | None = None,
+        args: DestinationPrefixListsArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        *,
         _lists: Sequence[PrefixListPlan] | None = None,
+        **kwargs: Any,
     ) -> None:
+        a = _args("DestinationPrefixLists", args, kwargs)
+        tags = a["tags"]
         if _lists is None:  # public use: plan first, so bad input registers nothing
-            if rules is None:
-                raise ConfigError("a rule set or region code is required", where="rules")
-            options = AwsOptions(
-                mode="prefix-list",
-                prefix_list_headroom=prefix_list_headroom,
-                prefix_list_grouping=prefix_list_grouping,
-                name_prefix=name_prefix,
-            )
+            options = _options(a, mode="prefix-list")
             _check_tags(tags)
-            _lists = plan_prefix_lists(select_rules(rules, sections, components), options)
+            _lists = plan_prefix_lists(_rules(a), options)
         lists = tuple(_lists)
-        super().__init__(DESTINATION_PREFIX_LISTS, name, None, opts)
+        super().__init__(self._TYPE, name, None, opts)
         ids: dict[str, pulumi.Output[str]] = {}
         for pl in lists:
             res = aws_ec2.ManagedPrefixList(
@@ -237,37 +226,27 @@ class FqdnAllowlist(pulumi.ComponentResource):
     unenforced_fqdn_rules: list[dict[str, Any]]
     plan: dict[str, Any]
 
+    _TYPE = FQDN_ALLOWLIST
+
     def __init__(
         self,
         name: str,
-        *,
-        rules: RuleSet | str | None = None,
-        sections: Sequence[str] | None = None,
-        components: Sequence[str] | None = None,
-        fqdn_enforcement: Sequence[str] = ("network-firewall",),
-        dns_firewall_vpc_id: pulumi.Input[str] | None = None,
-        dns_firewall_priority: int = 101,
-        network_firewall_capacity: int | None = None,
-        name_prefix: str = "korefw",
-        tags: Mapping[str, str] | None = None,
+        args: FqdnAllowlistArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        *,
         _plan: FqdnPlan | None = None,
+        **kwargs: Any,
     ) -> None:
+        a = _args("FqdnAllowlist", args, kwargs)
+        dns_firewall_vpc_id, tags = a["dns_firewall_vpc_id"], a["tags"]
         warn = _plan is None
         if _plan is None:
-            if rules is None:
-                raise ConfigError("a rule set or region code is required", where="rules")
-            options = AwsOptions(
-                fqdn_enforcement=tuple(fqdn_enforcement),
-                network_firewall_capacity=network_firewall_capacity,
-                dns_firewall_priority=dns_firewall_priority,
-                name_prefix=name_prefix,
-            )
+            options = _options(a)
             _check_dns_vpc(dns_firewall_vpc_id, options)
             _check_tags(tags)
-            _plan = plan_fqdn(select_rules(rules, sections, components), options)
+            _plan = plan_fqdn(_rules(a), options)
         plan = _plan
-        super().__init__(FQDN_ALLOWLIST, name, None, opts)
+        super().__init__(self._TYPE, name, None, opts)
         self.network_firewall_rule_group_arn = None
         self.dns_firewall_rule_group_id = None
         self.dns_firewall_domain_list_id = None
@@ -381,47 +360,24 @@ class EgressSecurityGroup(pulumi.ComponentResource):
     dns_firewall_rule_group_id: pulumi.Output[str] | None
     plan: dict[str, Any]
 
+    _TYPE = EGRESS_SECURITY_GROUP
+
     def __init__(
         self,
         name: str,
-        *,
-        rules: RuleSet | str,
-        sections: Sequence[str] | None = None,
-        components: Sequence[str] | None = None,
-        vpc_id: pulumi.Input[str] | None = None,
-        security_group_id: pulumi.Input[str] | None = None,
-        mode: str = "cidr",
-        rule_limit: int = 60,
-        shard: bool = True,
-        prefix_list_headroom: int = 0,
-        prefix_list_grouping: str = "section",
-        fqdn_enforcement: Sequence[str] = (),
-        dns_firewall_vpc_id: pulumi.Input[str] | None = None,
-        dns_firewall_priority: int = 101,
-        network_firewall_capacity: int | None = None,
-        name_prefix: str = "korefw",
-        tags: Mapping[str, str] | None = None,
+        args: EgressSecurityGroupArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
     ) -> None:
-        plan = plan_for(
-            rules,
-            sections=sections,
-            components=components,
-            vpc_id=vpc_id,
-            security_group_id=security_group_id,
-            mode=mode,
-            rule_limit=rule_limit,
-            shard=shard,
-            prefix_list_headroom=prefix_list_headroom,
-            prefix_list_grouping=prefix_list_grouping,
-            fqdn_enforcement=fqdn_enforcement,
-            dns_firewall_vpc_id=dns_firewall_vpc_id,
-            dns_firewall_priority=dns_firewall_priority,
-            network_firewall_capacity=network_firewall_capacity,
-            name_prefix=name_prefix,
-            tags=tags,
+        a = _args("EgressSecurityGroup", args, kwargs)
+        plan = plan_for(a)
+        vpc_id, security_group_id = a["vpc_id"], a["security_group_id"]
+        dns_firewall_vpc_id, name_prefix, tags = (
+            a["dns_firewall_vpc_id"],
+            a["name_prefix"],
+            a["tags"],
         )
-        super().__init__(EGRESS_SECURITY_GROUP, name, None, opts)
+        super().__init__(self._TYPE, name, None, opts)
 
         pl_ids: dict[str, pulumi.Output[str]] = {}
         if plan.prefix_lists:

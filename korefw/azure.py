@@ -8,11 +8,13 @@ first resource is registered. The components only materialize that plan.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
 
+from .args import EgressNetworkSecurityGroupArgs
 from .core.azure_plan import (
     APPLICATION_COLLECTION_PRIORITY,
     NETWORK_COLLECTION_PRIORITY,
@@ -25,7 +27,7 @@ from .core.azure_plan import (
     plan_azure,
 )
 from .core.errors import ConfigError
-from .core.model import RuleSet
+from .core.options import COMPONENT_OPTIONS, resolve
 from .core.regions import select_rules
 
 NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
@@ -37,29 +39,22 @@ def _given(value: object) -> bool:
 
 
 def plan_for(
-    rules: RuleSet | str,
-    *,
-    sections: Sequence[str] | None = None,
-    components: Sequence[str] | None = None,
-    resource_group_name: pulumi.Input[str] | None = None,
-    location: pulumi.Input[str] | None = None,
-    network_security_group_name: pulumi.Input[str] | None = None,
-    merge: str = "all",
-    priority_band: tuple[int, int] = (1000, 1999),
-    source_address_prefixes: Sequence[str] = ("VirtualNetwork",),
-    deny_other_outbound: bool = False,
-    priorities: Mapping[str, int] | None = None,
-    firewall_policy_id: pulumi.Input[str] | None = None,
-    create_firewall_policy: bool = False,
-    ip_groups: bool = False,
-    name_prefix: str = "korefw",
-    tags: Mapping[str, str] | None = None,
+    args: EgressNetworkSecurityGroupArgs | None = None,
+    /,
+    **kwargs: Any,
 ) -> AzurePlan:
     """Validate :class:`EgressNetworkSecurityGroup`'s arguments and plan, creating nothing.
 
     Raises :class:`~korefw.core.errors.ConfigError` or ``PlanError`` with one line naming
     the argument and the bad value.
     """
+    a = _args(args, kwargs)
+    resource_group_name, location = a["resource_group_name"], a["location"]
+    network_security_group_name, tags = a["network_security_group_name"], a["tags"]
+    firewall_policy_id, create_firewall_policy = (
+        a["firewall_policy_id"],
+        a["create_firewall_policy"],
+    )
     if not _given(resource_group_name):
         raise ConfigError(
             "required: the resource group of the NSG", where="resource_group_name",
@@ -94,16 +89,20 @@ def plan_for(
         "existing" if _given(firewall_policy_id) else "new" if create_firewall_policy else "none"
     )
     options = AzureOptions(
-        merge=merge,
-        priority_band=priority_band,
-        source_address_prefixes=source_address_prefixes,  # type: ignore[arg-type]
-        deny_other_outbound=deny_other_outbound,
-        priorities=priorities,
-        name_prefix=name_prefix,
+        **{k: v for k, v in a.items() if k in _OPTION_FIELDS},  # type: ignore[arg-type]
         firewall_policy=policy,
-        ip_groups=ip_groups,
     )
-    return plan_azure(select_rules(rules, sections, components), options)
+    if a["rules"] is None:
+        raise ConfigError("a rule set or region code is required", where="rules")
+    return plan_azure(select_rules(a["rules"], a["sections"], a["components"]), options)
+
+
+_OPTION_FIELDS = frozenset(f.name for f in fields(AzureOptions))
+
+
+def _args(args: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    name = "EgressNetworkSecurityGroup"
+    return resolve(COMPONENT_OPTIONS[name], name, args, kwargs)
 
 
 class EgressNetworkSecurityGroup(pulumi.ComponentResource):
@@ -154,48 +153,22 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
     unenforced_fqdn_rules: pulumi.Output[list[dict[str, Any]]]
     plan: pulumi.Output[dict[str, Any]]
 
+    _TYPE = NSG_TYPE
+
     def __init__(
         self,
         name: str,
-        *,
-        rules: RuleSet | str,
-        sections: Sequence[str] | None = None,
-        components: Sequence[str] | None = None,
-        resource_group_name: pulumi.Input[str] | None = None,
-        location: pulumi.Input[str] | None = None,
-        network_security_group_name: pulumi.Input[str] | None = None,
-        merge: str = "all",
-        priority_band: tuple[int, int] = (1000, 1999),
-        source_address_prefixes: Sequence[str] = ("VirtualNetwork",),
-        deny_other_outbound: bool = False,
-        priorities: Mapping[str, int] | None = None,
-        firewall_policy_id: pulumi.Input[str] | None = None,
-        create_firewall_policy: bool = False,
-        ip_groups: bool = False,
-        name_prefix: str = "korefw",
-        tags: Mapping[str, str] | None = None,
+        args: EgressNetworkSecurityGroupArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        **kwargs: Any,
     ) -> None:
         # Plan (and so validate) before anything is registered.
-        plan = plan_for(
-            rules,
-            sections=sections,
-            components=components,
-            resource_group_name=resource_group_name,
-            location=location,
-            network_security_group_name=network_security_group_name,
-            merge=merge,
-            priority_band=priority_band,
-            source_address_prefixes=source_address_prefixes,
-            deny_other_outbound=deny_other_outbound,
-            priorities=priorities,
-            firewall_policy_id=firewall_policy_id,
-            create_firewall_policy=create_firewall_policy,
-            ip_groups=ip_groups,
-            name_prefix=name_prefix,
-            tags=tags,
-        )
-        super().__init__(NSG_TYPE, name, None, opts)
+        a = _args(args, kwargs)
+        plan = plan_for(a)
+        resource_group_name, location = a["resource_group_name"], a["location"]
+        network_security_group_name, tags = a["network_security_group_name"], a["tags"]
+        firewall_policy_id = a["firewall_policy_id"]
+        super().__init__(self._TYPE, name, None, opts)
         self.azure_plan = plan
         child = pulumi.ResourceOptions(parent=self)
         sources = plan.options.source_address_prefixes

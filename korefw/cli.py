@@ -457,6 +457,28 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_NOT_ALLOWED
 
 
+# --------------------------------------------------------------------------- schema
+
+
+def add_schema_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw schema``."""
+    p = sub.add_parser(
+        "schema",
+        help="print the Pulumi package schema of korefw's components",
+        description="Print the Pulumi package schema (JSON) that the component package in "
+        "provider/ serves: the components, their typed inputs and outputs.",
+    )
+    p.set_defaults(func=cmd_schema)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the package schema."""
+    from .package import schema
+
+    print(json.dumps(schema(), indent=2))
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- entry point
 
 
@@ -475,6 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_command(sub)
     add_diff_command(sub)
     add_verify_command(sub)
+    add_schema_command(sub)
     return parser
 
 

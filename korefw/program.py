@@ -16,6 +16,7 @@ import pulumi
 from .core.config import PROJECT, StackConfig, validate
 from .core.errors import KorefwError
 from .core.model import RuleSet
+from .core.options import COMPONENT_OPTIONS
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,45 +57,38 @@ def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
         raise KorefwError(exc.detail, where=where, value=exc.value) from None
 
 
+def component_kwargs(cfg: StackConfig, component: str) -> dict[str, Any]:
+    """A component's arguments from stack settings: every option that is a stack setting.
+
+    An empty setting (``""``, or ``0`` for an integer with no default) leaves the
+    argument unset; lists become tuples.
+    """
+    out: dict[str, Any] = {}
+    for o in COMPONENT_OPTIONS[component]:
+        if o.setting_key is None:
+            continue
+        value = cfg[o.setting_key]
+        if o.default is None and value in ("", 0) and not isinstance(value, bool):
+            value = None
+        out[o.name] = tuple(value) if isinstance(value, list) else value
+    out["tags"] = cfg.tags()
+    return out
+
+
 def aws_kwargs(cfg: StackConfig) -> dict[str, Any]:
     """``korefw.aws.EgressSecurityGroup`` arguments from stack settings."""
-    return {
-        "vpc_id": cfg["awsVpcId"] or None,
-        "security_group_id": cfg["awsSecurityGroupId"] or None,
-        "mode": cfg["awsMode"],
-        "rule_limit": cfg["awsRuleLimit"],
-        "shard": cfg["awsShard"],
-        "prefix_list_headroom": cfg["awsPrefixListHeadroom"],
-        "prefix_list_grouping": cfg["awsPrefixListGrouping"],
-        "fqdn_enforcement": tuple(cfg["awsFqdnEnforcement"]),
-        "dns_firewall_vpc_id": (
-            cfg["awsDnsFirewallVpcId"] or cfg["awsVpcId"] or None
-            if "dns-firewall" in cfg["awsFqdnEnforcement"]
-            else None
-        ),
-        "dns_firewall_priority": cfg["awsDnsFirewallPriority"],
-        "network_firewall_capacity": cfg["awsNetworkFirewallCapacity"] or None,
-        "name_prefix": cfg["namePrefix"],
-        "tags": cfg.tags(),
-    }
+    out = component_kwargs(cfg, "EgressSecurityGroup")
+    # The DNS Firewall guards the stack's VPC unless the stack names another one.
+    dns = "dns-firewall" in cfg["awsFqdnEnforcement"]
+    out["dns_firewall_vpc_id"] = (
+        (cfg["awsDnsFirewallVpcId"] or cfg["awsVpcId"] or None) if dns else None
+    )
+    return out
 
 
 def azure_kwargs(cfg: StackConfig) -> dict[str, Any]:
     """``korefw.azure.EgressNetworkSecurityGroup`` arguments from stack settings."""
-    return {
-        "resource_group_name": cfg["azureResourceGroupName"],
-        "location": cfg["azureLocation"] or None,
-        "network_security_group_name": cfg["azureNetworkSecurityGroupName"] or None,
-        "merge": cfg["azureMerge"],
-        "priority_band": tuple(cfg["azurePriorityBand"]),
-        "source_address_prefixes": tuple(cfg["azureSourceAddressPrefixes"]),
-        "deny_other_outbound": cfg["azureDenyOtherOutbound"],
-        "firewall_policy_id": cfg["azureFirewallPolicyId"] or None,
-        "create_firewall_policy": cfg["azureCreateFirewallPolicy"],
-        "ip_groups": cfg["azureIpGroups"],
-        "name_prefix": cfg["namePrefix"],
-        "tags": cfg.tags(),
-    }
+    return component_kwargs(cfg, "EgressNetworkSecurityGroup")
 
 
 def preflight(cfg: StackConfig, rules: RuleSet) -> None:
@@ -103,11 +97,11 @@ def preflight(cfg: StackConfig, rules: RuleSet) -> None:
         if "aws" in cfg["targets"]:
             from .aws import plan_for
 
-            plan_for(rules, **aws_kwargs(cfg))
+            plan_for(rules=rules, **aws_kwargs(cfg))
         if "azure" in cfg["targets"]:
             from .azure import plan_for as azure_plan_for
 
-            azure_plan_for(rules, **azure_kwargs(cfg))
+            azure_plan_for(rules=rules, **azure_kwargs(cfg))
     except KorefwError as exc:
         if exc.where and not exc.where.startswith(cfg.where):
             where = f"{cfg.where}: {exc.where}"

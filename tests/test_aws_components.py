@@ -305,7 +305,7 @@ def test_bad_arguments_fail_before_any_resource(
     kwargs: dict[str, Any], error: type[Exception], text: str
 ) -> None:
     with pytest.raises(error, match=text):
-        plan_for(japan(), **kwargs)
+        plan_for(rules=japan(), **kwargs)
     err = nothing_registered(lambda: EgressSecurityGroup("kf", rules=japan(), **kwargs))
     assert isinstance(err, error) and text in str(err) and "\n" not in str(err)
 

@@ -325,14 +325,14 @@ def test_bad_options_fail_before_any_resource(
     assert text in str(err) and "\n" not in str(err)
     # plan_for (what the program's preflight calls) fails the same way.
     with pytest.raises(type(err), match=text):
-        plan_for(jp, **args)
+        plan_for(rules=jp, **args)
 
 
 def test_errors_are_config_or_plan_errors(jp: RuleSet) -> None:
     with pytest.raises(ConfigError):
-        plan_for(jp, resource_group_name="rg")
+        plan_for(rules=jp, resource_group_name="rg")
     with pytest.raises(PlanError):
-        plan_for(jp, resource_group_name="rg", location="x", priority_band=(1000, 1001))
+        plan_for(rules=jp, resource_group_name="rg", location="x", priority_band=(1000, 1001))
 
 
 # ---------------------------------------------------------------- property

@@ -43,3 +43,13 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 def test_every_example_stack_is_named_in_the_readme() -> None:
     for path in (ROOT / "stacks").glob("Pulumi.*.yaml"):
         assert path.name[len("Pulumi.") : -len(".yaml")] in README
+
+
+def test_args_types_are_generated_from_the_options() -> None:
+    generated = (ROOT / "korefw" / "args.py").read_text()
+    assert _sync_module().args_source() == generated, "run .venv/bin/python scripts/sync_readme.py"
+
+
+def test_pulumi_yaml_config_block_is_generated() -> None:
+    text = (ROOT / "Pulumi.yaml").read_text()
+    assert _sync_module().pulumi_yaml(text) == text, "run .venv/bin/python scripts/sync_readme.py"

@@ -2,8 +2,9 @@
 
 Pulumi's project-level config schema (``Pulumi.yaml``) knows ``string``, ``boolean``,
 ``integer`` and ``array``, so every korefw setting is a flat, typed key
-(``korefw:awsVpcId``) rather than a nested object. :data:`SCHEMA` is the single
-source of truth; a test checks ``Pulumi.yaml`` against it.
+(``korefw:awsVpcId``) rather than a nested object. :data:`SCHEMA` is derived from the
+component options (:mod:`korefw.core.options`) plus the stack-only settings; a test checks
+``Pulumi.yaml`` against it.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ConfigError
+from .options import Check, Option, choice, each, stack_options
 
 PROJECT = "korefw"
-
-Check = Callable[[Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -34,202 +34,72 @@ class Setting:
     expected: str = ""
 
 
-def _choice(*options: str) -> tuple[Check, str]:
-    def check(v: Any) -> str | None:
-        return None if v in options else f"one of {', '.join(options)}"
-
-    return check, "one of " + ", ".join(options)
-
-
-def _each(*options: str) -> tuple[Check, str]:
-    def check(v: Any) -> str | None:
-        bad = [x for x in v if x not in options]
-        return None if not bad else f"a list of {', '.join(options)}"
-
-    return check, "a list of " + ", ".join(options)
-
-
-def _pattern(rx: str, expected: str, *, empty_ok: bool = True) -> tuple[Check, str]:
-    compiled = re.compile(rx)
-
-    def check(v: Any) -> str | None:
-        if v == "" and empty_ok:
-            return None
-        return None if compiled.fullmatch(v) else expected
-
-    return check, expected
-
-
-def _positive(v: Any) -> str | None:
-    return None if v >= 1 else "an integer of at least 1"
-
-
-def _non_negative(v: Any) -> str | None:
-    return None if v >= 0 else "an integer of at least 0"
-
-
-def _band(v: Any) -> str | None:
-    ok = len(v) == 2 and 100 <= v[0] <= v[1] <= 4096
-    return None if ok else "[first, last] priorities with 100 <= first <= last <= 4096"
-
-
 def _tags(v: Any) -> str | None:
     ok = all(re.fullmatch(r"[^=]{1,128}=[^=]{0,256}", t) for t in v)
     return None if ok else 'a list of "Key=Value" strings'
 
 
-def _prefixes(v: Any) -> str | None:
-    return None if v and all(isinstance(x, str) and x for x in v) else "a non-empty list"
-
-
-def _s(default: str, description: str, check: tuple[Check, str] | None = None) -> Setting:
-    return Setting("string", default, description, None, *(check or (None, "")))
-
-
-def _list(
-    default: list[Any],
-    description: str,
-    check: tuple[Check, str] | None = None,
-    items: str = "string",
-) -> Setting:
-    return Setting("array", default, description, items, *(check or (None, "")))
-
-
 _REGION_CODES = ("us", "jp", "de", "eu", "uk", "au", "in", "uae")
-_NAME_RX = r"[a-z][a-z0-9-]{0,23}"
-_ARM_POLICY_RX = (
-    r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w.()]{1,90}"
-    r"/providers/Microsoft\.Network/firewallPolicies/[-\w.]{1,80}"
-)
+_EMPTY = {"string": "", "integer": 0, "array": []}
 
-#: Every korefw stack setting, keyed by its name under the ``korefw:`` namespace.
-SCHEMA: dict[str, Setting] = {
-    "region": _s("jp", "Kore region code whose egress rules to deploy.", _choice(*_REGION_CODES)),
-    "rulesFile": _s(
-        "",
-        "Path (relative to the project) of a vendor page or korefw rule file to use instead "
-        "of the shipped region data.",
-    ),
-    "sections": _list([], "Vendor sections to keep (case-insensitive globs); empty keeps all."),
-    "components": _list([], "Vendor components to keep (case-insensitive globs); empty keeps all."),
-    "targets": _list(["aws"], "Clouds to deploy to: aws, azure or both.", _each("aws", "azure")),
-    "namePrefix": _s(
-        "korefw", "Prefix of every resource name.", _pattern(_NAME_RX, "a-z, 0-9, - (max 24)")
-    ),
-    "tags": _list([], 'Tags for every taggable resource, as "Key=Value" strings.', (_tags, "")),
-    "awsVpcId": _s(
-        "",
-        "VPC in which to create new egress security groups (or awsSecurityGroupId).",
-        _pattern(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a VPC id like vpc-0123456789abcdef0"),
-    ),
-    "awsSecurityGroupId": _s(
-        "",
-        "Existing security group to add egress rules to (or awsVpcId).",
-        _pattern(
-            r"sg-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a security group id like sg-0123456789abcdef0"
+
+def _setting(o: Option) -> Setting:
+    """A component option as a stack setting: ``None`` defaults become the empty value."""
+    default = o.default
+    default = list(default) if isinstance(default, tuple) else default
+    by_name = {x.name: x.setting_key for x in stack_options()}
+    check, expected = o.check or (None, "")
+    return Setting(
+        o.type,
+        _EMPTY[o.type] if default is None else default,
+        o.setting_doc(lambda name: by_name[name] or name),
+        o.items,
+        check,
+        expected,
+    )
+
+
+def _schema() -> dict[str, Setting]:
+    options = {o.setting_key: o for o in stack_options() if o.setting_key}
+    stack_only = {
+        "region": Setting(
+            "string",
+            "jp",
+            "Kore region code whose egress rules to deploy.",
+            None,
+            *choice(*_REGION_CODES),
         ),
-    ),
-    "awsMode": _s(
-        "cidr",
-        "How egress rules name destinations: cidr, prefix-list, or auto (cheaper in quota).",
-        _choice("cidr", "prefix-list", "auto"),
-    ),
-    "awsRuleLimit": Setting(
-        "integer", 60, "Egress rule quota per security group.", None, _positive, "an integer >= 1"
-    ),
-    "awsShard": Setting(
-        "boolean", True, "Spread rules over several security groups when over the quota."
-    ),
-    "awsPrefixListHeadroom": Setting(
-        "integer",
-        0,
-        "Spare entries in each managed prefix list (max_entries = entries + this).",
-        None,
-        _non_negative,
-        "an integer >= 0",
-    ),
-    "awsPrefixListGrouping": _s(
-        "section",
-        "One prefix list per vendor section or per component.",
-        _choice("section", "component"),
-    ),
-    "awsFqdnEnforcement": _list(
-        [],
-        "Where FQDN egress rules are enforced: network-firewall, dns-firewall (empty: reported "
-        "as unenforced).",
-        _each("network-firewall", "dns-firewall"),
-    ),
-    "awsDnsFirewallVpcId": _s(
-        "",
-        "VPC to associate the DNS Firewall rule group with (empty: korefw:awsVpcId, if set).",
-        _pattern(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a VPC id like vpc-0123456789abcdef0"),
-    ),
-    "awsDnsFirewallPriority": Setting(
-        "integer",
-        101,
-        "Priority of the DNS Firewall rule group association (100-9900).",
-        None,
-        lambda v: None if 100 <= v <= 9900 else "an integer from 100 to 9900",
-        "an integer from 100 to 9900",
-    ),
-    "awsNetworkFirewallCapacity": Setting(
-        "integer",
-        0,
-        "Capacity of the Network Firewall rule group (0: what the rules need, rounded up to 100).",
-        None,
-        lambda v: None if 0 <= v <= 30000 else "an integer from 0 to 30000",
-        "an integer from 0 to 30000",
-    ),
-    "azureResourceGroupName": _s(
-        "",
-        "Resource group of the network security group.",
-        _pattern(r"[-\w.()]{0,89}[-\w()]", "a resource group name (1-90 of a-z 0-9 _ - . ( ))"),
-    ),
-    "azureLocation": _s(
-        "",
-        "Azure location of a new NSG (required unless azureNetworkSecurityGroupName is set).",
-        _pattern(r"[a-z][a-z0-9]{2,40}", "an Azure location like japaneast"),
-    ),
-    "azureNetworkSecurityGroupName": _s(
-        "",
-        "Existing NSG to add rules to as SecurityRule resources (empty: create a new NSG).",
-        _pattern(r"[A-Za-z0-9][-\w.]{0,78}[\w]?", "an NSG name (1-80 of letters, digits, _ . -)"),
-    ),
-    "azureMerge": _s(
-        "all",
-        "How NSG rules merge: none, section or all (always exact).",
-        _choice("none", "section", "all"),
-    ),
-    "azurePriorityBand": _list(
-        [1000, 1999],
-        "First and last NSG priority korefw may use (100-4096).",
-        (_band, ""),
-        items="integer",
-    ),
-    "azureSourceAddressPrefixes": _list(
-        ["VirtualNetwork"], "Sources allowed to egress (CIDRs or service tags).", (_prefixes, "")
-    ),
-    "azureDenyOtherOutbound": Setting(
-        "boolean",
-        False,
-        "Add a Deny rule for other Internet egress at the end of the band (Azure otherwise "
-        "allows all Internet egress by default).",
-    ),
-    "azureFirewallPolicyId": _s(
-        "",
-        "Existing Azure Firewall Policy to hold FQDN application rules and the IP rules as network "
-        "rules (enable its DNS proxy for FQDN network rules).",
-        _pattern(_ARM_POLICY_RX, "a Firewall Policy resource id"),
-    ),
-    "azureCreateFirewallPolicy": Setting(
-        "boolean",
-        False,
-        "Create a Firewall Policy (DNS proxy on) holding FQDN application rules and the IP rules.",
-    ),
-    "azureIpGroups": Setting(
-        "boolean", False, "Create an IP group per destination set for Azure Firewall rules."
-    ),
-}
+        "rulesFile": Setting(
+            "string",
+            "",
+            "Path (relative to the project) of a vendor page or korefw rule file to use "
+            "instead of the shipped region data.",
+        ),
+        "targets": Setting(
+            "array",
+            ["aws"],
+            "Clouds to deploy to: aws, azure or both.",
+            "string",
+            *each("aws", "azure"),
+        ),
+        "tags": Setting(
+            "array",
+            [],
+            'Tags for every taggable resource, as "Key=Value" strings.',
+            "string",
+            _tags,
+        ),
+    }
+    general = ("region", "rulesFile", "sections", "components", "targets", "namePrefix", "tags")
+    out = {k: stack_only[k] if k in stack_only else _setting(options.pop(k)) for k in general}
+    out.update((k, _setting(o)) for k, o in options.items())
+    return out
+
+
+#: Every korefw stack setting, keyed by its name under the ``korefw:`` namespace: the
+#: stack-only ones, then each component option that is a stack setting
+#: (:mod:`korefw.core.options`).
+SCHEMA: dict[str, Setting] = _schema()
 
 
 @dataclass(frozen=True)

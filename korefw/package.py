@@ -1,0 +1,85 @@
+"""korefw's components as a Pulumi component package, for every Pulumi language.
+
+``provider/__main__.py`` serves :data:`COMPONENTS` through the Pulumi Python SDK's
+component provider (``pulumi.provider.experimental``), which infers the package schema
+from the args types (``korefw/args.py``) and the components' output annotations.
+``korefw schema`` prints that schema (:func:`schema`).
+
+Each served class is the library component itself, with two differences the SDK needs:
+its ``__init__`` takes exactly ``(name, args, opts)`` with ``args`` annotated by its args
+type, and it registers as ``korefw:index:<Name>`` (the SDK serves one module, ``index``).
+So a stack built from another language has the same child resources as a Python one,
+under a component of type ``korefw:index:EgressSecurityGroup`` instead of
+``korefw:aws:EgressSecurityGroup``.
+
+No ``from __future__ import annotations`` here: the analyzer reads annotations as objects.
+"""
+
+import inspect
+import json
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import pulumi
+
+from . import args as args_types
+from .aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist
+from .azure import EgressNetworkSecurityGroup
+
+NAME = "korefw"
+
+
+def package_version() -> str:
+    """korefw's version, the package's version."""
+    try:
+        return version("korefw")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0.0.0"
+
+
+def _served(component: type[pulumi.ComponentResource]) -> type[pulumi.ComponentResource]:
+    """``component`` with the signature and type token the component provider needs."""
+    args_type = getattr(args_types, f"{component.__name__}Args")
+
+    def __init__(
+        self: Any, name: str, args: args_type, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        component.__init__(self, name, args, opts)
+
+    return type(
+        component.__name__,
+        (component,),
+        {
+            "__init__": __init__,
+            "__doc__": inspect.cleandoc(component.__doc__ or ""),
+            "__module__": __name__,
+            # The library module postpones its annotations; the analyzer needs objects.
+            "__annotations__": inspect.get_annotations(component, eval_str=True),
+            "_TYPE": f"{NAME}:index:{component.__name__}",
+        },
+    )
+
+
+#: The components the package serves (the Azure FqdnAllowlist is built from a plan, not
+#: from arguments, and stays an implementation detail of EgressNetworkSecurityGroup).
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    _served(c)
+    for c in (
+        EgressSecurityGroup,
+        DestinationPrefixLists,
+        FqdnAllowlist,
+        EgressNetworkSecurityGroup,
+    )
+]
+
+
+def provider() -> Any:
+    """The component provider that ``provider/__main__.py`` hosts."""
+    from pulumi.provider.experimental.component import ComponentProvider
+
+    return ComponentProvider(COMPONENTS, NAME, version=package_version())
+
+
+def schema() -> dict[str, Any]:
+    """The package schema the plugin serves (what ``GetSchema`` returns)."""
+    return json.loads(provider().schema)
