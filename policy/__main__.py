@@ -25,12 +25,13 @@ from pulumi_policy import (
 from korefw.core import policycheck
 from korefw.core.allowset import AllowSet
 from korefw.core.errors import KorefwError
-from korefw.core.regions import load_rules
+from korefw.core.regions import load_rules, region_codes
 
 CONFIG = PolicyConfigSchema(
     properties={
         "region": {
             "type": "string",
+            "enum": region_codes(),
             "description": "Kore region whose rules apply (default: the stack's korefw:region).",
         },
         "scope": {
@@ -75,7 +76,7 @@ def _validate_resource(args: ResourceValidationArgs, report: ReportViolation) ->
     try:
         region, scope, allowed = _settings(args.get_config())
     except KorefwError as exc:
-        args.not_applicable(str(exc))
+        args.not_applicable(str(exc))  # the stack policy reports it, once
         return
     props = _plain(args.props)
     for f in policycheck.resource_findings(
@@ -100,7 +101,7 @@ def _validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
     try:
         region, scope, allowed = _settings(args.get_config())
     except KorefwError as exc:
-        args.not_applicable(str(exc))
+        report(str(exc), None)  # a mandatory pack that cannot check must not pass silently
         return
     for f in policycheck.stack_findings(_stack_resources(args), allowed, region, scope):
         report(f.message, f.urn)
@@ -117,26 +118,22 @@ PolicyPack(
     policies=[
         ResourceValidationPolicy(
             name="kore-egress-within-vendor-rules",
-            description="AWS egress rules (vpc.SecurityGroupEgressRule, egress "
-            "ec2.SecurityGroupRule, inline egress of ec2.SecurityGroup) and Azure NSG rules "
-            "(inline and SecurityRule) stay within Kore's published rules for the region: no "
-            "wider CIDR, port range or protocol, no -1 or *.",
+            description="Egress rules to Kore stay within Kore's published rules for the "
+            "region: no wider CIDR, port range or protocol, no -1 or *.",
             validate=_validate_resource,
             config_schema=CONFIG,
         ),
         StackValidationPolicy(
             name="kore-egress-stack",
-            description="Egress rules through prefix lists stay within Kore's published rules, "
-            "and no rule korefw does not manage is added to a security group or NSG korefw "
-            "created.",
+            description="Egress through prefix lists stays within Kore's published rules; "
+            "security groups and NSGs that korefw created hold only korefw's rules.",
             validate=_validate_stack,
             config_schema=CONFIG,
         ),
         StackValidationPolicy(
             name="kore-nsg-closing-deny",
-            description="An Azure NSG holding korefw's Allow rules also denies other outbound "
-            "traffic after them (Azure's default AllowInternetOutBound allows all Internet "
-            "egress).",
+            description="An NSG with korefw's Allow rules denies other outbound traffic after "
+            "them (Azure's default AllowInternetOutBound allows all Internet egress).",
             validate=_validate_closing_deny,
             enforcement_level=EnforcementLevel.ADVISORY,
         ),

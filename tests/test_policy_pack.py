@@ -10,6 +10,7 @@ korefw's offline plans of the example stacks (``korefw plan --stack NAME --json`
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -38,12 +39,12 @@ STACK_POLICY = "kore-egress-stack"
 DENY_POLICY = "kore-nsg-closing-deny"
 
 
-@pytest.fixture(scope="module")
-def pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
-    """The policy pack, started once, as the engine starts it (stack config region: jp)."""
+@contextlib.contextmanager
+def start_pack(stack_config: dict[str, Any]) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """Start the policy pack as the engine does, with this stack config; a client to it."""
     env = {
         **os.environ,
-        "PULUMI_CONFIG": json.dumps({"korefw:region": "jp"}),
+        "PULUMI_CONFIG": json.dumps(stack_config),
         "PULUMI_PROJECT": "korefw",
         "PULUMI_STACK": "example-jp-aws",
         "PULUMI_DRY_RUN": "true",
@@ -70,6 +71,13 @@ def pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
             channel.close()
             proc.terminate()
             proc.wait()
+
+
+@pytest.fixture(scope="module")
+def pack() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """The policy pack, started once for the module (the stack's korefw:region: jp)."""
+    with start_pack({"korefw:region": "jp"}) as stub:
+        yield stub
 
 
 @pytest.fixture(scope="module")
@@ -188,6 +196,18 @@ def test_region_defaults_to_the_stacks_korefw_region(pack, plans) -> None:  # ty
     assert "published jp rules" in d.message
 
 
+def test_without_a_region_the_stack_is_stopped_once(plans) -> None:  # type: ignore[no-untyped-def]
+    with start_pack({"aws:region": "ap-northeast-1"}) as stub:  # a program with no korefw:region
+        info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+        schema = next(p for p in info.policies if p.name == RESOURCE_POLICY).configSchema
+        assert "jp" in list(schema.properties["region"]["enum"])  # the engine rejects others
+        configure(stub)
+        [d] = mandatory(analyze(stub, plans["example-jp-aws"]))
+        assert d.policyName == STACK_POLICY and "no region" in d.message
+        configure(stub, region="jp")
+        assert mandatory(analyze(stub, plans["example-jp-aws"])) == []
+
+
 def test_widened_aws_egress_rule_gives_one_violation(pack, plans) -> None:  # type: ignore[no-untyped-def]
     configure(pack, region="jp")
     states = copy.deepcopy(plans["example-jp-aws"])
@@ -196,6 +216,10 @@ def test_widened_aws_egress_rule_gives_one_violation(pack, plans) -> None:  # ty
     [d] = mandatory(analyze(pack, states))
     assert (d.policyName, d.urn) == (RESOURCE_POLICY, rule["urn"])
     assert "udp 3478 → 13.115.244.32/27" in d.message
+    # The README quotes this violation (the policy's description, then the finding).
+    readme = (ROOT / "README.md").read_text()
+    assert all(line in readme for line in d.message.splitlines())
+    assert rule["urn"].rsplit("::", 1)[-1] in readme
 
 
 def test_aws_rule_switched_to_all_protocols_gives_one_violation(pack, plans) -> None:  # type: ignore[no-untyped-def]
@@ -206,6 +230,8 @@ def test_aws_rule_switched_to_all_protocols_gives_one_violation(pack, plans) -> 
     [d] = mandatory(analyze(pack, states))
     assert d.urn == rule["urn"]
     assert "'-1' (all protocols)" in d.message
+    finding = d.message.splitlines()[-1]
+    assert " ".join((ROOT / "README.md").read_text().split()).count(finding) == 1
 
 
 def test_wider_port_range_gives_one_violation(pack, plans) -> None:  # type: ignore[no-untyped-def]
