@@ -1,9 +1,9 @@
 """korefw's CrossGuard policy pack: egress to Kore.ai exactly as published.
 
 A thin shell over :mod:`korefw.core.policycheck`, which decides what is korefw-managed, what is
-in scope and what is wider than Kore's rules. Configuration (the same for every policy, in a
-``--policy-pack-config`` file): ``region`` (default: the stack's ``korefw:region``) and
-``scope`` (``korefw-managed`` or ``kore-addresses``).
+in scope and what is wider than Kore's rules. The two mandatory policies take the same
+configuration (``--policy-pack-config``): ``region`` (default: the stack's ``korefw:region``)
+and ``scope`` (``korefw-managed`` or ``kore-addresses``).
 """
 
 from collections.abc import Mapping

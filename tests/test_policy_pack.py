@@ -173,6 +173,14 @@ def test_policy_project_file_uses_only_fields_the_engine_knows() -> None:
     known = {"runtime", "version", "main", "description", "author", "website", "license"}
     assert set(doc) <= known
     assert doc["runtime"]["name"] == "python"
+    # sdk/python/cmd/pulumi-language-python parseOptions: the options it reads.
+    options = doc["runtime"]["options"]
+    assert set(options) <= {"virtualenv", "typechecker", "toolchain"}
+    assert options["toolchain"] in ("pip", "poetry", "uv")
+    # The pack's virtualenv is ignored by git like the project's own (".venv/" at any depth).
+    assert (
+        options["virtualenv"] == ".venv" and ".venv/" in (ROOT / ".gitignore").read_text().split()
+    )
 
 
 @pytest.mark.parametrize("scope", ["korefw-managed", "kore-addresses"])
