@@ -182,6 +182,13 @@ def test_deny_rules_never_widen_and_unknowns_defer() -> None:
         AWS_EGRESS, KOREFW_RULE, {**props, "toPort": 444}, JP, "jp", "korefw-managed"
     )
     assert "tcp port(s) 444" in f.message
+    number = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"  # Pulumi's unknown number
+    later = {**_egress("13.115.244.0/27"), "toPort": number}
+    assert pc.resource_findings(AWS_EGRESS, KOREFW_RULE, later, JP, "jp", "korefw-managed") == []
+    [f] = pc.resource_findings(
+        AWS_EGRESS, KOREFW_RULE, {**later, "ipProtocol": "-1"}, JP, "jp", "korefw-managed"
+    )
+    assert "all protocols" in f.message
 
 
 def _nsg_rule(access: str, priority: int, dest: str) -> dict[str, object]:

@@ -271,10 +271,13 @@ def _number(value: Any) -> int | None:
 def _aws(group: str, urn: str, r: Mapping[str, Any], proto_key: str) -> EffectiveRule:
     protocol = str(r.get(proto_key, ""))
     lo, hi = _number(r.get("fromPort")), _number(r.get("toPort"))
+    ports: tuple[Interval, ...]
     if protocol.lower() in _WIDE_PROTOCOLS or lo is None or hi is None or lo < 0 or hi < 0:
-        ports: Interval = _ALL_PORTS
+        ports = (_ALL_PORTS,)
     else:
-        ports = (lo, hi)
+        ports = ((lo, hi),)
+    if any(str(r.get(k)) in UNKNOWN for k in ("fromPort", "toPort")):
+        ports = ()  # not known until the update: no flow to check yet (the protocol still is)
     dests = [str(r[k]) for k in ("cidrIpv4", "cidrIpv6") if r.get(k)]
     for k in ("cidrBlocks", "ipv6CidrBlocks", "prefixListIds"):
         value = r.get(k)
@@ -286,7 +289,7 @@ def _aws(group: str, urn: str, r: Mapping[str, Any], proto_key: str) -> Effectiv
     if r.get("prefixListId"):
         dests.append(PREFIX_LIST + str(r["prefixListId"]))
     return EffectiveRule(
-        "aws", group, urn, protocol, (ports,), tuple(dests), str(r.get("description", ""))
+        "aws", group, urn, protocol, ports, tuple(dests), str(r.get("description", ""))
     )
 
 
