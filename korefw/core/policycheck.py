@@ -1,0 +1,352 @@
+"""Policy checks: is a cloud egress rule within Kore's published rules, and if not, why.
+
+The CrossGuard policy pack in ``policy/`` is a thin shell over this module: it hands each
+resource's type, URN and properties here and reports what comes back.
+
+**korefw-managed.** A resource is korefw-managed when a korefw component (a type token
+``korefw:…``) is among its ancestors. Pulumi writes the ancestors' types into the URN
+(``urn:pulumi:STACK::PROJECT::korefw:aws:EgressSecurityGroup$aws:vpc/…::NAME``), whatever
+language registered the component, and tags or descriptions can be edited by hand, so the
+URN is the evidence. The inline rules of a korefw-managed security group or NSG are
+korefw-managed too.
+
+**Scopes.** ``korefw-managed`` checks korefw-managed rules only. ``kore-addresses`` checks,
+besides, every other egress rule whose destination overlaps Kore's published addresses
+(catch-all destinations such as ``0.0.0.0/0`` or ``Internet`` concern all egress, not Kore's,
+and are left to other policies).
+
+A rule is *within* the vendor's rules when every flow it allows (protocol × port × address)
+is one the vendor's rules for the region allow: :class:`~korefw.core.allowset.AllowSet`
+arithmetic, the same as ``korefw verify``'s. Deny rules never widen anything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from .allowset import AllowSet, Box, Interval
+from .planread import (
+    AWS_EGRESS,
+    AWS_PREFIX_LIST,
+    AWS_PREFIX_LIST_ENTRY,
+    AWS_SG,
+    AWS_SG_RULE,
+    AZ_NSG,
+    AZ_RULE,
+    EffectiveRule,
+)
+
+Scope = Literal["korefw-managed", "kore-addresses"]
+SCOPES: tuple[Scope, ...] = ("korefw-managed", "kore-addresses")
+
+#: Destinations that mean "everywhere" (AWS CIDRs, Azure prefixes and service tags).
+CATCH_ALL = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
+#: A destination that names a managed prefix list; the rest of the string is its id.
+PREFIX_LIST = "prefix-list:"
+#: Pulumi's sentinels for values a preview does not know yet (strings, numbers, lists, ...).
+UNKNOWN = frozenset(
+    {
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+    }
+)
+_ALL_PORTS: Interval = (0, 65535)
+_WIDE_PROTOCOLS = {"-1", "all", "*", "any"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a resource breaks a policy."""
+
+    urn: str
+    message: str
+
+
+def managed_by_korefw(urn: str) -> bool:
+    """True when a korefw component is among the ancestors named in the URN's type chain."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return False
+    return any(t.startswith("korefw:") for t in parts[2].split("$")[:-1])
+
+
+def resource_rules(type_: str, urn: str, props: Mapping[str, Any]) -> list[EffectiveRule]:
+    """The egress rules one resource declares (outbound NSG rules on Azure); [] for others.
+
+    ``props`` are the resource's Pulumi properties (camelCase). Prefix-list destinations
+    appear as ``prefix-list:ID``; values a preview does not know yet stay as Pulumi's
+    unknown sentinels.
+    """
+    if type_ == AWS_SG:
+        return [_aws(urn, urn, blk, "protocol") for blk in _list(props.get("egress"))]
+    if type_ == AWS_EGRESS or (type_ == AWS_SG_RULE and props.get("type") == "egress"):
+        group = str(props.get("securityGroupId") or "")
+        return [_aws(group, urn, props, "ipProtocol" if type_ == AWS_EGRESS else "protocol")]
+    if type_ == AZ_NSG:
+        return [
+            _azure(urn, urn, r)
+            for r in _list(props.get("securityRules"))
+            if str(r.get("direction", "")).lower() == "outbound"
+        ]
+    if type_ == AZ_RULE and str(props.get("direction", "")).lower() == "outbound":
+        group = f"{props.get('resourceGroupName', '')}/{props.get('networkSecurityGroupName', '')}"
+        return [_azure(group, urn, props)]
+    return []
+
+
+def rule_findings(rule: EffectiveRule, allowed: AllowSet, region: str) -> list[str]:
+    """Why an Allow rule is not within ``allowed`` (the vendor's rules); [] when it is.
+
+    Prefix-list and unknown destinations cannot be expanded here: for them only the
+    protocol and the ports are checked (:func:`stack_findings` expands prefix lists).
+    """
+    if rule.access.lower() != "allow":
+        return []
+    if rule.l4 is None:
+        what = "all protocols" if str(rule.protocol).lower() in _WIDE_PROTOCOLS else "not TCP/UDP"
+        return [
+            f"protocol {rule.protocol!r} ({what}) is wider than Kore's published {region} "
+            "rules, which name only tcp and udp"
+        ]
+    out: list[str] = []
+    literal = tuple(d for d in rule.destinations if not _deferred(d))
+    if len(literal) < len(rule.destinations):
+        extra_ports = _port_view(AllowSet(_port_boxes(rule))) - _port_view(allowed)
+        if extra_ports:
+            ports = ", ".join(_ports_text(b.ports) for b in extra_ports.boxes())
+            out.append(
+                f"{rule.l4} port(s) {ports} are not in any of Kore's published {region} "
+                f"{rule.l4} rules"
+            )
+    if literal:
+        extra = AllowSet(replace(rule, destinations=literal).boxes()) - allowed
+        if extra:
+            out.append(f"wider than Kore's published {region} rules: {_flows(extra)}")
+    return out
+
+
+def touches_kore(rule: EffectiveRule, allowed: AllowSet) -> bool:
+    """True when a (non catch-all) destination of the rule overlaps one of Kore's addresses."""
+    dests = [d for d in rule.destinations if not _deferred(d) and str(d).lower() not in CATCH_ALL]
+    if not dests:
+        return False
+    mine = _address_view(AllowSet(replace(rule, destinations=tuple(dests)).boxes()))
+    return mine != mine - _address_view(allowed)
+
+
+def in_scope(rule: EffectiveRule, managed: bool, scope: Scope, allowed: AllowSet) -> bool:
+    """Whether the policy checks this rule under ``scope``."""
+    return managed or (scope == "kore-addresses" and touches_kore(rule, allowed))
+
+
+def resource_findings(
+    type_: str, urn: str, props: Mapping[str, Any], allowed: AllowSet, region: str, scope: Scope
+) -> list[Finding]:
+    """Every in-scope egress rule of one resource that is not within the vendor's rules."""
+    managed = managed_by_korefw(urn)
+    out: list[Finding] = []
+    for rule in resource_rules(type_, urn, props):
+        if in_scope(rule, managed, scope, allowed):
+            label = f"NSG rule {rule.name!r}: " if rule.name and type_ == AZ_NSG else ""
+            out += [Finding(urn, label + m) for m in rule_findings(rule, allowed, region)]
+    return out
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """A resource as a stack policy sees it."""
+
+    type: str
+    urn: str
+    props: Mapping[str, Any]
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def stack_findings(
+    resources: Sequence[StackResource], allowed: AllowSet, region: str, scope: Scope
+) -> list[Finding]:
+    """What only the whole stack shows: rules through prefix lists, and out-of-band rules.
+
+    - An egress rule whose prefix list is in the stack is checked with the list's entries
+      (unless its ports are already wider, which the resource policy reports).
+    - An egress rule or NSG rule that korefw does not manage, attached to a security group
+      or NSG that korefw created, is out of band: korefw's groups hold only korefw's rules.
+    """
+    lists = _prefix_list_entries(resources)
+    korefw_groups = {
+        r.urn for r in resources if r.type in (AWS_SG, AZ_NSG) and managed_by_korefw(r.urn)
+    }
+    out: list[Finding] = []
+    for res in resources:
+        managed = managed_by_korefw(res.urn)
+        for key in ("securityGroupId", "networkSecurityGroupName"):
+            for group in res.property_dependencies.get(key, ()):
+                if (
+                    group in korefw_groups
+                    and not managed
+                    and resource_rules(res.type, res.urn, res.props)
+                ):
+                    out.append(
+                        Finding(
+                            res.urn,
+                            f"out-of-band rule on {group.rsplit('::', 1)[-1]!r}, which korefw "
+                            "created: add egress to Kore through korefw's own options instead",
+                        )
+                    )
+        deps = [u for u in res.property_dependencies.get("prefixListId", ()) if u in lists]
+        if not deps:
+            continue
+        cidrs = tuple(c for u in deps for c in lists[u])
+        for rule in resource_rules(res.type, res.urn, res.props):
+            if in_scope(rule, managed, scope, allowed) and rule_findings(rule, allowed, region):
+                continue  # the resource policy reports it
+            own = tuple(d for d in rule.destinations if not d.startswith(PREFIX_LIST))
+            resolved = replace(rule, destinations=own + cidrs)
+            if in_scope(resolved, managed, scope, allowed):
+                out += [
+                    Finding(res.urn, f"through its prefix list: {m}")
+                    for m in rule_findings(resolved, allowed, region)
+                ]
+    return out
+
+
+def closing_deny_findings(resources: Sequence[StackResource]) -> list[Finding]:
+    """NSGs holding korefw's Allow rules with no Deny for other outbound traffic after them.
+
+    Azure's default ``AllowInternetOutBound`` rule (65001) lets all Internet egress out, so
+    without a closing Deny korefw's Allow rules restrict nothing.
+    """
+    groups: dict[str, list[EffectiveRule]] = defaultdict(list)
+    korefw: dict[str, str] = {}  # group -> URN of a korefw-managed resource in it
+    for res in resources:
+        if res.type not in (AZ_NSG, AZ_RULE):
+            continue
+        deps = res.property_dependencies.get("networkSecurityGroupName", ())
+        for rule in resource_rules(res.type, res.urn, res.props):
+            group = deps[0] if deps and res.type == AZ_RULE else rule.group
+            groups[group].append(rule)
+            if managed_by_korefw(res.urn) and rule.access.lower() == "allow":
+                korefw.setdefault(group, res.urn)
+    out: list[Finding] = []
+    for group, urn in korefw.items():
+        rules = groups[group]
+        last = max(r.priority for r in rules if r.access.lower() == "allow")
+        if not any(
+            r.access.lower() == "deny"
+            and r.priority > last
+            and any(str(d).lower() in CATCH_ALL for d in r.destinations)
+            for r in rules
+        ):
+            name = group.rsplit("::", 1)[-1]
+            out.append(
+                Finding(
+                    urn,
+                    f"NSG {name!r} has korefw's Allow rules but no Deny rule for other outbound "
+                    f"traffic after them (priority > {last}): Azure's default "
+                    "AllowInternetOutBound (65001) still lets all Internet egress out; set "
+                    "deny_other_outbound (korefw:azureDenyOtherOutbound)",
+                )
+            )
+    return out
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [v for v in value if isinstance(v, Mapping)]
+    return []
+
+
+def _number(value: Any) -> int | None:
+    if value is None or (isinstance(value, str) and value in UNKNOWN):
+        return None
+    return int(float(value))
+
+
+def _aws(group: str, urn: str, r: Mapping[str, Any], proto_key: str) -> EffectiveRule:
+    protocol = str(r.get(proto_key, ""))
+    lo, hi = _number(r.get("fromPort")), _number(r.get("toPort"))
+    ports: tuple[Interval, ...]
+    if protocol.lower() in _WIDE_PROTOCOLS or lo is None or hi is None or lo < 0 or hi < 0:
+        ports = (_ALL_PORTS,)
+    else:
+        ports = ((lo, hi),)
+    if any(str(r.get(k)) in UNKNOWN for k in ("fromPort", "toPort")):
+        ports = ()  # not known until the update: no flow to check yet (the protocol still is)
+    dests = [str(r[k]) for k in ("cidrIpv4", "cidrIpv6") if r.get(k)]
+    for k in ("cidrBlocks", "ipv6CidrBlocks", "prefixListIds"):
+        value = r.get(k)
+        if isinstance(value, str):  # a whole unknown list
+            dests.append(value)
+        else:
+            prefix = PREFIX_LIST if k == "prefixListIds" else ""
+            dests += [prefix + str(v) for v in value or ()]
+    if r.get("prefixListId"):
+        dests.append(PREFIX_LIST + str(r["prefixListId"]))
+    return EffectiveRule(
+        "aws", group, urn, protocol, ports, tuple(dests), str(r.get("description", ""))
+    )
+
+
+def _azure(group: str, urn: str, r: Mapping[str, Any]) -> EffectiveRule:
+    texts = [str(t) for t in r.get("destinationPortRanges") or ()]
+    if r.get("destinationPortRange"):
+        texts.append(str(r["destinationPortRange"]))
+    ports: list[Interval] = []
+    for text in texts:
+        lo, _, hi = text.partition("-")
+        ports.append(_ALL_PORTS if text.strip() == "*" else (int(lo), int(hi or lo)))
+    dests = [str(d) for d in r.get("destinationAddressPrefixes") or ()]
+    if r.get("destinationAddressPrefix"):
+        dests.append(str(r["destinationAddressPrefix"]))
+    return EffectiveRule(
+        "azure", group, urn, str(r.get("protocol", "")), tuple(ports), tuple(dests),
+        str(r.get("description", "")), str(r.get("access", "Allow")),
+        _number(r.get("priority")) or 0, str(r.get("name") or r.get("securityRuleName") or ""),
+    )  # fmt: skip
+
+
+def _deferred(dest: str) -> bool:
+    return dest.startswith(PREFIX_LIST) or dest in UNKNOWN
+
+
+def _port_boxes(rule: EffectiveRule) -> list[Box]:
+    return [Box(str(rule.l4), 4, p, (0, 0)) for p in rule.ports]
+
+
+def _port_view(s: AllowSet) -> AllowSet:
+    """Protocols and ports only, whatever the addresses."""
+    return AllowSet(Box(b.protocol, 4, b.ports, (0, 0)) for b in s.boxes())
+
+
+def _address_view(s: AllowSet) -> AllowSet:
+    """Addresses only, whatever the protocol and ports."""
+    return AllowSet(Box("ip", b.version, _ALL_PORTS, b.addresses) for b in s.boxes())
+
+
+def _ports_text(ports: Interval) -> str:
+    return str(ports[0]) if ports[0] == ports[1] else f"{ports[0]}-{ports[1]}"
+
+
+def _flows(extra: AllowSet, limit: int = 3) -> str:
+    boxes = list(extra.boxes())
+    text = "; ".join(f"also allows {b}" for b in boxes[:limit])
+    return text + (f"; and {len(boxes) - limit} more" if len(boxes) > limit else "")
+
+
+def _prefix_list_entries(resources: Iterable[StackResource]) -> dict[str, list[str]]:
+    """Prefix list URN -> its CIDRs (inline ``entries`` and separate entry resources)."""
+    out: dict[str, list[str]] = {}
+    for r in resources:
+        if r.type == AWS_PREFIX_LIST:
+            out[r.urn] = [str(e["cidr"]) for e in _list(r.props.get("entries")) if e.get("cidr")]
+    for r in resources:
+        if r.type == AWS_PREFIX_LIST_ENTRY and r.props.get("cidr"):
+            for urn in r.property_dependencies.get("prefixListId", ()):
+                out.setdefault(urn, []).append(str(r.props["cidr"]))
+    return {urn: [c for c in cidrs if c not in UNKNOWN] for urn, cidrs in out.items()}

@@ -1,0 +1,247 @@
+"""korefw.core.policycheck: the policy pack's decisions, without gRPC."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from korefw.core import policycheck as pc
+from korefw.core.allowset import AllowSet
+from korefw.core.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE, AZ_NSG, AZ_RULE
+from korefw.core.regions import load_rules, region_codes
+
+STACK = "urn:pulumi:dev::app::"
+RULE_T = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+KOREFW_RULE = f"{STACK}korefw:aws:EgressSecurityGroup${RULE_T}::kore-jp-aws-tcp-443"
+OWN_RULE = f"{STACK}{RULE_T}::mine"
+JP = load_rules("jp").allow_set()
+
+
+@pytest.mark.parametrize(
+    ("urn", "managed"),
+    [
+        (KOREFW_RULE, True),
+        # Pulumi writes every ancestor's type into the URN, the component's parents first.
+        (f"{STACK}my:app:Network$korefw:azure:EgressNetworkSecurityGroup$x:y:Z::n", True),
+        (f"{STACK}korefw:aws:EgressSecurityGroup::kore-jp-aws", False),  # the component itself
+        (OWN_RULE, False),
+        (f"{STACK}my:app:Network${RULE_T}::korefw:looks-like-a-type", False),
+        (f"{STACK}{RULE_T}::name::with::colons", False),
+        ("not-a-urn", False),
+    ],
+)
+def test_managed_by_korefw_reads_the_urn_type_chain(urn: str, managed: bool) -> None:
+    assert pc.managed_by_korefw(urn) is managed
+
+
+def _egress(cidr: str, protocol: str = "tcp", lo: int = 443, hi: int = 443) -> dict[str, object]:
+    return {"ipProtocol": protocol, "fromPort": lo, "toPort": hi, "cidrIpv4": cidr}
+
+
+def test_every_aws_form_is_read() -> None:
+    inline = {
+        "egress": [
+            {
+                "protocol": "udp",
+                "fromPort": 3478,
+                "toPort": 3478,
+                "cidrBlocks": ["13.115.244.0/27"],
+                "prefixListIds": ["pl-1"],
+            }
+        ]
+    }
+    [r] = pc.resource_rules(AWS_SG, "u", inline)
+    assert (r.l4, r.ports, r.destinations) == (
+        "udp",
+        ((3478, 3478),),
+        ("13.115.244.0/27", "prefix-list:pl-1"),
+    )
+    rule = {"type": "egress", "protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["x"]}
+    [r] = pc.resource_rules(AWS_SG_RULE, "u", rule)
+    assert r.l4 is None and r.ports == ((0, 65535),)
+    assert pc.resource_rules(AWS_SG_RULE, "u", {**rule, "type": "ingress"}) == []
+    [r] = pc.resource_rules(AWS_EGRESS, "u", {**_egress("1.2.3.4/32"), "securityGroupId": "sg-1"})
+    assert r.group == "sg-1"
+
+
+def test_azure_rules_outbound_only_with_port_spellings() -> None:
+    nsg = {
+        "securityRules": [
+            {
+                "direction": "Outbound",
+                "access": "Allow",
+                "protocol": "Tcp",
+                "priority": 1000,
+                "destinationPortRanges": ["443", "6000-65535"],
+                "destinationAddressPrefix": "1.2.3.4",
+                "name": "a",
+            },
+            {
+                "direction": "Inbound",
+                "access": "Allow",
+                "protocol": "*",
+                "priority": 1001,
+                "destinationPortRange": "*",
+                "destinationAddressPrefix": "*",
+                "name": "b",
+            },
+        ]
+    }
+    [r] = pc.resource_rules(AZ_NSG, "u", nsg)
+    assert (r.name, r.ports, r.priority) == ("a", ((443, 443), (6000, 65535)), 1000)
+    star = {
+        "direction": "Outbound",
+        "protocol": "Udp",
+        "destinationPortRange": "*",
+        "destinationAddressPrefixes": ["1.2.3.4/32"],
+        "securityRuleName": "s",
+        "resourceGroupName": "rg",
+        "networkSecurityGroupName": "nsg",
+    }
+    [r] = pc.resource_rules(AZ_RULE, "u", star)
+    assert (r.group, r.name, r.ports) == ("rg/nsg", "s", ((0, 65535),))
+
+
+kore_boxes = st.sampled_from(
+    [(code, b) for code in region_codes() for b in load_rules(code).allow_set().boxes()]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(kore_boxes, st.data())
+def test_a_rule_inside_kore_passes_and_any_wider_one_fails(pick, data) -> None:  # type: ignore[no-untyped-def]
+    code, box = pick
+    allowed = load_rules(code).allow_set()
+    cidr = data.draw(st.sampled_from(box.cidrs()))
+    lo = data.draw(st.integers(box.ports[0], box.ports[1]))
+    hi = data.draw(st.integers(lo, box.ports[1]))
+    key = "cidrIpv4" if cidr.version == 4 else "cidrIpv6"
+    props = {**_egress("", box.protocol, lo, hi), key: str(cidr)}
+    assert (
+        pc.resource_findings(AWS_EGRESS, KOREFW_RULE, props, allowed, code, "korefw-managed") == []
+    )
+
+    bits = data.draw(st.integers(1, 4))
+    wider = cidr.supernet(prefixlen_diff=min(bits, cidr.prefixlen))
+    extra = AllowSet.of(box.protocol, [(lo, hi)], [wider]) - allowed
+    found = pc.resource_findings(
+        AWS_EGRESS, KOREFW_RULE, {**props, key: str(wider)}, allowed, code, "korefw-managed"
+    )
+    # Wider than the rule it came from, but still inside Kore's rules (neighbouring blocks
+    # on the same ports) is within; anything beyond is named.
+    assert len(found) == bool(extra)
+    if extra:
+        assert str(next(extra.boxes())) in found[0].message
+
+    for protocol in ("-1", "icmp"):
+        [f] = pc.resource_findings(
+            AWS_EGRESS,
+            KOREFW_RULE,
+            {**props, "ipProtocol": protocol},
+            allowed,
+            code,
+            "kore-addresses",
+        )
+        assert repr(protocol) in f.message
+
+
+def test_scope_decides_which_foreign_rules_are_checked() -> None:
+    wide = _egress("13.115.244.0/26")
+    assert pc.resource_findings(AWS_EGRESS, OWN_RULE, wide, JP, "jp", "korefw-managed") == []
+    assert len(pc.resource_findings(AWS_EGRESS, OWN_RULE, wide, JP, "jp", "kore-addresses")) == 1
+    # Catch-all destinations and addresses that are not Kore's are out of scope.
+    for cidr in ("0.0.0.0/0", "10.0.0.0/8"):
+        assert (
+            pc.resource_findings(AWS_EGRESS, OWN_RULE, _egress(cidr), JP, "jp", "kore-addresses")
+            == []
+        )
+    # One address of Kore's inside a wider block is enough to touch.
+    assert pc.touches_kore(pc.resource_rules(AWS_EGRESS, "u", _egress("13.115.0.0/16"))[0], JP)
+
+
+def test_deny_rules_never_widen_and_unknowns_defer() -> None:
+    deny = {
+        "direction": "Outbound",
+        "access": "Deny",
+        "protocol": "*",
+        "priority": 4000,
+        "destinationPortRange": "*",
+        "destinationAddressPrefix": "Internet",
+        "networkSecurityGroupName": "n",
+        "resourceGroupName": "g",
+    }
+    urn = f"{STACK}korefw:azure:EgressNetworkSecurityGroup$azure-native:network:SecurityRule::d"
+    assert pc.resource_findings(AZ_RULE, urn, deny, JP, "jp", "korefw-managed") == []
+    unknown = next(iter(pc.UNKNOWN))
+    props = {**_egress(unknown), "prefixListId": unknown}
+    assert pc.resource_findings(AWS_EGRESS, KOREFW_RULE, props, JP, "jp", "korefw-managed") == []
+    [f] = pc.resource_findings(
+        AWS_EGRESS, KOREFW_RULE, {**props, "toPort": 444}, JP, "jp", "korefw-managed"
+    )
+    assert "tcp port(s) 444" in f.message
+    number = "3eeb2bf0-c639-47a8-9e75-3b44932eb421"  # Pulumi's unknown number
+    later = {**_egress("13.115.244.0/27"), "toPort": number}
+    assert pc.resource_findings(AWS_EGRESS, KOREFW_RULE, later, JP, "jp", "korefw-managed") == []
+    [f] = pc.resource_findings(
+        AWS_EGRESS, KOREFW_RULE, {**later, "ipProtocol": "-1"}, JP, "jp", "korefw-managed"
+    )
+    assert "all protocols" in f.message
+
+
+def _nsg_rule(access: str, priority: int, dest: str) -> dict[str, object]:
+    return {
+        "direction": "Outbound",
+        "access": access,
+        "protocol": "Tcp",
+        "priority": priority,
+        "destinationPortRange": "443",
+        "destinationAddressPrefix": dest,
+        "name": f"r{priority}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "flagged"),
+    [
+        ([], True),
+        ([_nsg_rule("Deny", 1999, "Internet")], False),
+        ([_nsg_rule("Deny", 1999, "*")], False),
+        ([_nsg_rule("Deny", 900, "Internet")], True),  # before the Allow rules: closes nothing
+        ([_nsg_rule("Deny", 1999, "10.0.0.0/8")], True),  # denies too little
+    ],
+)
+def test_closing_deny(extra: list[dict[str, object]], flagged: bool) -> None:
+    nsg_t = "azure-native:network:NetworkSecurityGroup"
+    urn = f"{STACK}korefw:azure:EgressNetworkSecurityGroup${nsg_t}::n"
+    props = {"securityRules": [_nsg_rule("Allow", 1000, "13.115.244.0/27"), *extra]}
+    found = pc.closing_deny_findings([pc.StackResource(AZ_NSG, urn, props)])
+    assert bool(found) is flagged
+    # An NSG korefw does not manage is none of this policy's business.
+    assert pc.closing_deny_findings([pc.StackResource(AZ_NSG, OWN_RULE, props)]) == []
+
+
+def test_prefix_list_entries_resolve_through_property_dependencies() -> None:
+    pl_t = "aws:ec2/managedPrefixList:ManagedPrefixList"
+    pl_urn = f"{STACK}korefw:aws:DestinationPrefixLists${pl_t}::p"
+    entry_urn = f"{STACK}aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry::e"
+    rule = {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "prefixListId": "pl-1"}
+    resources = [
+        pc.StackResource(
+            "aws:ec2/managedPrefixList:ManagedPrefixList",
+            pl_urn,
+            {"entries": [{"cidr": "13.115.244.0/27"}]},
+        ),
+        pc.StackResource(AWS_EGRESS, KOREFW_RULE, rule, {"prefixListId": [pl_urn]}),
+    ]
+    assert pc.stack_findings(resources, JP, "jp", "korefw-managed") == []
+    added = pc.StackResource(
+        "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry",
+        entry_urn,
+        {"cidr": str(ipaddress.ip_network("10.1.0.0/16"))},
+        {"prefixListId": [pl_urn]},
+    )
+    [f] = pc.stack_findings([*resources, added], JP, "jp", "korefw-managed")
+    assert f.urn == KOREFW_RULE and "10.1.0.0/16" in f.message
