@@ -151,7 +151,8 @@ class _Fields:
         value = self.props.get(key)
         if decides and value is SECRET:
             raise DocumentError("secret or encrypted, so the allow set cannot be decided "
-                                "(export with --show-secrets)", where=self.where(key))  # fmt: skip
+                                "(previews never print secrets; `pulumi stack export "
+                                "--show-secrets` does)", where=self.where(key))  # fmt: skip
         if decides and isinstance(value, str) and value in UNKNOWN_VALUES:
             raise DocumentError("unknown until the update runs, so the allow set cannot be "
                                 "decided", where=self.where(key))  # fmt: skip

@@ -156,10 +156,12 @@ def parse_text(text: str, where: str) -> PulumiDocument:
     """A document from its text: one JSON document, or JSON engine events one a line."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except ValueError as exc:
         lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
-        if len(lines) < 2:
-            raise DocumentError("not JSON", where=where) from None
+        if len(lines) < 2 or not _is_json_object(lines[0][1]):
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid"
+            line = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise DocumentError(f"not JSON ({msg})", where=f"{where}{line}") from None
         events = []
         for n, line in lines:
             try:
@@ -168,6 +170,13 @@ def parse_text(text: str, where: str) -> PulumiDocument:
                 raise DocumentError("not a JSON engine event", where=f"{where}:{n}") from None
         return _stream(events, where)
     return parse_document(obj, where)
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
