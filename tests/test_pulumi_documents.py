@@ -35,13 +35,17 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from korefw.cli import main
+from korefw.core.errors import KorefwError
 from korefw.core.model import Rule, RuleSet
 from korefw.core.plandiff import diff_plans, diff_update
 from korefw.core.ports import PortRange
 from korefw.core.pulumidoc import load_document, state_after
 from korefw.core.ruledata import Provenance, dump
+from korefw.core.verify import verify
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "pulumi"
 STATE = str(FIX / "aws-state.json")
@@ -271,3 +275,64 @@ def test_verify_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]
     text = capsys.readouterr().out
     for line in ("0  every cloud allows exactly", "1  the plan differs", "2  the question cannot"):
         assert line in text
+
+
+# ---------------------------------------------------------------- never a traceback
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 70000) | st.floats(allow_nan=False)
+    | st.sampled_from(["", "abc", "[secret]", "*", "-1", "tcp", "Allow", "allow", "Outbound",
+                       "13.115.244.0/27", "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "same"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+DOCS = ["aws-new.preview.json", "aws-delete-rule.show-sames.preview.json", "aws-state.json",
+        "azure-new.preview.json", "azure-duplicate-priority.preview.json",
+        "aws-read-import-refresh-discard.show-sames.preview.json"]  # fmt: skip
+
+
+def _paths(value: object, path: tuple = ()) -> list[tuple]:
+    out = [path]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*path, i))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_edit_of_a_document_gives_a_verdict_or_one_line(data: st.DataObject) -> None:
+    """One value anywhere in a real-shaped document replaced by any JSON value: verify and
+    diff answer 0, 1 or 2 (a :class:`KorefwError`), never another exception."""
+    doc = json.loads((FIX / data.draw(st.sampled_from(DOCS))).read_text())
+    path = data.draw(st.sampled_from(_paths(doc)[1:]))
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = data.draw(JSON)
+    try:
+        result = verify(doc, RULES_V1)
+        assert result.exit_code in (0, 1, 2)
+        result.render()
+        diff_update(doc).markdown()
+    except KorefwError:
+        pass
+
+
+def test_readme_check_a_real_preview_commands_parse() -> None:
+    """Every korefw command of the README's "Check a real preview" section is one the CLI takes."""
+    from korefw.cli import build_parser
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### Check a real preview", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split("korefw ", 1)[1].split("#")[0].split()
+                for line in section.splitlines() if ".venv/bin/korefw " in line]  # fmt: skip
+    assert {c[0] for c in commands} == {"verify", "diff"} and len(commands) >= 4
+    for argv in commands:
+        build_parser().parse_args(argv)  # exits on an unknown option
+    assert "--show-sames" in section and "pulumi refresh" in section
+    assert "compliance.yml" in section

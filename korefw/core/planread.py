@@ -196,6 +196,15 @@ class _Fields:
                                 where=self.where(key), value=value)  # fmt: skip
         return number
 
+    def each(self, key: str) -> list[_Fields]:
+        """The objects of a list property (``egress``, ``securityRules``, ``entries``)."""
+        value = self.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise DocumentError("expected a list", where=self.where(key), value=value)
+        return [self.sub(n, key, v) for n, v in enumerate(value)]
+
     def sub(self, index: int, key: str, value: Any) -> _Fields:
         if not isinstance(value, Mapping):
             raise DocumentError("expected an object", where=f"{self.urn}: {key}[{index}]",
@@ -241,8 +250,8 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
         t, f = s["type"], _Fields(s["urn"], _props(s))
         if t == AWS_SG:
             reading._groups[s["urn"]] = "aws"
-            for n, blk in enumerate(f.get("egress") or []):
-                reading.rules.append(_aws_inline(s, f.sub(n, "egress", blk), lists, reading))
+            for blk in f.each("egress"):
+                reading.rules.append(_aws_inline(s, blk, lists, reading))
         elif t in (AWS_EGRESS, AWS_SG_RULE):
             if t == AWS_SG_RULE and f.text("type") != "egress":
                 continue
@@ -254,8 +263,8 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
             reading.rules.extend(_aws_rule(s, f, gid, lists, ref, reading))
         elif t == AZ_NSG:
             reading._groups[s["urn"]] = "azure"
-            for n, sr in enumerate(f.get("securityRules") or []):
-                rule = _azure_rule(s["urn"], s["urn"], f.sub(n, "securityRules", sr), reading)
+            for sr in f.each("securityRules"):
+                rule = _azure_rule(s["urn"], s["urn"], sr, reading)
                 if rule is not None:
                     reading.rules.append(rule)
         elif t == AZ_RULE:
@@ -314,8 +323,7 @@ def _prefix_lists(states: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     for s in states:
         if s["type"] == AWS_PREFIX_LIST:
             f = _Fields(s["urn"], _props(s))
-            cidrs = [f.sub(n, "entries", e).text("cidr") for n, e in
-                     enumerate(f.get("entries") or [])]  # fmt: skip
+            cidrs = [e.text("cidr") for e in f.each("entries")]
             out[s["urn"]] = cidrs
             if _known_id(s):
                 out[s["id"]] = cidrs
@@ -347,8 +355,7 @@ def _ports(f: _Fields, protocol: str) -> tuple[Interval, ...]:
 def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: ignore[no-untyped-def]
     proto = f.text("ipProtocol") or f.text("protocol")
     ports = _ports(f, proto)
-    dests: list[str] = [f.text(k) for k in ("cidrIpv4", "cidrIpv6") if f.get(k)]
-    dests += f.strings("cidrBlocks") + f.strings("ipv6CidrBlocks")
+    dests = _aws_cidrs(f, "cidrIpv4", "cidrIpv6", "cidrBlocks", "ipv6CidrBlocks")
     single = bool(f.get("prefixListId", decides=False) or _dep(s, "prefixListId"))
     values = [f.get("prefixListId", decides=False)] if single else f.strings("prefixListIds")
     for value in values:
@@ -370,13 +377,28 @@ def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: i
     return [EffectiveRule("aws", gid, s["urn"], proto, ports, tuple(dests), desc)]
 
 
+def _aws_cidrs(f: _Fields, *keys: str) -> list[str]:
+    """The CIDRs of AWS address fields (one string, or a list of them)."""
+    out: list[str] = []
+    for key in keys:
+        many = key.endswith("Blocks")
+        values = f.strings(key) if many else ([f.text(key)] if f.get(key) else [])
+        for value in values:
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise DocumentError("expected a CIDR", where=f.where(key), value=value) from None
+            out.append(value)
+    return out
+
+
 def _dep(s: Mapping[str, Any], key: str) -> bool:
     return bool(s.get("propertyDependencies", {}).get(key))
 
 
 def _aws_inline(s, f, lists, reading) -> EffectiveRule:  # type: ignore[no-untyped-def]
     proto = f.text("protocol")
-    dests = f.strings("cidrBlocks") + f.strings("ipv6CidrBlocks")
+    dests = _aws_cidrs(f, "cidrBlocks", "ipv6CidrBlocks")
     for pl in f.strings("prefixListIds"):
         if pl in lists:
             dests += lists[pl]

@@ -222,7 +222,7 @@ def _summary(raw: object, where: str) -> dict[str, int] | None:
 
 
 def _step(op: object, urn: object, old: object, new: object, at: str) -> Step:
-    if op not in KNOWN_OPS:
+    if not isinstance(op, str) or op not in KNOWN_OPS:
         raise DocumentError("unknown step op", where=f"{at}: op", value=_short(op))
     if not isinstance(urn, str) or not urn:
         raise DocumentError("expected a URN", where=f"{at}: urn", value=_short(urn))
