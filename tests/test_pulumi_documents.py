@@ -102,6 +102,8 @@ CASES = [
     ("aws-delete-rule.show-sames.preview.json", [], "v1", 1,
      "missing tcp 5060-5061 → 18.177.19.211/32"),
     ("aws-delete-rule.stream.jsonl", [], "v1", 1, "missing tcp 5060-5061 → 18.177.19.211/32"),
+    ("aws-delete-rule.stream.jsonl", ["--state", STATE], "v1", 1,
+     "missing tcp 5060-5061 → 18.177.19.211/32"),
     # update in place, replaced security group (default and --show-replacement-steps)
     ("aws-update.preview.json", ["--state", STATE], "v1", 0, "OK: aws"),
     ("aws-replace-sg.preview.json", ["--state", STATE], "v1", 0, "OK: aws: 1 group(s)"),
@@ -245,6 +247,18 @@ def test_diff_of_a_deletion_shows_the_flow_removed(capsys: pytest.CaptureFixture
     for doc in ("aws-delete-rule.show-sames.preview.json", "aws-delete-rule.stream.jsonl"):
         code, alone, _ = run(capsys, "diff", fx(doc))
         assert code == 0 and "- aws: tcp 5060-5061 → 18.177.19.211/32 (SBC)" in alone, doc
+
+
+def test_diff_of_plan_folders_with_a_stack_on_one_side_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "old").mkdir()
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "prod.json").write_text((FIX / "aws-new.preview.json").read_text())
+    code, out, _ = run(capsys, "diff", str(tmp_path / "old"), str(tmp_path / "new"))
+    assert code == 0
+    assert "### korefw plan diff: prod" in out and "6 to create, 0 to delete" in out
+    assert "+ aws: tcp 5060-5061 → 18.177.19.211/32 (SBC)" in out
 
 
 def test_diff_of_an_incomplete_preview_alone_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,13 +96,17 @@ def diff_plans(old: Doc | None, new: Doc | None) -> Diff:
 
     When ``old`` is a ``pulumi stack export``, ``new`` is the preview of an update to that
     state: see :func:`diff_update`. Otherwise each plan is read on its own (as the state
-    after its update) and resources are paired by URN.
+    after its update) and resources are paired by URN; ``None`` is a stack that does not
+    exist.
     """
-    a, b = parse_document(old, "OLD"), parse_document(new, "NEW")
-    if a.kind == "export" and b.kind != "export":
+    a = None if old is None else parse_document(old, "OLD")
+    b = None if new is None else parse_document(new, "NEW")
+    if a is not None and b is not None and a.kind == "export" and b.kind != "export":
         return diff_update(b, a)
-    d = _flow_diff(read_states(state_after(a)), read_states(state_after(b)))
-    d.resources = _resource_changes(state_after(a), state_after(b))
+    sa = [] if a is None else state_after(a)
+    sb = [] if b is None else state_after(b)
+    d = _flow_diff(read_states(sa), read_states(sb))
+    d.resources = _resource_changes(sa, sb)
     return d
 
 
