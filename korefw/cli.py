@@ -384,47 +384,51 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_diff_command(sub: argparse._SubParsersAction) -> None:
-    """``korefw diff OLD NEW``."""
+    """``korefw diff OLD [NEW]``."""
     p = sub.add_parser(
         "diff",
         help="rule-level Markdown diff of two plans, plan folders or rule sources",
-        description="Compare two plan JSON files (korefw plan --json or pulumi preview --json), "
-        "two folders of them (paired by file name), or two rule sources (region codes, vendor "
-        "pages or rule files), and print Markdown for a pull-request comment.",
+        description="Compare two plan JSON files (korefw plan --json, pulumi preview --json, "
+        "streamed or not), two folders of them (paired by file name), or two rule sources "
+        "(region codes, vendor pages or rule files), and print Markdown for a pull-request "
+        "comment. `korefw diff STATE.json PREVIEW.json` (STATE from `pulumi stack export`) "
+        "shows what the update changes, with the counts `pulumi up` reports; so does "
+        "`korefw diff PREVIEW.json` alone for a preview made with --show-sames. "
+        "Exit 0, or 2 when a document cannot be read or is incomplete.",
     )
-    p.add_argument("old", metavar="OLD")
-    p.add_argument("new", metavar="NEW")
+    p.add_argument("old", metavar="OLD", help="a plan, a stack export, a folder, or rules")
+    p.add_argument("new", metavar="NEW", nargs="?", help="a plan, a folder, or rules")
     p.add_argument("--title", default="korefw plan diff", help="heading of the comment")
     p.set_defaults(func=cmd_diff)
 
 
-def _read_plan_json(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise KorefwError(f"cannot read plan JSON: {exc}", where=str(path)) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
-        raise KorefwError("not a preview JSON document (no 'steps' list)", where=str(path))
-    return doc
+def _is_plan_path(text: str) -> bool:
+    return text == "-" or Path(text).suffix.lower() in (".json", ".jsonl")
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Print the Markdown diff."""
-    from .core.plandiff import diff_plans, diff_rules
+    from .core.plandiff import diff_plans, diff_rules, diff_update
+    from .core.pulumidoc import load_document
 
+    if args.new is None:
+        if not _is_plan_path(args.old):
+            raise KorefwError("give OLD and NEW, or one preview JSON file", where="diff",
+                              value=args.old)  # fmt: skip
+        sys.stdout.write(diff_update(load_document(args.old)).markdown(args.title))
+        return EXIT_OK
     old, new = Path(args.old), Path(args.new)
     if old.is_dir() and new.is_dir():
         names = sorted({p.name for p in old.glob("*.json")} | {p.name for p in new.glob("*.json")})
         parts = []
         for name in names:
-            a = _read_plan_json(old / name) if (old / name).exists() else {"steps": []}
-            b = _read_plan_json(new / name) if (new / name).exists() else {"steps": []}
+            a = load_document(str(old / name)) if (old / name).exists() else None
+            b = load_document(str(new / name)) if (new / name).exists() else None
             parts.append(diff_plans(a, b).markdown(f"{args.title}: {name[: -len('.json')]}"))
         sys.stdout.write("\n".join(parts) if parts else f"### {args.title}\n\nNo stacks.\n")
-    elif old.suffix == ".json" and new.suffix == ".json":
-        sys.stdout.write(
-            diff_plans(_read_plan_json(old), _read_plan_json(new)).markdown(args.title)
-        )
+    elif _is_plan_path(args.old) and _is_plan_path(args.new):
+        d = diff_plans(load_document(args.old), load_document(args.new))
+        sys.stdout.write(d.markdown(args.title))
     else:
         sys.stdout.write(
             diff_rules(load_rules(args.old), load_rules(args.new)).markdown(args.title)
@@ -432,29 +436,68 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+VERIFY_EXIT_CODES = """exit codes:
+  0  every cloud allows exactly the vendor's flows
+  1  the plan differs: each missing or extra flow is named, and each rule the cloud would
+     reject or that is wider than TCP/UDP (a * or -1 protocol, two NSG rules with one
+     priority and direction, an NSG open to the Internet through AllowInternetOutBound)
+  2  the question cannot be decided: the document is unreadable or incomplete (a preview
+     of an existing stack without --show-sames and without --state), or a value that
+     decides the allow set is secret, encrypted or unknown; the message names the
+     resource and the field
+"""
+
+
 def add_verify_command(sub: argparse._SubParsersAction) -> None:
-    """``korefw verify PLAN.json --rules REGION|FILE``."""
+    """``korefw verify PLAN --rules REGION|FILE [--state STATE.json]``."""
     p = sub.add_parser(
         "verify",
         help="prove a plan allows exactly the vendor's flows",
-        description="Read a plan in `pulumi preview --json` shape and compare each cloud's "
-        "effective egress allow set with the rules: exit 0 when equal, 1 otherwise.",
+        description="Compare each cloud's effective egress allow set after the update with "
+        "the rules. PLAN is `pulumi preview --json` output (with or without --show-sames or "
+        "--show-replacement-steps, or streamed with PULUMI_ENABLE_STREAMING_JSON_PREVIEW), "
+        "`korefw plan --json` output, or a `pulumi stack export` (what is deployed now); '-' "
+        "reads standard input. With --state, the preview is applied to that exported state, "
+        "so a default preview of an existing stack is enough.",
+        epilog=VERIFY_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("plan", metavar="PLAN.json")
+    p.add_argument("plan", metavar="PLAN", help="preview or stack export JSON file, or '-'")
     p.add_argument("--rules", required=True, metavar="REGION|FILE")
+    p.add_argument(
+        "--state",
+        metavar="STATE.json",
+        help="the stack's current state, from `pulumi stack export` (PLAN is then a preview)",
+    )
+    p.add_argument(
+        "--egress-filtered-elsewhere",
+        action="store_true",
+        help="Azure: other Internet egress is filtered elsewhere (an Azure Firewall with a "
+        "route table), so an NSG without a Deny for other outbound traffic is accepted and "
+        "korefw's Allow rules are checked alone",
+    )
     p.add_argument("--section", action="append", default=[], help="keep only this section")
     p.add_argument("--component", action="append", default=[], help="keep only this component")
     p.set_defaults(func=cmd_verify)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    """Print the verification report."""
+    """Print the verification report; exit 0, 1 or 2."""
+    from .core.pulumidoc import load_document
     from .core.verify import verify
 
     rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
-    result = verify(_read_plan_json(Path(args.plan)), rules)
+    if args.state is not None and args.state == args.plan == "-":
+        raise KorefwError("only one of PLAN and --state can be standard input", where="verify")
+    state = None if args.state is None else load_document(args.state)
+    result = verify(
+        load_document(args.plan),
+        rules,
+        state=state,
+        egress_filtered_elsewhere=args.egress_filtered_elsewhere,
+    )
     print(result.render())
-    return EXIT_OK if result.ok else EXIT_NOT_ALLOWED
+    return result.exit_code
 
 
 # --------------------------------------------------------------------------- schema

@@ -123,7 +123,7 @@ def test_azure_deny_before_allow_takes_effect() -> None:
     assert "wider than TCP or UDP: protocol '*'" in result.render()
 
 
-def test_azure_without_deny_notes_default_internet_rule() -> None:
+def test_azure_without_deny_is_open_to_the_internet() -> None:
     doc = {"steps": [
         step(NSG, "nsg", {"resourceGroupName": "rg"}, id_="/subs/nsg"),
         step(RULE, "r", {**nsg_rule("sbc", 1200, "Allow", "Tcp", ["5060-5061"],
@@ -133,7 +133,14 @@ def test_azure_without_deny_notes_default_internet_rule() -> None:
     ]}  # fmt: skip
     reading = read_plan(doc)
     assert reading.groups("azure") == [urn(NSG, "nsg")]
-    assert any("AllowInternetOutBound" in n for n in reading.notes)
+    assert reading.open_nsgs == [urn(NSG, "nsg")]
+    sbc_only = RULES.filter(sections=["SBC"])
+    result = verify(doc, sbc_only)
+    assert result.exit_code == 1
+    assert "AllowInternetOutBound (65001) lets all Internet egress out" in result.render()
+    filtered = verify(doc, sbc_only, egress_filtered_elsewhere=True)
+    assert filtered.exit_code == 0, filtered.render()
+    assert any("filtered elsewhere" in n for n in filtered.notes)
 
 
 def test_diff_reports_the_added_flow_and_counts_resources() -> None:

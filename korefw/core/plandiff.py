@@ -8,7 +8,8 @@ from typing import Any
 
 from .allowset import AllowSet, Box
 from .model import RuleSet
-from .planread import EffectiveRule, PlanReading, read_plan
+from .planread import EffectiveRule, PlanReading, read_states
+from .pulumidoc import PulumiDocument, parse_document, state_after, state_before
 
 # Inputs whose change makes Pulumi replace the resource rather than update it in place.
 _REPLACE_KEYS = {
@@ -33,13 +34,15 @@ class Diff:
     fqdn_added: list[str] = field(default_factory=list)
     fqdn_removed: list[str] = field(default_factory=list)
     resources: dict[str, int] = field(default_factory=dict)
+    #: URNs of resources that are deleted and created again.
+    replaced: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
         """True when nothing at all changes."""
         flows = any(self.added.values()) or any(self.removed.values())
         res = any(v for k, v in self.resources.items() if k != "same")
-        return not (flows or res or self.fqdn_added or self.fqdn_removed)
+        return not (flows or res or self.fqdn_added or self.fqdn_removed or self.replaced)
 
     def lines(self) -> list[str]:
         """The rule-level lines, ``+`` added and ``-`` removed, sorted within each cloud."""
@@ -66,6 +69,9 @@ class Diff:
                 f"**Resources:** {r.get('create', 0)} to create, {r.get('delete', 0)} to delete, "
                 f"{r.get('replace', 0)} to replace, {r.get('update', 0)} to update."
             )
+        if self.replaced:
+            names = ", ".join(f"`{u.rsplit('::', 1)[-1]}`" for u in self.replaced)
+            md.append(f"**Replaced** (deleted and created again): {names}.")
         body = self.lines()
         if body:
             md += ["", "```diff", *body, "```"]
@@ -82,15 +88,45 @@ def _label(label: str) -> str:
     return f" ({label})" if label else ""
 
 
-def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
-    """Compare two ``pulumi preview --json`` documents."""
-    a, b = read_plan(old), read_plan(new)
+Doc = Mapping[str, Any] | PulumiDocument
+
+
+def diff_plans(old: Doc | None, new: Doc | None) -> Diff:
+    """Compare two plans (``pulumi preview --json`` or ``korefw plan --json`` documents).
+
+    When ``old`` is a ``pulumi stack export``, ``new`` is the preview of an update to that
+    state: see :func:`diff_update`. Otherwise each plan is read on its own (as the state
+    after its update) and resources are paired by URN; ``None`` is a stack that does not
+    exist.
+    """
+    a = None if old is None else parse_document(old, "OLD")
+    b = None if new is None else parse_document(new, "NEW")
+    if a is not None and b is not None and a.kind == "export" and b.kind != "export":
+        return diff_update(b, a)
+    sa = [] if a is None else state_after(a)
+    sb = [] if b is None else state_after(b)
+    d = _flow_diff(read_states(sa), read_states(sb))
+    d.resources = _resource_changes(sa, sb)
+    return d
+
+
+def diff_update(preview: Doc, state: Doc | None = None) -> Diff:
+    """What one update changes: the state before (``state``, or the old states a complete
+    preview shows) against the state after; counts and replacements as ``pulumi up`` does."""
+    doc = parse_document(preview, "PREVIEW")
+    base = None if state is None else parse_document(state, "STATE")
+    d = _flow_diff(read_states(state_before(doc, base)), read_states(state_after(doc, base)))
+    d.resources = {k: v for k, v in doc.op_counts().items() if v}
+    d.replaced = sorted({s.urn for s in doc.steps if s.op == "replace"})
+    return d
+
+
+def _flow_diff(a: PlanReading, b: PlanReading) -> Diff:
     d = Diff()
     for cloud in sorted(set(a.clouds()) | set(b.clouds())):
         before, after = a.allow_set(cloud), b.allow_set(cloud)
         d.added[cloud] = _labelled(after - before, b, cloud)
         d.removed[cloud] = _labelled(before - after, a, cloud)
-    d.resources = _resource_changes(old, new)
     return d
 
 
@@ -134,16 +170,10 @@ def _rule_label(rules: RuleSet, box: Box) -> str:
     return ""
 
 
-def _resource_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, int]:
-    def states(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-        out = {}
-        for step in doc.get("steps", []):
-            s = step.get("newState") or step.get("oldState") or {}
-            if s.get("urn"):
-                out[s["urn"]] = s
-        return out
-
-    a, b = states(old), states(new)
+def _resource_changes(
+    old: list[Mapping[str, Any]], new: list[Mapping[str, Any]]
+) -> dict[str, int]:
+    a, b = {s["urn"]: s for s in old}, {s["urn"]: s for s in new}
     counts = {"create": len(b.keys() - a.keys()), "delete": len(a.keys() - b.keys())}
     counts.update(replace=0, update=0, same=0)
     for urn in a.keys() & b.keys():
