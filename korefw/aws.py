@@ -37,6 +37,7 @@ from .core.aws_plan import (
     plan_aws,
     plan_fqdn,
     plan_prefix_lists,
+    prefix_list_quota_note,
 )
 from .core.errors import ConfigError
 from .core.model import RuleSet
@@ -124,8 +125,10 @@ def _check_tags(tags: Mapping[str, str] | None) -> None:
             raise ConfigError("tag values are at most 256 characters", where="tags", value=k)
 
 
-def _child(parent: pulumi.Resource) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent)
+def _child(parent: pulumi.Resource, *, former: str | None = None) -> pulumi.ResourceOptions:
+    """Options of a child; ``former`` is the logical name korefw 0.x gave it (an alias)."""
+    aliases = [pulumi.Alias(name=former)] if former else None
+    return pulumi.ResourceOptions(parent=parent, aliases=aliases)
 
 
 def _with_name(tags: Mapping[str, str] | None, name: str) -> dict[str, str]:
@@ -179,8 +182,13 @@ class DestinationPrefixLists(pulumi.ComponentResource):
             )
             _check_tags(tags)
             _lists = plan_prefix_lists(select_rules(rules, sections, components), options)
+            quota = prefix_list_quota_note(len(_lists))
+        else:
+            quota = None  # EgressSecurityGroup reports it with its plan's notes
         lists = tuple(_lists)
         super().__init__(DESTINATION_PREFIX_LISTS, name, None, opts)
+        if quota:
+            pulumi.log.warn(quota, resource=self)
         ids: dict[str, pulumi.Output[str]] = {}
         for pl in lists:
             res = aws_ec2.ManagedPrefixList(
@@ -190,7 +198,10 @@ class DestinationPrefixLists(pulumi.ComponentResource):
                 max_entries=pl.max_entries,
                 entries=[{"cidr": e.cidr, "description": e.description} for e in pl.entries],
                 tags=_with_name(tags, pl.name),
-                opts=_child(self),
+                opts=_child(
+                    self,
+                    former=pl.former_resource_name and f"{name}-{pl.former_resource_name}",
+                ),
             )
             ids[pl.key] = res.id
         self._ids = ids
@@ -451,7 +462,11 @@ class EgressSecurityGroup(pulumi.ComponentResource):
                     vpc_id=vpc_id,
                     description=g.description,
                     tags=_with_name(tags, tag_name),
-                    opts=_child(self),
+                    # AWS cannot change a description in place: a new one would replace
+                    # the group (and strand its network interfaces on the old one). The
+                    # description is cosmetic; groups korefw 0.x described with the
+                    # namePrefix keep theirs.
+                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["description"]),
                 )
                 group_ids.append(sg.id)
 
@@ -471,7 +486,7 @@ class EgressSecurityGroup(pulumi.ComponentResource):
                 to_port=r.to_port,
                 description=r.description,
                 tags=dict(tags or {}) or None,
-                opts=_child(self),
+                opts=_child(self, former=r.former_name and f"{name}-{r.former_name}"),
                 **destination,
             )
 
@@ -496,6 +511,8 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         self.unenforced_fqdn_rules = plan.unenforced_fqdn_rules
         self.plan = plan.to_dict()
         _warn_unenforced(self.unenforced_fqdn_rules, self)
+        for note in plan.notes:
+            pulumi.log.warn(note, resource=self)
         self.register_outputs(
             {
                 "security_group_ids": self.security_group_ids,

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from test_aws_plan import SHIPPED, japan, many_destinations, rule
+from test_aws_plan import SHIPPED, japan, many_destinations, rule, undigested
 
 from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
 from korefw.core.allowset import AllowSet
@@ -140,15 +140,16 @@ def test_prefix_list_mode_references_lists_and_exports_their_ids() -> None:
     plan = run(rules=japan(), mode="prefix-list", prefix_list_headroom=1)
     check_exact(plan, japan())
     out = outputs(plan)
-    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
-    assert set(out["prefix_list_ids"]) == {
+    lists = {undigested(r.inputs["name"]): r for r in plan.of_type(PL)}
+    keys = {undigested(k): k for k in out["prefix_list_ids"]}
+    assert set(keys) == {
         "audiocodes-ipv4",
         "voice-gateway-vg-ipv4",
         "media-twilio-gateway-ipv4",
         "twilio-stun-ipv4",
     }
     stun = lists["korefw-jp-twilio-stun-ipv4"]
-    assert out["prefix_list_ids"]["twilio-stun-ipv4"] == stun.id
+    assert out["prefix_list_ids"][keys["twilio-stun-ipv4"]] == stun.id
     assert stun.inputs["maxEntries"] == 3 + 1 and stun.inputs["addressFamily"] == "IPv4"
     assert all(e["description"] == "Twilio STUN" for e in stun.inputs["entries"])
     refs = [r for r in plan.of_type(EGRESS) if r.inputs.get("prefixListId") == stun.id]
@@ -167,7 +168,8 @@ def test_resources_names_types_and_nesting() -> None:
     assert by_name["kf"].type == COMPONENT
     assert by_name["kf-sg-1"].type == SG and by_name["kf-sg-1"].parent == by_name["kf"].urn
     assert by_name["kf-prefix-lists"].type == "korefw:aws:DestinationPrefixLists"
-    assert by_name["kf-prefix-lists-pl-audiocodes-ipv4"].type == PL
+    (audiocodes,) = [n for n in by_name if n.startswith("kf-prefix-lists-pl-audiocodes-ipv4-")]
+    assert by_name[audiocodes].type == PL
     assert by_name["kf-fqdn"].type == "korefw:aws:FqdnAllowlist"
     assert by_name["kf-fqdn-nfw"].type == NFW
     rule_ = by_name["kf-udp-10000-65535-to-168.86.128.0-18"]
@@ -228,7 +230,7 @@ def test_adding_a_row_to_a_prefix_list_updates_it_in_place() -> None:
     before = run(rules=japan(), mode="prefix-list")
     after = run(rules=japan().extend(rows), mode="prefix-list")
     assert custom(before).keys() == custom(after).keys()
-    (stun,) = [r for r in after.of_type(PL) if r.name.endswith("twilio-stun-ipv4")]
+    (stun,) = [r for r in after.of_type(PL) if "-pl-twilio-stun-ipv4-" in r.name]
     assert stun.inputs["maxEntries"] == 4 and "13.115.245.0/27" in str(stun.inputs["entries"])
     check_exact(after, japan().extend(rows))
 
@@ -392,18 +394,19 @@ def test_standalone_prefix_lists_keep_families_apart() -> None:
         )
     )
     out = outputs(plan, "korefw:aws:DestinationPrefixLists")
-    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
+    lists = {undigested(r.inputs["name"]): r for r in plan.of_type(PL)}
     assert set(lists) == {"korefw-us-edge-ipv4", "korefw-us-edge-ipv6"}
     v4 = lists["korefw-us-edge-ipv4"].inputs
     assert v4["addressFamily"] == "IPv4" and v4["maxEntries"] == 2 + 5
     assert [e["cidr"] for e in v4["entries"]] == ["192.0.2.0/28", "198.51.100.7/32"]
-    assert v4["tags"] == {"Team": "net", "Name": "korefw-us-edge-ipv4"}
+    assert v4["tags"] == {"Team": "net", "Name": v4["name"]}
     assert lists["korefw-us-edge-ipv6"].inputs["addressFamily"] == "IPv6"
-    assert out["prefix_list_ids"] == {
+    assert {undigested(k): v for k, v in out["prefix_list_ids"].items()} == {
         "edge-ipv4": lists["korefw-us-edge-ipv4"].id,
         "edge-ipv6": lists["korefw-us-edge-ipv6"].id,
     }
-    assert out["prefix_lists"]["edge-ipv4"]["flows"] == ["tcp 443", "tcp 8443"]
+    (v4_key,) = [k for k in out["prefix_lists"] if k.startswith("edge-ipv4-")]
+    assert out["prefix_lists"][v4_key]["flows"] == ["tcp 443", "tcp 8443"]
     assert not plan.of_type(EGRESS)
 
 
