@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pulumi
 import pytest
 from test_aws_plan import SHIPPED, japan, many_destinations, rule, undigested
 
@@ -427,3 +428,40 @@ def test_ipv6_destinations_use_cidr_ipv6_and_their_own_quota(mode: str) -> None:
     else:
         families = sorted(r.inputs["addressFamily"] for r in plan.of_type(PL))
         assert families == ["IPv4", "IPv6"]
+
+
+def test_plan_notes_reach_the_preview_as_warnings() -> None:
+    plan = run(rules=many_destinations(301))
+    assert len(plan.of_type(SG)) == 6
+    assert any("5 security groups per network interface" in w for w in plan.warnings)
+    existing = run(rules=japan(), security_group_id="sg-0123456789abcdef0")
+    assert any("remove its default allow-all egress rule" in w for w in existing.warnings)
+
+
+def test_security_groups_ignore_description_changes_and_rules_keep_0x_names() -> None:
+    seen: dict[str, Any] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        seen[args.name] = args.opts
+
+    opts = pulumi.ResourceOptions(transformations=[record])
+    plan = run_offline(
+        lambda: EgressSecurityGroup("kf", rules=japan(), vpc_id=VPC, mode="prefix-list", opts=opts)
+    )
+    for sg in plan.of_type(SG):
+        # AWS replaces a group whose description changes; the description is cosmetic.
+        assert seen[sg.name].ignore_changes == ["description"]
+        assert "korefw" in sg.inputs["description"] and "kore-" not in sg.inputs["description"]
+    aliases = {
+        r.name: [a.name for a in seen[r.name].aliases or [] if isinstance(a.name, str)]
+        for r in plan.of_type(PL) + plan.of_type(EGRESS)
+    }
+    # korefw 0.x called the most common flow profile of a section "<section>-ipv4".
+    assert aliases[next(n for n in aliases if "-pl-twilio-stun-ipv4-" in n and "to-pl" not in n)]
+    assert sorted(a for names in aliases.values() for a in names if a.startswith("kf-prefix")) == [
+        "kf-prefix-lists-pl-audiocodes-ipv4",
+        "kf-prefix-lists-pl-media-twilio-gateway-ipv4",
+        "kf-prefix-lists-pl-twilio-stun-ipv4",
+        "kf-prefix-lists-pl-voice-gateway-vg-ipv4",
+    ]
+    assert "kf-udp-3478-to-pl-twilio-stun-ipv4" in {a for v in aliases.values() for a in v}

@@ -547,3 +547,35 @@ def test_ten_thousand_rules_plan_quickly() -> None:
 def test_planner_does_not_import_pulumi() -> None:
     code = "import sys, korefw.core.aws_plan; sys.exit('pulumi' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --------------------------------------------------------------------------- AWS defaults
+
+
+def test_more_than_five_groups_per_interface_is_a_warning_not_an_error() -> None:
+    # Amazon VPC quotas: 5 security groups per network interface by default (adjustable).
+    five = plan_aws(many_destinations(300), AwsOptions())
+    assert len(five.groups) == 5
+    assert not any("per network interface" in n for n in five.notes)
+    six = plan_aws(many_destinations(301), AwsOptions())
+    check_plan(six, many_destinations(301))
+    assert len(six.groups) == 6
+    (note,) = [n for n in six.notes if "per network interface" in n]
+    assert "6 security groups" in note and "5 security groups per network interface" in note
+
+
+def test_more_than_100_prefix_lists_is_a_warning_not_an_error() -> None:
+    # Amazon VPC quotas: 100 customer-managed prefix lists per Region by default.
+    def sections(n: int) -> RuleSet:
+        return RuleSet(
+            tuple(rule(f"S{i}", cidrs=(f"10.{i}.0.1", f"10.{i}.0.2")) for i in range(n)),
+            region="xx",
+        )
+
+    opts = AwsOptions(mode="prefix-list", rule_limit=1000)
+    at = plan_aws(sections(100), opts)
+    assert len(at.prefix_lists) == 100 and not any("prefix lists" in n for n in at.notes)
+    over = plan_aws(sections(101), opts)
+    (note,) = [n for n in over.notes if "prefix lists per Region" in n]
+    assert "101 managed prefix lists" in note
+    assert len(plan_prefix_lists(sections(101), opts)) == 101  # planned all the same
