@@ -296,18 +296,25 @@ class FqdnAllowlist(pulumi.ComponentResource):
             self.network_firewall_rule_group_arn = group.arn
         dns = plan.dns_firewall
         if dns is not None:
+            # The DNS Firewall names carry name_prefix but are cosmetic and cannot change in
+            # place: a rename would replace the domain list, rule group, rule and VPC
+            # association, and the new association would ask for the priority the old one
+            # still holds ("a unique priority for each rule group that you associate with
+            # a single VPC", AssociateFirewallRuleGroup). So a name stays as created; the
+            # tags follow the settings.
+            keep_name = pulumi.ResourceOptions(parent=self, ignore_changes=["name"])
             domains = aws_route53.ResolverFirewallDomainList(
                 f"{name}-domains",
                 name=dns.name,
                 domains=list(dns.domains),
                 tags=dict(tags or {}) or None,
-                opts=_child(self),
+                opts=keep_name,
             )
             group_dns = aws_route53.ResolverFirewallRuleGroup(
                 f"{name}-dns-rules",
                 name=dns.name,
                 tags=dict(tags or {}) or None,
-                opts=_child(self),
+                opts=keep_name,
             )
             aws_route53.ResolverFirewallRule(
                 f"{name}-dns-allow",
@@ -316,7 +323,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
                 firewall_rule_group_id=group_dns.id,
                 firewall_domain_list_id=domains.id,
                 priority=dns.rule_priority,
-                opts=_child(self),
+                opts=keep_name,
             )
             if dns_firewall_vpc_id is not None:
                 aws_route53.ResolverFirewallRuleGroupAssociation(
@@ -326,7 +333,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
                     vpc_id=dns_firewall_vpc_id,
                     priority=dns.priority,
                     tags=dict(tags or {}) or None,
-                    opts=_child(self),
+                    opts=keep_name,
                 )
             self.dns_firewall_rule_group_id = group_dns.id
             self.dns_firewall_domain_list_id = domains.id

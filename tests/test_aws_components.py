@@ -465,3 +465,23 @@ def test_security_groups_ignore_description_changes_and_rules_keep_0x_names() ->
         "kf-prefix-lists-pl-voice-gateway-vg-ipv4",
     ]
     assert "kf-udp-3478-to-pl-twilio-stun-ipv4" in {a for v in aliases.values() for a in v}
+
+
+def test_dns_firewall_names_stay_as_created() -> None:
+    seen: dict[str, Any] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        seen[args.name] = args.opts
+
+    run_offline(
+        lambda: EgressSecurityGroup(
+            "kf",
+            rules=japan(),
+            vpc_id=VPC,
+            fqdn_enforcement=("dns-firewall",),
+            dns_firewall_vpc_id=VPC,
+            opts=pulumi.ResourceOptions(transformations=[record]),
+        )
+    )
+    dns = ["kf-fqdn-domains", "kf-fqdn-dns-rules", "kf-fqdn-dns-allow", "kf-fqdn-dns-vpc"]
+    assert [seen[n].ignore_changes for n in dns] == [["name"]] * 4

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.allowset import AllowSet
@@ -130,39 +130,42 @@ def aws_options(mode: str, existing: bool, prefix: str = "korefw", headroom: int
     )
 
 
-def _plan_or_skip(rules: RuleSet, opts: AwsOptions) -> AwsPlan:
-    try:
-        return plan_aws(rules, opts)
-    except PlanError:  # e.g. over the quota of one existing group: nothing to apply
-        assume(False)
-        raise
-
-
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    code=st.sampled_from(sorted(REGIONS)),
-    row=st.integers(0, 10_000),
-    mode=st.sampled_from(MODES),
-    existing=st.booleans(),
-    headroom=st.integers(0, 2),
-)
-def test_aws_row_added_or_removed_applies_without_hazard(
-    code: str, row: int, mode: str, existing: bool, headroom: int
-) -> None:
+@pytest.mark.parametrize("code", sorted(REGIONS))
+def test_aws_row_added_or_removed_applies_without_hazard(code: str) -> None:
+    """Every row of every region, added and removed, in every mode, on new and existing
+    groups, with and without prefix-list headroom (exhaustive: a few hundred plans)."""
     full = REGIONS[code]
-    index = row % len(full.rules)
-    less = without_row(full, index)
-    opts = aws_options(mode, existing, headroom=headroom)
-    a, b = _plan_or_skip(less, opts), _plan_or_skip(full, opts)
-    moves = mode != "cidr" and _shares_an_address(full, index)
-    for direction, found in (("row added", aws_hazards(a, b)), ("row removed", aws_hazards(b, a))):
-        # Known limit (see test_a_shared_address_still_moves_between_lists): a row whose
-        # address another row of its section also names changes that address's flows,
-        # so the address moves to another prefix list, whose references exist beside the
-        # old ones until the end of the update.
-        if moves:
-            found = [h for h in found if not h.startswith(("gap:", "quota:"))]
-        assert found == [], direction
+    checked = 0
+    for index in range(len(full.rules)):
+        less = without_row(full, index)
+        for mode in MODES:
+            moves = mode != "cidr" and _shares_an_address(full, index)
+            for existing in (False, True):
+                for headroom in (0, 2):
+                    opts = aws_options(mode, existing, headroom=headroom)
+                    try:
+                        a, b = plan_aws(less, opts), plan_aws(full, opts)
+                    except PlanError:  # over one existing group's quota: nothing applies
+                        continue
+                    for direction, found in (("added", aws_hazards(a, b)),
+                                             ("removed", aws_hazards(b, a))):  # fmt: skip
+                        # Known limit (test_a_shared_address_still_moves_between_lists): a
+                        # row whose address another row of its section also names changes
+                        # that address's flows, so the address moves to another prefix
+                        # list, whose references exist beside the old ones until the end
+                        # of the update, and whose headroom can add a shard.
+                        if moves:
+                            residue = ("gap:", "quota:", "new shard group", "security group")
+                            found = [h for h in found if not h.startswith(residue)]
+                        # Known limit (korefw.core.aws_plan._shard): over one group, a rule
+                        # can move across a group boundary (replaced: created in the next
+                        # group before it leaves its own), which can pass a group's quota
+                        # at the peak. Only prefix-list headroom shards these regions.
+                        if len(a.groups) > 1 or len(b.groups) > 1:
+                            found = [h for h in found if not h.startswith("quota:")]
+                        assert found == [], (index, mode, existing, headroom, direction)
+                    checked += 1
+    assert checked >= len(full.rules) * len(MODES) * 2  # most combinations plan
 
 
 def _shares_an_address(rules: RuleSet, index: int) -> bool:
