@@ -518,3 +518,18 @@ def test_property_priorities_unique_within_band(names: set[str], width: int) -> 
     assert len(set(prios)) == len(prios) == len(names)
     assert all(band[0] <= p <= band[1] for p in prios)
     assert {n for n, _, _ in displaced} == {n for n, (p, h) in slots.items() if p != h}
+
+
+def test_pins_take_a_rule_name_or_its_key(jp: RuleSet) -> None:
+    plan = plan_azure(jp)
+    a, b = plan.allow_rules()[:2]
+    by_key = plan_azure(jp, AzureOptions(priorities={a.key: b.priority}))
+    by_name = plan_azure(jp, AzureOptions(priorities={a.name: b.priority}))
+    assert by_key.to_dict() == by_name.to_dict()
+    # A key pin survives a new name_prefix; the name pin would name no rule any more.
+    renamed = plan_azure(jp, AzureOptions(name_prefix="acme", priorities={a.key: b.priority}))
+    assert {r.key: r.priority for r in renamed.nsg_rules} == {
+        r.key: r.priority for r in by_key.nsg_rules
+    }
+    with pytest.raises(PlanError, match="pinned twice"):
+        plan_azure(jp, AzureOptions(priorities={a.key: b.priority, a.name: 1500}))

@@ -553,6 +553,8 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
         )
     by_name = {n: k for k, n, _ in allow}
     keys = set(by_name.values())
+    if len(keys) != len(allow):  # digest collision: never silently merge two rules
+        raise PlanError("two NSG rules got the same key", where="rules", value=len(allow))
     pins: dict[str, int] = {}
     for pin, prio in (o.priorities or {}).items():
         key = by_name.get(pin, pin)
@@ -565,6 +567,8 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
                 where="priorities",
                 value=pin,
             )
+        if key in pins:
+            raise PlanError("pinned twice (by name and by key)", where="priorities", value=pin)
         pins[key] = prio
     slots, moved = assign_priorities(keys, o.allow_band, pins)
     name_of = {k: n for k, n, _ in allow}
