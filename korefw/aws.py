@@ -39,6 +39,7 @@ from .core.aws_plan import (
     plan_aws,
     plan_fqdn,
     plan_prefix_lists,
+    prefix_list_quota_note,
 )
 from .core.errors import ConfigError
 from .core.model import RuleSet
@@ -121,8 +122,10 @@ def _check_tags(tags: Mapping[str, str] | None) -> None:
             raise ConfigError("tag values are at most 256 characters", where="tags", value=k)
 
 
-def _child(parent: pulumi.Resource) -> pulumi.ResourceOptions:
-    return pulumi.ResourceOptions(parent=parent)
+def _child(parent: pulumi.Resource, *, former: str | None = None) -> pulumi.ResourceOptions:
+    """Options of a child; ``former`` is the logical name korefw 0.x gave it (an alias)."""
+    aliases = [pulumi.Alias(name=former)] if former else None
+    return pulumi.ResourceOptions(parent=parent, aliases=aliases)
 
 
 def _with_name(tags: Mapping[str, str] | None, name: str) -> dict[str, str]:
@@ -168,8 +171,13 @@ class DestinationPrefixLists(pulumi.ComponentResource):
             options = _options(a, mode="prefix-list")
             _check_tags(tags)
             _lists = plan_prefix_lists(_rules(a), options)
+            quota = prefix_list_quota_note(len(_lists))
+        else:
+            quota = None  # EgressSecurityGroup reports it with its plan's notes
         lists = tuple(_lists)
         super().__init__(self._TYPE, name, None, opts)
+        if quota:
+            pulumi.log.warn(quota, resource=self)
         ids: dict[str, pulumi.Output[str]] = {}
         for pl in lists:
             res = aws_ec2.ManagedPrefixList(
@@ -179,7 +187,10 @@ class DestinationPrefixLists(pulumi.ComponentResource):
                 max_entries=pl.max_entries,
                 entries=[{"cidr": e.cidr, "description": e.description} for e in pl.entries],
                 tags=_with_name(tags, pl.name),
-                opts=_child(self),
+                opts=_child(
+                    self,
+                    former=pl.former_resource_name and f"{name}-{pl.former_resource_name}",
+                ),
             )
             ids[pl.key] = res.id
         self._ids = ids
@@ -264,18 +275,25 @@ class FqdnAllowlist(pulumi.ComponentResource):
             self.network_firewall_rule_group_arn = group.arn
         dns = plan.dns_firewall
         if dns is not None:
+            # The DNS Firewall names carry name_prefix but are cosmetic and cannot change in
+            # place: a rename would replace the domain list, rule group, rule and VPC
+            # association, and the new association would ask for the priority the old one
+            # still holds ("a unique priority for each rule group that you associate with
+            # a single VPC", AssociateFirewallRuleGroup). So a name stays as created; the
+            # tags follow the settings.
+            keep_name = pulumi.ResourceOptions(parent=self, ignore_changes=["name"])
             domains = aws_route53.ResolverFirewallDomainList(
                 f"{name}-domains",
                 name=dns.name,
                 domains=list(dns.domains),
                 tags=dict(tags or {}) or None,
-                opts=_child(self),
+                opts=keep_name,
             )
             group_dns = aws_route53.ResolverFirewallRuleGroup(
                 f"{name}-dns-rules",
                 name=dns.name,
                 tags=dict(tags or {}) or None,
-                opts=_child(self),
+                opts=keep_name,
             )
             aws_route53.ResolverFirewallRule(
                 f"{name}-dns-allow",
@@ -284,7 +302,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
                 firewall_rule_group_id=group_dns.id,
                 firewall_domain_list_id=domains.id,
                 priority=dns.rule_priority,
-                opts=_child(self),
+                opts=keep_name,
             )
             if dns_firewall_vpc_id is not None:
                 aws_route53.ResolverFirewallRuleGroupAssociation(
@@ -294,7 +312,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
                     vpc_id=dns_firewall_vpc_id,
                     priority=dns.priority,
                     tags=dict(tags or {}) or None,
-                    opts=_child(self),
+                    opts=keep_name,
                 )
             self.dns_firewall_rule_group_id = group_dns.id
             self.dns_firewall_domain_list_id = domains.id
@@ -407,7 +425,11 @@ class EgressSecurityGroup(pulumi.ComponentResource):
                     vpc_id=vpc_id,
                     description=g.description,
                     tags=_with_name(tags, tag_name),
-                    opts=_child(self),
+                    # AWS cannot change a description in place: a new one would replace
+                    # the group (and strand its network interfaces on the old one). The
+                    # description is cosmetic; groups korefw 0.x described with the
+                    # namePrefix keep theirs.
+                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["description"]),
                 )
                 group_ids.append(sg.id)
 
@@ -427,7 +449,7 @@ class EgressSecurityGroup(pulumi.ComponentResource):
                 to_port=r.to_port,
                 description=r.description,
                 tags=dict(tags or {}) or None,
-                opts=_child(self),
+                opts=_child(self, former=r.former_name and f"{name}-{r.former_name}"),
                 **destination,
             )
 
@@ -452,6 +474,8 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         self.unenforced_fqdn_rules = plan.unenforced_fqdn_rules
         self.plan = plan.to_dict()
         _warn_unenforced(self.unenforced_fqdn_rules, self)
+        for note in plan.notes:
+            pulumi.log.warn(note, resource=self)
         self.register_outputs(
             {
                 "security_group_ids": self.security_group_ids,

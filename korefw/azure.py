@@ -174,14 +174,24 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         sources = plan.options.source_address_prefixes
         nsg_id: pulumi.Output[str | None]
         if _given(network_security_group_name):
+            # Keyed by priority (see NsgRule.resource_name): a new rule never lands on a
+            # priority an old rule still holds. A renamed rule (namePrefix) is replaced
+            # delete-first, because its successor takes the same priority: a moment
+            # without that rule (or, for the Deny rule, without the Deny) is the lesser
+            # harm than an update that fails with SecurityRuleConflict. The alias is the
+            # logical name korefw 0.x gave the rule.
             created = [
                 network.SecurityRule(
-                    f"{name}-{r.name}",
+                    f"{name}-{r.resource_name}",
                     security_rule_name=r.name,
                     resource_group_name=resource_group_name,
                     network_security_group_name=network_security_group_name,
                     **_rule_fields(r, sources),
-                    opts=child,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        aliases=[pulumi.Alias(name=f"{name}-{r.name}")],
+                        delete_before_replace=True,
+                    ),
                 )
                 for r in plan.nsg_rules
             ]
@@ -313,13 +323,15 @@ class FqdnAllowlist(pulumi.ComponentResource):
         tag_map = dict(tags) if tags else None
         groups = {
             g.name: network.IpGroup(
-                f"{name}-{g.name}",
+                f"{name}-ip-group-{g.key}",
                 ip_groups_name=g.name,
                 resource_group_name=resource_group_name,
                 location=location,
                 ip_addresses=list(g.addresses),
                 tags=tag_map,
-                opts=child,
+                opts=pulumi.ResourceOptions(
+                    parent=self, aliases=[pulumi.Alias(name=f"{name}-{g.name}")]
+                ),
             )
             for g in plan.ip_groups
         }
@@ -351,13 +363,16 @@ class FqdnAllowlist(pulumi.ComponentResource):
             collections = _collections(fw, ids)
             if collections:
                 rcg = network.FirewallPolicyRuleCollectionGroup(
-                    f"{name}-{fw.rule_collection_group}",
+                    f"{name}-rule-collection-group",
                     rule_collection_group_name=fw.rule_collection_group,
                     firewall_policy_name=policy_name,
                     resource_group_name=policy_rg,
                     priority=fw.priority,
                     rule_collections=collections,
-                    opts=child,
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        aliases=[pulumi.Alias(name=f"{name}-{fw.rule_collection_group}")],
+                    ),
                 )
                 rcg_id = rcg.id
         self.ip_group_ids = pulumi.Output.from_input(ids)

@@ -113,7 +113,17 @@ def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """Create the components the settings ask for and return the stack outputs."""
     rules = stack_rules(cfg, base_dir)
     preflight(cfg, rules)
-    name = cfg["namePrefix"]
+    # Component names are fixed: namePrefix shapes cloud names and tags, never URNs, so a
+    # new prefix updates resources in place instead of creating a second set beside the
+    # first. The alias is the name korefw 0.x derived from the prefix (children follow).
+    prefix = cfg["namePrefix"]
+
+    def named(cloud: str) -> tuple[str, pulumi.ResourceOptions | None]:
+        name, old = f"korefw-{cloud}", f"{prefix}-{cloud}"
+        return name, None if old == name else pulumi.ResourceOptions(
+            aliases=[pulumi.Alias(name=old)]
+        )
+
     outputs: dict[str, Any] = {
         "region": rules.region,
         "rulesSource": rules.source,
@@ -123,7 +133,8 @@ def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     if "aws" in cfg["targets"]:
         from .aws import EgressSecurityGroup
 
-        sg = EgressSecurityGroup(f"{name}-aws", rules=rules, **aws_kwargs(cfg))
+        name, opts = named("aws")
+        sg = EgressSecurityGroup(name, rules=rules, **aws_kwargs(cfg), opts=opts)
         outputs.update(
             awsSecurityGroupIds=sg.security_group_ids,
             awsPrefixListIds=sg.prefix_list_ids,
@@ -134,7 +145,8 @@ def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     if "azure" in cfg["targets"]:
         from .azure import EgressNetworkSecurityGroup
 
-        nsg = EgressNetworkSecurityGroup(f"{name}-azure", rules=rules, **azure_kwargs(cfg))
+        name, opts = named("azure")
+        nsg = EgressNetworkSecurityGroup(name, rules=rules, **azure_kwargs(cfg), opts=opts)
         outputs.update(
             azureNetworkSecurityGroupId=nsg.network_security_group_id,
             azureNetworkSecurityGroupName=nsg.network_security_group_name,

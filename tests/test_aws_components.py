@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+import pulumi
 import pytest
-from test_aws_plan import SHIPPED, japan, many_destinations, rule
+from test_aws_plan import SHIPPED, japan, many_destinations, rule, undigested
 
 from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
 from korefw.core.allowset import AllowSet
@@ -140,15 +141,16 @@ def test_prefix_list_mode_references_lists_and_exports_their_ids() -> None:
     plan = run(rules=japan(), mode="prefix-list", prefix_list_headroom=1)
     check_exact(plan, japan())
     out = outputs(plan)
-    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
-    assert set(out["prefix_list_ids"]) == {
+    lists = {undigested(r.inputs["name"]): r for r in plan.of_type(PL)}
+    keys = {undigested(k): k for k in out["prefix_list_ids"]}
+    assert set(keys) == {
         "audiocodes-ipv4",
         "voice-gateway-vg-ipv4",
         "media-twilio-gateway-ipv4",
         "twilio-stun-ipv4",
     }
     stun = lists["korefw-jp-twilio-stun-ipv4"]
-    assert out["prefix_list_ids"]["twilio-stun-ipv4"] == stun.id
+    assert out["prefix_list_ids"][keys["twilio-stun-ipv4"]] == stun.id
     assert stun.inputs["maxEntries"] == 3 + 1 and stun.inputs["addressFamily"] == "IPv4"
     assert all(e["description"] == "Twilio STUN" for e in stun.inputs["entries"])
     refs = [r for r in plan.of_type(EGRESS) if r.inputs.get("prefixListId") == stun.id]
@@ -167,7 +169,8 @@ def test_resources_names_types_and_nesting() -> None:
     assert by_name["kf"].type == COMPONENT
     assert by_name["kf-sg-1"].type == SG and by_name["kf-sg-1"].parent == by_name["kf"].urn
     assert by_name["kf-prefix-lists"].type == "korefw:aws:DestinationPrefixLists"
-    assert by_name["kf-prefix-lists-pl-audiocodes-ipv4"].type == PL
+    (audiocodes,) = [n for n in by_name if n.startswith("kf-prefix-lists-pl-audiocodes-ipv4-")]
+    assert by_name[audiocodes].type == PL
     assert by_name["kf-fqdn"].type == "korefw:aws:FqdnAllowlist"
     assert by_name["kf-fqdn-nfw"].type == NFW
     rule_ = by_name["kf-udp-10000-65535-to-168.86.128.0-18"]
@@ -228,7 +231,7 @@ def test_adding_a_row_to_a_prefix_list_updates_it_in_place() -> None:
     before = run(rules=japan(), mode="prefix-list")
     after = run(rules=japan().extend(rows), mode="prefix-list")
     assert custom(before).keys() == custom(after).keys()
-    (stun,) = [r for r in after.of_type(PL) if r.name.endswith("twilio-stun-ipv4")]
+    (stun,) = [r for r in after.of_type(PL) if "-pl-twilio-stun-ipv4-" in r.name]
     assert stun.inputs["maxEntries"] == 4 and "13.115.245.0/27" in str(stun.inputs["entries"])
     check_exact(after, japan().extend(rows))
 
@@ -392,18 +395,19 @@ def test_standalone_prefix_lists_keep_families_apart() -> None:
         )
     )
     out = outputs(plan, "korefw:aws:DestinationPrefixLists")
-    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
+    lists = {undigested(r.inputs["name"]): r for r in plan.of_type(PL)}
     assert set(lists) == {"korefw-us-edge-ipv4", "korefw-us-edge-ipv6"}
     v4 = lists["korefw-us-edge-ipv4"].inputs
     assert v4["addressFamily"] == "IPv4" and v4["maxEntries"] == 2 + 5
     assert [e["cidr"] for e in v4["entries"]] == ["192.0.2.0/28", "198.51.100.7/32"]
-    assert v4["tags"] == {"Team": "net", "Name": "korefw-us-edge-ipv4"}
+    assert v4["tags"] == {"Team": "net", "Name": v4["name"]}
     assert lists["korefw-us-edge-ipv6"].inputs["addressFamily"] == "IPv6"
-    assert out["prefix_list_ids"] == {
+    assert {undigested(k): v for k, v in out["prefix_list_ids"].items()} == {
         "edge-ipv4": lists["korefw-us-edge-ipv4"].id,
         "edge-ipv6": lists["korefw-us-edge-ipv6"].id,
     }
-    assert out["prefix_lists"]["edge-ipv4"]["flows"] == ["tcp 443", "tcp 8443"]
+    (v4_key,) = [k for k in out["prefix_lists"] if k.startswith("edge-ipv4-")]
+    assert out["prefix_lists"][v4_key]["flows"] == ["tcp 443", "tcp 8443"]
     assert not plan.of_type(EGRESS)
 
 
@@ -424,3 +428,60 @@ def test_ipv6_destinations_use_cidr_ipv6_and_their_own_quota(mode: str) -> None:
     else:
         families = sorted(r.inputs["addressFamily"] for r in plan.of_type(PL))
         assert families == ["IPv4", "IPv6"]
+
+
+def test_plan_notes_reach_the_preview_as_warnings() -> None:
+    plan = run(rules=many_destinations(301))
+    assert len(plan.of_type(SG)) == 6
+    assert any("5 security groups per network interface" in w for w in plan.warnings)
+    existing = run(rules=japan(), security_group_id="sg-0123456789abcdef0")
+    assert any("remove its default allow-all egress rule" in w for w in existing.warnings)
+
+
+def test_security_groups_ignore_description_changes_and_rules_keep_0x_names() -> None:
+    seen: dict[str, Any] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        seen[args.name] = args.opts
+
+    opts = pulumi.ResourceOptions(transformations=[record])
+    plan = run_offline(
+        lambda: EgressSecurityGroup("kf", rules=japan(), vpc_id=VPC, mode="prefix-list", opts=opts)
+    )
+    for sg in plan.of_type(SG):
+        # AWS replaces a group whose description changes; the description is cosmetic.
+        assert seen[sg.name].ignore_changes == ["description"]
+        assert "korefw" in sg.inputs["description"] and "kore-" not in sg.inputs["description"]
+    aliases = {
+        r.name: [a.name for a in seen[r.name].aliases or [] if isinstance(a.name, str)]
+        for r in plan.of_type(PL) + plan.of_type(EGRESS)
+    }
+    # korefw 0.x called the most common flow profile of a section "<section>-ipv4".
+    assert aliases[next(n for n in aliases if "-pl-twilio-stun-ipv4-" in n and "to-pl" not in n)]
+    assert sorted(a for names in aliases.values() for a in names if a.startswith("kf-prefix")) == [
+        "kf-prefix-lists-pl-audiocodes-ipv4",
+        "kf-prefix-lists-pl-media-twilio-gateway-ipv4",
+        "kf-prefix-lists-pl-twilio-stun-ipv4",
+        "kf-prefix-lists-pl-voice-gateway-vg-ipv4",
+    ]
+    assert "kf-udp-3478-to-pl-twilio-stun-ipv4" in {a for v in aliases.values() for a in v}
+
+
+def test_dns_firewall_names_stay_as_created() -> None:
+    seen: dict[str, Any] = {}
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        seen[args.name] = args.opts
+
+    run_offline(
+        lambda: EgressSecurityGroup(
+            "kf",
+            rules=japan(),
+            vpc_id=VPC,
+            fqdn_enforcement=("dns-firewall",),
+            dns_firewall_vpc_id=VPC,
+            opts=pulumi.ResourceOptions(transformations=[record]),
+        )
+    )
+    dns = ["kf-fqdn-domains", "kf-fqdn-dns-rules", "kf-fqdn-dns-allow", "kf-fqdn-dns-vpc"]
+    assert [seen[n].ignore_changes for n in dns] == [["name"]] * 4

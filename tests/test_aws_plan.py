@@ -38,6 +38,12 @@ SHIPPED = [c for c in region_codes() if data_path(c).exists()]
 AWS_DESCRIPTION = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]*$")
 
 
+def undigested(key: str) -> str:
+    """A prefix-list key without its flow digest: ``twilio-stun-ipv4-1a2b3c`` -> ``...-ipv4``."""
+    assert re.fullmatch(r".+-ipv[46]-[0-9a-f]{6}", key), key
+    return key.rsplit("-", 1)[0]
+
+
 def rule(
     section: str = "S",
     component: str = "C",
@@ -175,7 +181,7 @@ def test_japan_each_mode_is_exact_and_costs_29(mode: str) -> None:
 
 def test_japan_prefix_lists_per_section() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="prefix-list"))
-    lists = {p.key: p for p in plan.prefix_lists}
+    lists = {undigested(p.key): p for p in plan.prefix_lists}
     assert set(lists) == {
         "audiocodes-ipv4",
         "voice-gateway-vg-ipv4",
@@ -194,7 +200,8 @@ def test_japan_prefix_lists_per_section() -> None:
         ("tcp", 5349, 5349),
         ("udp", 3478, 3478),
     )
-    assert stun.name == "korefw-jp-twilio-stun-ipv4" and stun.address_family == "IPv4"
+    assert stun.name == f"korefw-jp-{stun.key}" and stun.address_family == "IPv4"
+    assert stun.former_key == "twilio-stun-ipv4"  # korefw 0.x's key, for an alias
     assert all(r.prefix_list for r in plan.rules)
 
 
@@ -202,7 +209,7 @@ def test_auto_picks_prefix_lists_only_where_they_cost_no_more() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="auto"))
     check_plan(plan, japan())
     # one-entry set: a list would add a resource for nothing
-    assert "media-twilio-gateway-ipv4" not in {p.key for p in plan.prefix_lists}
+    assert "media-twilio-gateway-ipv4" not in {undigested(p.key) for p in plan.prefix_lists}
     assert len(plan.prefix_lists) == 3
     # headroom makes every list dearer than its CIDRs
     roomy = plan_aws(japan(), AwsOptions(mode="auto", prefix_list_headroom=2))
@@ -243,7 +250,10 @@ def test_ipv4_and_ipv6_prefix_lists_are_kept_apart() -> None:
     rules = RuleSet((rule(cidrs=("192.0.2.1", "2001:db8::1", "192.0.2.7", "2001:db8::7")),))
     plan = plan_aws(rules, AwsOptions(mode="prefix-list"))
     check_plan(plan, rules)
-    fams = {p.key: (p.address_family, [e.cidr for e in p.entries]) for p in plan.prefix_lists}
+    fams = {
+        undigested(p.key): (p.address_family, [e.cidr for e in p.entries])
+        for p in plan.prefix_lists
+    }
     assert fams == {
         "s-ipv4": ("IPv4", ["192.0.2.1/32", "192.0.2.7/32"]),
         "s-ipv6": ("IPv6", ["2001:db8::1/128", "2001:db8::7/128"]),
@@ -537,3 +547,35 @@ def test_ten_thousand_rules_plan_quickly() -> None:
 def test_planner_does_not_import_pulumi() -> None:
     code = "import sys, korefw.core.aws_plan; sys.exit('pulumi' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+# --------------------------------------------------------------------------- AWS defaults
+
+
+def test_more_than_five_groups_per_interface_is_a_warning_not_an_error() -> None:
+    # Amazon VPC quotas: 5 security groups per network interface by default (adjustable).
+    five = plan_aws(many_destinations(300), AwsOptions())
+    assert len(five.groups) == 5
+    assert not any("per network interface" in n for n in five.notes)
+    six = plan_aws(many_destinations(301), AwsOptions())
+    check_plan(six, many_destinations(301))
+    assert len(six.groups) == 6
+    (note,) = [n for n in six.notes if "per network interface" in n]
+    assert "6 security groups" in note and "5 security groups per network interface" in note
+
+
+def test_more_than_100_prefix_lists_is_a_warning_not_an_error() -> None:
+    # Amazon VPC quotas: 100 customer-managed prefix lists per Region by default.
+    def sections(n: int) -> RuleSet:
+        return RuleSet(
+            tuple(rule(f"S{i}", cidrs=(f"10.{i}.0.1", f"10.{i}.0.2")) for i in range(n)),
+            region="xx",
+        )
+
+    opts = AwsOptions(mode="prefix-list", rule_limit=1000)
+    at = plan_aws(sections(100), opts)
+    assert len(at.prefix_lists) == 100 and not any("prefix lists" in n for n in at.notes)
+    over = plan_aws(sections(101), opts)
+    (note,) = [n for n in over.notes if "prefix lists per Region" in n]
+    assert "101 managed prefix lists" in note
+    assert len(plan_prefix_lists(sections(101), opts)) == 101  # planned all the same

@@ -11,6 +11,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pulumi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from test_azure_plan import rule_sets
@@ -118,11 +119,47 @@ def test_existing_nsg_gets_security_rules_only(jp: RuleSet, merge: str) -> None:
     )
 
 
-def test_security_rule_resources_are_named_for_their_rule(jp: RuleSet) -> None:
-    plan = run(jp, network_security_group_name="nsg-app")
-    for r in plan.of_type(SECURITY_RULE):
-        assert r.name == f"egress-{r.inputs['securityRuleName']}"
+def test_security_rule_resources_are_keyed_by_priority(jp: RuleSet) -> None:
+    plan = run(jp, network_security_group_name="nsg-app", deny_other_outbound=True)
+    rules = plan.of_type(SECURITY_RULE)
+    assert rules
+    for r in rules:
+        assert r.name == f"egress-priority-{r.inputs['priority']}"
+        assert r.inputs["securityRuleName"].startswith("korefw-")
         assert r.parent == component(plan).urn
+
+
+def record_options(seen: dict[str, Any]) -> pulumi.ResourceOptions:
+    """Options whose (SDK-side) transformation records every child's resource options."""
+
+    def record(args: pulumi.ResourceTransformationArgs) -> None:
+        seen[args.name] = args.opts
+
+    return pulumi.ResourceOptions(transformations=[record])
+
+
+def test_renamed_security_rules_are_replaced_delete_first_with_the_old_name_as_alias(
+    jp: RuleSet,
+) -> None:
+    seen: dict[str, Any] = {}
+    plan = run_offline(
+        lambda: EgressNetworkSecurityGroup(
+            "egress",
+            rules=jp,
+            resource_group_name="rg",
+            network_security_group_name="nsg-app",
+            deny_other_outbound=True,
+            name_prefix="kore-jp",
+            opts=record_options(seen),
+        )
+    )
+    for r in plan.of_type(SECURITY_RULE):
+        opts = seen[r.name]
+        # The successor of a renamed rule takes the same priority: delete first.
+        assert opts.delete_before_replace is True
+        # korefw 0.x named the resource after the rule (the provider adds type aliases).
+        names = [a.name for a in opts.aliases if isinstance(a.name, str)]
+        assert names == [f"egress-{r.inputs['securityRuleName']}"]
 
 
 def test_japan_merge_all_is_at_most_seven_nsg_rules(jp: RuleSet) -> None:
@@ -145,16 +182,17 @@ def test_deny_rule_is_last_in_band_and_really_restricts(jp: RuleSet) -> None:
     assert not any("AllowInternetOutBound" in n for n in result.notes)
 
 
-def test_five_thousand_destinations_split_at_4000() -> None:
-    nets = tuple(ipaddress.ip_network((0xC6120000 + 2 * i, 32)) for i in range(5000))
+def test_over_4000_destinations_per_nsg_fails_before_any_resource() -> None:
+    nets = tuple(ipaddress.ip_network((0xC6120000 + 2 * i, 32)) for i in range(4001))
     rules = RuleSet(
         (Rule("S", "C", (Protocol.UDP,), (PortRange(10000, 20000),), cidrs=nets),), region="t"
     )
-    plan = run(rules)
-    sizes = sorted(len(r["destinationAddressPrefixes"]) for r in recorded_rules(plan))
-    assert sizes == [1000, 4000]
-    assert recorded_allow_set(plan) == rules.allow_set()
-    assert any("may apply to the whole NSG" in w for w in plan.warnings)
+    with pytest.raises(PlanError, match="4001 destination addresses and ranges"):
+        run(rules)
+    fits = RuleSet((rules.rules[0].with_(cidrs=nets[:4000]),), region="t")
+    plan = run(fits)
+    assert [len(r["destinationAddressPrefixes"]) for r in recorded_rules(plan)] == [4000]
+    assert recorded_allow_set(plan) == fits.allow_set()
 
 
 def test_inline_rules_use_the_sdk_shapes(jp: RuleSet) -> None:
@@ -299,7 +337,11 @@ BAD = [
     ({"merge": "some"}, "merge", "unknown merge mode"),
     ({"priority_band": (50, 99)}, "priority_band", "within 100-4096"),
     ({"priority_band": (4000, 4100)}, "priority_band", "within 100-4096"),
-    ({"priority_band": (1000, 1004)}, "priority_band", "band 1000-1004 holds 5 priorities"),
+    (
+        {"priority_band": (1000, 1004)},
+        "priority_band",
+        "band 1000-1004 holds 4 priorities for Allow rules",
+    ),
     (
         {"firewall_policy_id": POLICY_ID, "create_firewall_policy": True},
         "create_firewall_policy",

@@ -14,7 +14,7 @@ from korefw.core.allowset import AllowSet
 from korefw.core.azure_plan import (
     MAX_DESCRIPTION_LEN,
     MAX_NAME_LEN,
-    MAX_PREFIXES_PER_RULE,
+    MAX_PREFIXES_PER_NSG,
     MERGE_MODES,
     NAME_RE,
     AzureOptions,
@@ -72,7 +72,7 @@ def check_invariants(plan: AzurePlan, rules: RuleSet) -> None:
     for r in plan.nsg_rules:
         assert NAME_RE.match(r.name) and len(r.name) <= MAX_NAME_LEN, r.name
         assert len(r.description) <= MAX_DESCRIPTION_LEN, r.description
-        assert len(r.destination_address_prefixes) <= MAX_PREFIXES_PER_RULE
+        assert len(r.destination_address_prefixes) <= MAX_PREFIXES_PER_NSG
     for r in plan.allow_rules():
         assert r.protocol in ("Tcp", "Udp")
         assert not {"*", "Internet", "0.0.0.0/0", "::/0"} & set(r.destination_address_prefixes)
@@ -161,18 +161,30 @@ def test_ipv6_destinations_get_their_own_rules() -> None:
     assert sorted(r.name.split("-")[1] for r in plan.allow_rules()) == ["tcp", "tcp6"]
 
 
-def test_five_thousand_destinations_split_at_4000() -> None:
-    nets = [str(ipaddress.ip_address(0xC6120000 + 2 * i)) + "/32" for i in range(5000)]
-    rules = RuleSet((rule("A", (TCP,), [(443, 443)], nets),), region="t")
-    plan = plan_azure(rules)
-    check_invariants(plan, rules)
-    sizes = sorted(len(r.destination_address_prefixes) for r in plan.allow_rules())
-    assert sizes == [1000, 4000]
-    first, second = sorted(plan.allow_rules(), key=lambda r: len(r.name))
-    assert second.name == first.name + "-2"
-    # The split is stable: the first 4000 addresses in address order stay together.
-    assert first.destination_address_prefixes == tuple(nets[:4000])
-    assert any("may apply to the whole NSG" in w for w in plan.warnings)
+def test_the_4000_prefix_limit_is_per_nsg_not_per_rule() -> None:
+    # Azure: 4,000 "IP addresses and ranges specified for source or destination in a
+    # security group" -- per NSG, sources and destinations apart.
+    nets = [str(ipaddress.ip_address(0xC6120000 + 2 * i)) + "/32" for i in range(4000)]
+    at_limit = RuleSet(
+        (
+            rule("A", (TCP,), [(443, 443)], nets[:2500]),
+            rule("B", (UDP,), [(3478, 3478)], nets[2500:]),
+        ),
+        region="t",
+    )
+    plan = plan_azure(at_limit)
+    check_invariants(plan, at_limit)
+    limits = plan.to_dict()["limits"]["destination_prefixes"]
+    assert (limits["used"], limits["limit"]) == (4000, 4000) and limits["per"].startswith("NSG")
+    over = at_limit.extend([rule("C", (TCP,), [(8443, 8443)], ["198.51.100.7"])])
+    # Every rule is far below 4,000; the NSG as a whole is over.
+    with pytest.raises(PlanError, match=r"4001 destination .* 4000 per NSG") as err:
+        plan_azure(over)
+    assert err.value.where == "rules"
+    sources = tuple(f"10.{i // 256}.{i % 256}.0/24" for i in range(2001))  # x 2 rules
+    with pytest.raises(PlanError, match="4002 source addresses") as err:
+        plan_azure(at_limit, AzureOptions(source_address_prefixes=sources))
+    assert err.value.where == "source_address_prefixes"
 
 
 def test_ten_thousand_rules_plan_in_seconds() -> None:
@@ -192,10 +204,13 @@ def test_ten_thousand_rules_plan_in_seconds() -> None:
         region="t",
     )
     start = time.perf_counter()
-    plan = plan_azure(rules, AzureOptions(merge="section"))
+    with pytest.raises(PlanError, match="per NSG"):  # ~10,000 destinations: over 4,000
+        plan_azure(rules, AzureOptions(merge="section"))
+    fits = RuleSet(rules.rules[:3000], region="t")
+    plan = plan_azure(fits, AzureOptions(merge="section"))
     elapsed = time.perf_counter() - start
     assert elapsed < 5, elapsed
-    assert plan.allow_set() == rules.allow_set()
+    assert plan.allow_set() == fits.allow_set()
     with pytest.raises(PlanError, match="at most 1000"):
         plan_azure(rules, AzureOptions(merge="none"))
 
@@ -240,10 +255,11 @@ def test_shuffling_rows_changes_nothing(jp: RuleSet, merge: str) -> None:
         assert plan_azure(RuleSet(tuple(rows), region="jp"), opts).to_dict() == base
 
 
-def test_priorities_hash_names_into_the_band(jp: RuleSet) -> None:
+def test_priorities_hash_keys_into_the_band_without_its_last(jp: RuleSet) -> None:
     plan = plan_azure(jp, AzureOptions(priority_band=(2000, 2499)))
     for r in plan.allow_rules():
-        assert r.home == home_priority(r.name, (2000, 2499))
+        assert r.name == f"korefw-{r.key}"
+        assert r.home == home_priority(r.key, (2000, 2498))
         assert r.priority == r.home  # no collision in Japan's plan
 
 
@@ -269,7 +285,7 @@ def test_pins_come_first_and_displace_others(jp: RuleSet) -> None:
 
 def test_pin_keeps_a_rule_in_place_when_a_new_rule_takes_its_slot() -> None:
     base = RuleSet((rule("A", (TCP,), [(443, 443)], ["192.0.2.1"]),), region="t")
-    band = (100, 101)
+    band = (100, 102)  # two Allow priorities; 102 is kept for the Deny rule
     (old,) = plan_azure(base, AzureOptions(priority_band=band)).allow_rules()
     moved = kept = 0
     for port in range(1000, 1040):  # "korefw-tcp-10xx-..." sorts first and wins a shared slot
@@ -289,8 +305,8 @@ def test_pin_keeps_a_rule_in_place_when_a_new_rule_takes_its_slot() -> None:
 @pytest.mark.parametrize(
     ("band", "deny", "message"),
     [
-        ((1000, 1003), False, "band 1000-1003 holds 4 priorities but the plan needs 6"),
-        ((1000, 1005), True, "band 1000-1005 holds 6 priorities but the plan needs 7"),
+        ((1000, 1003), False, r"band 1000-1003 holds 3 priorities for Allow rules .* needs 6"),
+        ((1000, 1005), True, r"band 1000-1005 holds 5 priorities for Allow rules .* needs 6"),
     ],
 )
 def test_band_too_small_names_band_and_count(
@@ -502,3 +518,18 @@ def test_property_priorities_unique_within_band(names: set[str], width: int) -> 
     assert len(set(prios)) == len(prios) == len(names)
     assert all(band[0] <= p <= band[1] for p in prios)
     assert {n for n, _, _ in displaced} == {n for n, (p, h) in slots.items() if p != h}
+
+
+def test_pins_take_a_rule_name_or_its_key(jp: RuleSet) -> None:
+    plan = plan_azure(jp)
+    a, b = plan.allow_rules()[:2]
+    by_key = plan_azure(jp, AzureOptions(priorities={a.key: b.priority}))
+    by_name = plan_azure(jp, AzureOptions(priorities={a.name: b.priority}))
+    assert by_key.to_dict() == by_name.to_dict()
+    # A key pin survives a new name_prefix; the name pin would name no rule any more.
+    renamed = plan_azure(jp, AzureOptions(name_prefix="acme", priorities={a.key: b.priority}))
+    assert {r.key: r.priority for r in renamed.nsg_rules} == {
+        r.key: r.priority for r in by_key.nsg_rules
+    }
+    with pytest.raises(PlanError, match="pinned twice"):
+        plan_azure(jp, AzureOptions(priorities={a.key: b.priority, a.name: 1500}))

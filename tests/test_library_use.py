@@ -46,7 +46,7 @@ def test_library_example_builds_exact_rules_for_the_selected_sections() -> None:
 
 def test_stack_reference_prefix_list_id_reaches_the_egress_rule() -> None:
     plan = _run()
-    wanted = SHARED_OUTPUTS["awsPrefixListIds"]["twilio-stun-ipv4"]
+    wanted = SHARED_OUTPUTS["awsPrefixListIds"]["twilio-stun-ipv4-c1e4c9"]
     turn = [r for r in plan.resources if r.name.startswith("media-turn-")]
     assert len(turn) == 2
     assert {r.inputs["prefixListId"] for r in turn} == {wanted}

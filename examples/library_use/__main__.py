@@ -30,9 +30,11 @@ EgressNetworkSecurityGroup(
     name_prefix="app-jp",
 )
 
-# 3. Reuse the prefix lists a shared korefw stack already manages, through its outputs.
+# 3. Reuse the prefix lists a shared korefw stack already manages, through its outputs
+#    (a list's key ends in a digest of the flows it is for; `korefw plan` shows them).
 network = pulumi.StackReference(config.require("koreNetworkStack"))
-stun_list = network.get_output("awsPrefixListIds").apply(lambda ids: ids["twilio-stun-ipv4"])
+stun_key = "twilio-stun-ipv4-c1e4c9"
+stun_list = network.get_output("awsPrefixListIds").apply(lambda ids: ids[stun_key])
 media_sg = ec2.SecurityGroup("media", vpc_id=app_vpc.id, description="media relays")
 for protocol in ("tcp", "udp"):
     vpc.SecurityGroupEgressRule(

@@ -15,6 +15,11 @@ How AWS counts, as modelled here:
   security group reference counts once in each family; it does not say which family a
   customer-managed list counts in, and korefw only creates single-family lists.)
 * A prefix list holds at most 1,000 entries.
+* Defaults the plan warns about, because AWS lets you raise them: 5 security groups per
+  network interface, and 100 customer-managed prefix lists per Region. (Amazon VPC
+  quotas, https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html:
+  "Security groups per network interface" 5, adjustable, and rules per group times groups
+  per interface at most 1,000; "Prefix lists per Region" 100.)
 
 Identity: every logical name derives from what a resource allows (protocol, ports,
 destination, destination set), never from the position of a vendor row, so adding a row
@@ -46,6 +51,10 @@ ENFORCEMENTS = ("network-firewall", "dns-firewall")
 MAX_PREFIX_LIST_ENTRIES = 1000
 #: AWS: rules per security group times groups per network interface may not exceed 1000.
 MAX_RULE_LIMIT = 1000
+#: AWS defaults (adjustable, so the plan warns): security groups per network interface,
+#: customer-managed prefix lists per Region.
+DEFAULT_GROUPS_PER_INTERFACE = 5
+DEFAULT_PREFIX_LISTS_PER_REGION = 100
 #: AWS: characters in a security group, egress rule or prefix-list entry description.
 MAX_DESCRIPTION = 255
 #: AWS Network Firewall: the largest capacity of a stateful rule group.
@@ -182,11 +191,18 @@ class PrefixListPlan:
     #: (protocol, from port, to port) every entry needs; a referencing egress rule each.
     flows: tuple[tuple[str, int, int], ...]
     sources: tuple[str, ...]  # "section / component" the entries come from
+    #: The key korefw 0.x gave this set, where it differs (an alias keeps the resource).
+    former_key: str | None = None
 
     @property
     def resource_name(self) -> str:
         """Logical name suffix of the ``ManagedPrefixList``."""
         return f"pl-{self.key}"
+
+    @property
+    def former_resource_name(self) -> str | None:
+        """The logical name suffix korefw 0.x used, where it differs."""
+        return f"pl-{self.former_key}" if self.former_key else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -215,6 +231,8 @@ class EgressRulePlan:
     group: int  # 1-based index of the security group
     cidr: str | None = None
     prefix_list: str | None = None  # PrefixListPlan.key
+    #: The name korefw 0.x gave this rule, where it differs (an alias keeps the resource).
+    former_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -436,6 +454,16 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
             "egress rules go into an existing security group: remove its default allow-all "
             "egress rule yourself, or these rules change nothing"
         )
+    if len(groups) > DEFAULT_GROUPS_PER_INTERFACE:
+        notes.append(
+            f"the egress rules need {len(groups)} security groups, and an instance needs all "
+            f"of them on its network interface: AWS allows {DEFAULT_GROUPS_PER_INTERFACE} "
+            "security groups per network interface by default (adjustable; rules per group "
+            "times groups per interface may not exceed 1000)"
+        )
+    too_many = prefix_list_quota_note(len(lists))
+    if too_many:
+        notes.append(too_many)
     return AwsPlan(
         region=rules.region,
         options=opts,
@@ -456,6 +484,17 @@ def plan_prefix_lists(
     for s in sets:
         _check_list_size(s.plan)
     return tuple(s.plan for s in sets)
+
+
+def prefix_list_quota_note(count: int) -> str | None:
+    """A warning when ``count`` prefix lists pass AWS's default quota per Region."""
+    if count <= DEFAULT_PREFIX_LISTS_PER_REGION:
+        return None
+    return (
+        f"the plan creates {count} managed prefix lists; AWS allows "
+        f"{DEFAULT_PREFIX_LISTS_PER_REGION} customer-managed prefix lists per Region by "
+        "default (adjustable), counting those other stacks already created there"
+    )
 
 
 @dataclass(frozen=True)
@@ -536,6 +575,11 @@ def _reference_rules(pl: PrefixListPlan) -> list[EgressRulePlan]:
     return [
         EgressRulePlan(
             name=_bounded(f"{proto}-{_ports_name(lo, hi)}-to-pl-{pl.key}"),
+            former_name=(
+                _bounded(f"{proto}-{_ports_name(lo, hi)}-to-pl-{pl.former_key}")
+                if pl.former_key
+                else None
+            ),
             protocol=proto,
             from_port=lo,
             to_port=hi,
@@ -563,8 +607,11 @@ def _destination_sets(
 
     Within one set every CIDR needs the same flows, so egress rules referencing the set's
     prefix list with each of those flows allow exactly the vendor's flows, nothing more.
-    Keys: ``<label slug>-ipv4``; further flow profiles of the same label and version add
-    a digest of their flows (``-ipv4-1a2b3c``).
+    Keys: ``<label slug>-ipv4-<digest of the flows>``, from the set's own content only, so
+    adding or removing a row moves no CIDR whose flows stay the same: only the lists whose
+    entries change are touched. (korefw 0.x gave the profile with most CIDRs the plain
+    ``<label slug>-ipv4``, so a row could swap two lists' keys; that key is kept as
+    ``former_key`` for an alias.)
     """
     # (label, version) -> net -> protocol -> [(lo, hi, source)]
     per_net: dict[tuple[str, int], dict[IPNetwork, list[_Contribution]]] = defaultdict(
@@ -586,13 +633,10 @@ def _destination_sets(
                 for lo, hi, _ in _merge_sourced(by_proto[proto])
             )
             by_profile[profile].append(net)
-        # The profile with most CIDRs keeps the plain key, so a new row with other ports
-        # adds a list beside it instead of renaming (replacing) the section's list.
         ranked = sorted(by_profile.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         for rank, (profile, members) in enumerate(ranked):
-            key = f"{bases[label]}-ipv{version}"
-            if rank:
-                key += "-" + digest(*profile, length=6)
+            key = f"{bases[label]}-ipv{version}-{digest(*profile, length=6)}"
+            former = None if rank else f"{bases[label]}-ipv{version}"
             members.sort(key=_net_key)
             entries = []
             sources: set[str] = set()
@@ -609,6 +653,7 @@ def _destination_sets(
                 max_entries=len(entries) + opts.prefix_list_headroom,
                 flows=profile,
                 sources=tuple(sorted(sources)),
+                former_key=former,
             )
             mine = tuple(c for n in members for c in nets[n])
             out.append(_DestSet(key, mine, plan))
@@ -721,13 +766,13 @@ def _shard(
     names: dict[int, list[str]] = defaultdict(list)
     for r in out_rules:
         names[r.group].append(r.name)
+    # No name_prefix in the description: AWS replaces a group whose description changes,
+    # and the network interfaces would stay on the old one.
     where = f" {region}" if region else ""
     groups = tuple(
         GroupPlan(
             index=i,
-            description=description(
-                f"{opts.name_prefix}: egress rules for Kore.ai{where}, group {i}"
-            ),
+            description=description(f"korefw: egress rules for Kore.ai{where}, group {i}"),
             rules=tuple(names[i]),
             ipv4=used[i][4] if i in used else 0,
             ipv6=used[i][6] if i in used else 0,
@@ -757,6 +802,7 @@ def _with_group(r: EgressRulePlan, group: int) -> EgressRulePlan:
         group=group,
         cidr=r.cidr,
         prefix_list=r.prefix_list,
+        former_name=r.former_name,
     )
 
 

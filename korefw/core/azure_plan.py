@@ -12,13 +12,28 @@ the pieces with identical port sets become one NSG rule. ``merge="none"`` keeps 
 rule per vendor rule and protocol, ``"section"`` merges within a vendor section,
 ``"all"`` across the whole rule set.
 
-Names and priorities come from content, never from list position. A rule's name is its
-merge identity (scope, protocol, port set) plus a digest of it; its priority is a hash
-of its name into the priority band. Collisions are resolved deterministically: pins
-(``priorities``) first, then every rule whose hashed slot is free, then the rest probe
-upward; the plan reports probe-displaced rules in ``displaced``. No stateless rule can
-promise that adding a rule never moves another one when hashes collide; a pin keeps a
-rule where it is.
+Names and priorities come from content, never from list position or cosmetic settings.
+A rule's ``key`` is its merge identity (scope, protocol, port set) plus a digest of it;
+its Azure ``name`` is ``name_prefix`` and the key. The priority is a hash of the key (not
+the name, so a new ``name_prefix`` moves nothing) into the band minus its last priority,
+which is always kept for the Deny rule, so toggling ``deny_other_outbound`` moves no Allow
+rule either. Collisions are resolved deterministically: pins (``priorities``) first,
+then every rule whose hashed slot is free, then the rest probe upward; the plan reports
+probe-displaced rules in ``displaced``. No stateless rule can promise that adding a rule
+never moves another one when hashes collide; a pin keeps a rule where it is.
+
+During an update old and new rules coexist (Pulumi creates and updates first and deletes
+last). Inline rules of a new NSG change in one PUT, so they only have to be unique
+within the new list. ``SecurityRule`` resources on an existing NSG are keyed by priority
+(:attr:`NsgRule.resource_name`), so a new rule can only land on a priority no rule of the
+old plan holds: a priority that stays in use is the same resource, updated in place, or
+replaced delete-first when its name changes (see :mod:`korefw.azure`).
+
+Limits (https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits#azure-resource-manager-virtual-networking-limits):
+1,000 rules per NSG, and 4,000 "IP addresses and ranges specified for source or
+destination in a security group (the limit applies separately to source and
+destination)": a limit per NSG, not per rule, so the plan counts korefw's destination
+prefixes (and source prefixes times rules) against the NSG's 4,000.
 """
 
 from __future__ import annotations
@@ -43,9 +58,10 @@ MERGE_MODES = ("none", "section", "all")
 FIREWALL_POLICY_MODES = ("none", "existing", "new")
 #: NSG rule priorities Azure accepts.
 PRIORITY_RANGE = (100, 4096)
-#: Azure's limits: rules per NSG, prefixes per rule, name and description lengths.
+#: Azure's limits: rules per NSG, address prefixes per NSG (source and destination counted
+#: apart; see the module docstring), name and description lengths.
 MAX_NSG_RULES = 1000
-MAX_PREFIXES_PER_RULE = 4000
+MAX_PREFIXES_PER_NSG = 4000
 MAX_NAME_LEN = 80
 MAX_DESCRIPTION_LEN = 140
 #: Azure Firewall: rule collection group priorities, application rule ports.
@@ -55,6 +71,8 @@ MAX_APPLICATION_PORT = 64000
 MAX_APPLICATION_PORTS_PER_RANGE = 16
 
 DENY_RULE_SUFFIX = "deny-internet-outbound"
+#: What the Allow rules' priorities leave free at the end of the band, always.
+RESERVED_FOR_DENY = 1
 NETWORK_COLLECTION_PRIORITY = 100
 APPLICATION_COLLECTION_PRIORITY = 200
 
@@ -84,9 +102,11 @@ _WILDCARD_PORTS = (
 class AzureOptions:
     """How to turn a rule set into NSG rules and Azure Firewall rules.
 
-    ``priority_band`` is the first and last NSG priority korefw may use; with
-    ``deny_other_outbound`` the last one holds the Deny rule. ``priorities`` pins NSG
-    rule names to priorities (the escape hatch when a hash collision would move a rule).
+    ``priority_band`` is the first and last NSG priority korefw may use; the last one is
+    kept for the Deny rule (``deny_other_outbound``) whether or not there is one, so
+    turning the Deny rule on or off moves no Allow rule. ``priorities`` pins NSG rules,
+    by name or key, to priorities (the escape hatch when a hash collision would move a
+    rule).
     ``firewall_policy`` is ``none``, ``existing`` or ``new``: where FQDN rules (and
     network rules for the IP rules) go. ``ip_groups`` plans one IP group per NSG Allow
     rule's destination set. ``firewall_priority`` is the rule collection group's priority
@@ -152,6 +172,12 @@ class AzureOptions:
         """The name the Deny rule gets."""
         return f"{self.name_prefix}-{DENY_RULE_SUFFIX}"
 
+    @property
+    def allow_band(self) -> tuple[int, int]:
+        """The priorities Allow rules may take: the band without its last priority."""
+        lo, hi = self.priority_band
+        return lo, hi - RESERVED_FOR_DENY
+
     def _check_pins(self, band: tuple[int, int]) -> dict[str, int]:
         pins = self.priorities or {}
         if not isinstance(pins, Mapping):
@@ -159,13 +185,13 @@ class AzureOptions:
                 "expected a mapping of NSG rule name to priority", where="priorities", value=pins
             )
         lo, hi = band
-        last = hi - 1 if self.deny_other_outbound else hi
+        last = hi - RESERVED_FOR_DENY
         seen: dict[int, str] = {}
         for name, prio in sorted(pins.items(), key=lambda kv: str(kv[0])):
             where = f"priorities.{name}"
             if not isinstance(name, str) or not NAME_RE.match(name):
                 raise ConfigError("not an NSG rule name", where="priorities", value=name)
-            if name == self.deny_rule_name:
+            if name in (self.deny_rule_name, DENY_RULE_SUFFIX):
                 raise ConfigError(
                     "the Deny rule always takes the band's last priority", where=where, value=prio
                 )
@@ -196,6 +222,12 @@ def _check_band(band: object) -> tuple[int, int]:
     if lo < PRIORITY_RANGE[0] or hi > PRIORITY_RANGE[1]:
         raise ConfigError(
             "NSG priorities must lie within 100-4096", where="priority_band", value=band
+        )
+    if hi - lo < RESERVED_FOR_DENY:
+        raise ConfigError(
+            "the band needs at least two priorities (its last is kept for the Deny rule)",
+            where="priority_band",
+            value=band,
         )
     return (lo, hi)
 
@@ -255,7 +287,7 @@ def parse_firewall_policy_id(policy_id: str) -> tuple[str, str]:
 class NsgRule:
     """One outbound NSG rule as Azure will be told it."""
 
-    name: str
+    name: str  # the Azure name: name_prefix and key
     priority: int
     access: str  # Allow | Deny
     protocol: str  # Tcp | Udp (Allow rules); * only for the Deny rule
@@ -265,11 +297,24 @@ class NsgRule:
     #: The slot the name hashes to; differs from ``priority`` when pinned or displaced.
     home: int = 0
     pinned: bool = False
+    #: The identity without ``name_prefix``; the priority hashes this.
+    key: str = ""
+
+    @property
+    def resource_name(self) -> str:
+        """Logical name suffix of a ``SecurityRule`` on an existing NSG: its priority.
+
+        Keyed by priority, a rule of the new plan whose priority an old rule holds is that
+        same resource (updated, or replaced delete-first), never a second rule on one
+        priority while the old one still exists.
+        """
+        return f"priority-{self.priority}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "name": self.name,
+            "key": self.key,
             "priority": self.priority,
             "access": self.access,
             "protocol": self.protocol,
@@ -294,6 +339,7 @@ class IpGroupPlan:
     name: str
     addresses: tuple[str, ...]
     nsg_rule: str
+    key: str = ""  # the NSG rule's key: the logical name, without name_prefix
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -417,6 +463,24 @@ class AzurePlan:
         """What the planned Allow rules allow (the component's output is checked separately)."""
         return AllowSet(b for r in self.allow_rules() for b in r.allow_set().boxes())
 
+    def limits(self) -> dict[str, Any]:
+        """What the plan uses of the Azure limits that apply to it, and what each is per."""
+        o = self.options
+        cidr_sources = sum(1 for p in o.source_address_prefixes if _prefix_kind(p) == "cidr")
+        return {
+            "rules": {"used": len(self.nsg_rules), "limit": MAX_NSG_RULES, "per": "NSG"},
+            "destination_prefixes": {
+                "used": sum(len(r.destination_address_prefixes) for r in self.allow_rules()),
+                "limit": MAX_PREFIXES_PER_NSG,
+                "per": "NSG (sources and destinations apart; not per rule)",
+            },
+            "source_prefixes": {
+                "used": cidr_sources * len(self.nsg_rules),
+                "limit": MAX_PREFIXES_PER_NSG,
+                "per": "NSG (sources and destinations apart; not per rule)",
+            },
+        }
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, deterministic form."""
         o = self.options
@@ -428,6 +492,7 @@ class AzurePlan:
             "deny_other_outbound": o.deny_other_outbound,
             "nsg_rules": [r.to_dict() for r in self.nsg_rules],
             "displaced": [{"name": n, "home": h, "priority": p} for n, h, p in self.displaced],
+            "limits": self.limits(),
             "ip_groups": [g.to_dict() for g in self.ip_groups],
             "firewall": self.firewall.to_dict() if self.firewall else None,
             "unenforced_fqdn_rules": [u.to_dict() for u in self.unenforced_fqdn_rules],
@@ -460,13 +525,11 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
     if not len(rules):
         raise PlanError("the rule set is empty: nothing to allow", where="rules")
     groups = _ip_groups(rules, o.merge)
-    allow: list[tuple[str, _Group, list[IPNetwork]]] = []
+    allow: list[tuple[str, str, _Group]] = []  # (key, name, group)
     for g in groups:
-        base = _name(o.name_prefix, g.scope, g.protocol, g.version, g.ports, g.identity)
-        for i in range(0, len(g.networks), MAX_PREFIXES_PER_RULE):
-            name = base if i == 0 else f"{base}-{i // MAX_PREFIXES_PER_RULE + 1}"
-            allow.append((name, g, g.networks[i : i + MAX_PREFIXES_PER_RULE]))
-    names = [n for n, _, _ in allow]
+        parts = (g.scope, g.protocol, g.version, g.ports, g.identity)
+        allow.append((_name("", *parts), _name(o.name_prefix, *parts), g))
+    names = [n for _, n, _ in allow]
     if len(set(names)) != len(names):  # digest collision: never silently merge two rules
         dup = sorted(n for n in set(names) if names.count(n) > 1)
         raise PlanError("two NSG rules got the same name", where="name_prefix", value=dup[0])
@@ -478,40 +541,52 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
             where="merge",
             value=o.merge,
         )
+    _check_prefix_limit(o, [len(g.networks) for _, _, g in allow])
     lo, hi = o.priority_band
-    size = hi - lo + 1
-    if needed > size:
-        what = f"{len(allow)} Allow rules" + (" + 1 Deny rule" if o.deny_other_outbound else "")
+    a_lo, a_hi = o.allow_band
+    if len(allow) > a_hi - a_lo + 1:
         raise PlanError(
-            f"band {lo}-{hi} holds {size} priorities but the plan needs {needed} ({what})",
+            f"band {lo}-{hi} holds {a_hi - a_lo + 1} priorities for Allow rules ({hi} is "
+            f"kept for the Deny rule) but the plan needs {len(allow)} Allow rules",
             where="priority_band",
             value=[lo, hi],
         )
-    unknown = sorted(set(o.priorities or {}) - set(names))
-    if unknown:
-        raise PlanError(
-            f"no NSG rule has this name (names: {', '.join(sorted(names)[:5])}"
-            + (", ..." if len(names) > 5 else "")
-            + ")",
-            where="priorities",
-            value=unknown[0],
-        )
-    slots, displaced = assign_priorities(
-        names, (lo, hi - 1 if o.deny_other_outbound else hi), o.priorities or {}
-    )
+    by_name = {n: k for k, n, _ in allow}
+    keys = set(by_name.values())
+    if len(keys) != len(allow):  # digest collision: never silently merge two rules
+        raise PlanError("two NSG rules got the same key", where="rules", value=len(allow))
+    pins: dict[str, int] = {}
+    for pin, prio in (o.priorities or {}).items():
+        key = by_name.get(pin, pin)
+        if key not in keys:
+            shown = sorted(names)
+            raise PlanError(
+                f"no NSG rule has this name or key (names: {', '.join(shown[:5])}"
+                + (", ..." if len(shown) > 5 else "")
+                + ")",
+                where="priorities",
+                value=pin,
+            )
+        if key in pins:
+            raise PlanError("pinned twice (by name and by key)", where="priorities", value=pin)
+        pins[key] = prio
+    slots, moved = assign_priorities(keys, o.allow_band, pins)
+    name_of = {k: n for k, n, _ in allow}
+    displaced = [(name_of[k], h, p) for k, h, p in moved]
     nsg_rules = [
         NsgRule(
             name=name,
-            priority=slots[name][0],
+            priority=slots[key][0],
             access="Allow",
             protocol=g.protocol.capitalize(),
-            destination_address_prefixes=tuple(str(n) for n in nets),
+            destination_address_prefixes=tuple(str(n) for n in g.networks),
             destination_port_ranges=tuple(str(p) for p in g.ports),
             description=_description(rules.region, g.owners),
-            home=slots[name][1],
-            pinned=name in (o.priorities or {}),
+            home=slots[key][1],
+            pinned=key in pins,
+            key=key,
         )
-        for name, g, nets in allow
+        for key, name, g in allow
     ]
     if o.deny_other_outbound:
         nsg_rules.append(
@@ -525,12 +600,16 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
                 description="korefw: deny other Internet egress (Azure allows it by default "
                 "through AllowInternetOutBound, 65001)",
                 home=hi,
+                key=DENY_RULE_SUFFIX,
             )
         )
     nsg_rules.sort(key=lambda r: r.priority)
     allow_rules = [r for r in nsg_rules if r.access == "Allow"]
     ip_groups = (
-        tuple(IpGroupPlan(r.name, r.destination_address_prefixes, r.name) for r in allow_rules)
+        tuple(
+            IpGroupPlan(r.name, r.destination_address_prefixes, r.name, key=r.key)
+            for r in allow_rules
+        )
         if o.ip_groups
         else ()
     )
@@ -545,6 +624,24 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
         unenforced_fqdn_rules=unenforced,
         warnings=_warnings(rules, o, allow_rules, unenforced),
     )
+
+
+def _check_prefix_limit(o: AzureOptions, destinations: list[int]) -> None:
+    """Azure's 4,000 addresses and ranges per NSG, destinations and sources counted apart."""
+    sources = sum(1 for p in o.source_address_prefixes if _prefix_kind(p) == "cidr")
+    rules = len(destinations) + (1 if o.deny_other_outbound else 0)
+    for side, count, where in (
+        ("destination", sum(destinations), "rules"),
+        ("source", sources * rules, "source_address_prefixes"),
+    ):
+        if count > MAX_PREFIXES_PER_NSG:
+            raise PlanError(
+                f"the NSG rules list {count} {side} addresses and ranges; Azure allows "
+                f"{MAX_PREFIXES_PER_NSG} per NSG (a limit per network security group, not per "
+                "rule, counted apart for sources and destinations)",
+                where=where,
+                value=count,
+            )
 
 
 def home_priority(name: str, band: tuple[int, int]) -> int:
@@ -875,12 +972,5 @@ def _warnings(
             "deny_other_outbound: the Deny rule also blocks FQDN egress through this NSG "
             "(an NSG sees the destination address, not the name); allow that traffic by "
             "address at a lower priority number"
-        )
-    total = sum(len(r.destination_address_prefixes) for r in allow_rules)
-    if total > MAX_PREFIXES_PER_RULE:
-        out.append(
-            f"the NSG rules list {total} destination prefixes in all; Azure documents a "
-            f"limit of {MAX_PREFIXES_PER_RULE} destination addresses and ranges 'in a "
-            "security group', which may apply to the whole NSG"
         )
     return tuple(out)

@@ -1,0 +1,428 @@
+"""Transitions between two plans of one stack apply without a hazard.
+
+Pulumi runs an update in two phases: creates and updates first (in any order, in
+parallel), then deletes. A resource whose logical name (URN) is in both plans is the same
+resource: updated in place, or replaced when a property that cannot change in place
+changes (create the replacement, delete the old one at the end; or delete first when the
+resource asks for ``delete_before_replace``). These tests model exactly that over the
+plans, independently of ``korefw diff``, and check at every moment of the update:
+
+* AWS: no egress rule is created while an identical one (same security group, protocol,
+  ports, CIDR or prefix list) still exists (``InvalidPermission.Duplicate``); no security
+  group holds more than its quota (a prefix-list reference costs ``max_entries``); no flow
+  both plans allow loses its prefix-list entry before its new home exists.
+* Azure: no two NSG rules hold one priority, and no rule is created onto a name another
+  rule still holds.
+
+The URN model is the components' own: AWS egress rules, security groups and prefix lists
+are named after ``EgressRulePlan.name``, ``GroupPlan.resource_name`` and
+``PrefixListPlan.resource_name``; ``SecurityRule`` resources on an existing NSG after
+``NsgRule.resource_name``; a new NSG's inline rules change in one PUT. The last test runs
+the real program under the mock runtime to check that ``namePrefix`` is in no URN.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import runpy
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from korefw.core.allowset import AllowSet
+from korefw.core.aws_plan import MODES, AwsOptions, AwsPlan, plan_aws
+from korefw.core.azure_plan import MERGE_MODES, AzureOptions, AzurePlan, NsgRule, plan_azure
+from korefw.core.errors import PlanError
+from korefw.core.model import RuleSet
+from korefw.core.regions import load_rules, region_codes
+from korefw.offline import run_offline
+from korefw.preview import PROJECT_DIR, load_stack
+
+REGIONS = {code: load_rules(code) for code in region_codes()}
+PREFIXES = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
+
+
+def without_row(rules: RuleSet, index: int) -> RuleSet:
+    rows = rules.rules
+    return RuleSet(rows[:index] + rows[index + 1 :], region=rules.region)
+
+
+# --------------------------------------------------------------------------- AWS model
+
+
+@dataclass(frozen=True)
+class _Egress:
+    group: str
+    protocol: str
+    ports: tuple[int, int]
+    destination: str  # a CIDR, or "pl:<key>"
+    family: int
+    cost: int
+
+
+def _egress(plan: AwsPlan) -> dict[str, _Egress]:
+    """URN suffix -> what AWS holds for that egress rule."""
+    group = (lambda r: "existing") if plan.options.existing_group else (lambda r: f"sg-{r.group}")
+    return {
+        r.name: _Egress(
+            group(r),
+            r.protocol,
+            (r.from_port, r.to_port),
+            r.cidr if r.cidr is not None else f"pl:{r.prefix_list}",
+            r.family,
+            r.cost,
+        )
+        for r in plan.rules
+    }
+
+
+def aws_hazards(old: AwsPlan, new: AwsPlan) -> list[str]:
+    """Every way the update from ``old`` to ``new`` fails or opens a gap, as text."""
+    out: list[str] = []
+    before, after = _egress(old), _egress(new)
+    # A rule whose group changes is replaced: security_group_id cannot change in place.
+    created = {n: e for n, e in after.items() if n not in before or before[n].group != e.group}
+    identity = {(e.group, e.protocol, e.ports, e.destination): n for n, e in before.items()}
+    for name, e in sorted(created.items()):
+        twin = identity.get((e.group, e.protocol, e.ports, e.destination))
+        if twin is not None and twin != name:
+            out.append(f"duplicate egress rule: {name} while {twin} still exists")
+    # Peak quota: every old rule lives until the end; created rules join it; a rule
+    # updated in place (a prefix list resized) counts at its larger cost.
+    peak: dict[tuple[str, int], int] = defaultdict(int)
+    for name, e in before.items():
+        kept = after.get(name)
+        cost = max(e.cost, kept.cost) if kept and kept.group == e.group else e.cost
+        peak[(e.group, e.family)] += cost
+    for e in created.values():
+        peak[(e.group, e.family)] += e.cost
+    limit = new.options.rule_limit
+    out += [f"quota: {g} IPv{f} holds {n} > {limit}" for (g, f), n in peak.items() if n > limit]
+    if not new.options.existing_group and old.groups and not old.options.existing_group:
+        gone = {g.index for g in old.groups} - {g.index for g in new.groups}
+        added = {g.index for g in new.groups} - {g.index for g in old.groups}
+        out += [f"security group sg-{i} deleted" for i in sorted(gone)]
+        out += [f"new shard group sg-{i} that no interface uses yet" for i in sorted(added)]
+    # Prefix-list entries: a list updated in place may drop an entry before the flow's
+    # new home (another list, or a CIDR rule) is created. Deleted lists live to the end.
+    new_lists = {p.key: p for p in new.prefix_lists}
+    still = new.allow_set()
+    for p in old.prefix_lists:
+        kept = new_lists.get(p.key)
+        if kept is None:
+            continue
+        dropped = {e.cidr for e in p.entries} - {e.cidr for e in kept.entries}
+        for cidr in sorted(dropped):
+            for proto, lo, hi in p.flows:
+                piece = AllowSet.of(proto, [(lo, hi)], [ipaddress.ip_network(cidr)])
+                if piece - still != piece:  # the new plan still allows some of it
+                    out.append(f"gap: {cidr} {proto} {lo}-{hi} leaves list {p.key} first")
+    return out
+
+
+def aws_options(mode: str, existing: bool, prefix: str = "korefw", headroom: int = 0) -> AwsOptions:
+    return AwsOptions(
+        mode=mode, existing_group=existing, name_prefix=prefix, prefix_list_headroom=headroom
+    )
+
+
+@pytest.mark.parametrize("code", sorted(REGIONS))
+def test_aws_row_added_or_removed_applies_without_hazard(code: str) -> None:
+    """Every row of every region, added and removed, in every mode, on new and existing
+    groups, with and without prefix-list headroom (exhaustive: a few hundred plans)."""
+    full = REGIONS[code]
+    checked = 0
+    for index in range(len(full.rules)):
+        less = without_row(full, index)
+        for mode in MODES:
+            moves = mode != "cidr" and _shares_an_address(full, index)
+            for existing in (False, True):
+                for headroom in (0, 2):
+                    opts = aws_options(mode, existing, headroom=headroom)
+                    try:
+                        a, b = plan_aws(less, opts), plan_aws(full, opts)
+                    except PlanError:  # over one existing group's quota: nothing applies
+                        continue
+                    for direction, found in (("added", aws_hazards(a, b)),
+                                             ("removed", aws_hazards(b, a))):  # fmt: skip
+                        # Known limit (test_a_shared_address_still_moves_between_lists): a
+                        # row whose address another row of its section also names changes
+                        # that address's flows, so the address moves to another prefix
+                        # list, whose references exist beside the old ones until the end
+                        # of the update, and whose headroom can add a shard.
+                        if moves:
+                            residue = ("gap:", "quota:", "new shard group", "security group")
+                            found = [h for h in found if not h.startswith(residue)]
+                        # Known limit (korefw.core.aws_plan._shard): over one group, a rule
+                        # can move across a group boundary (replaced: created in the next
+                        # group before it leaves its own), which can pass a group's quota
+                        # at the peak. Only prefix-list headroom shards these regions.
+                        if len(a.groups) > 1 or len(b.groups) > 1:
+                            found = [h for h in found if not h.startswith("quota:")]
+                        assert found == [], (index, mode, existing, headroom, direction)
+                    checked += 1
+    assert checked >= len(full.rules) * len(MODES) * 2  # most combinations plan
+
+
+def _shares_an_address(rules: RuleSet, index: int) -> bool:
+    mine = rules.rules[index]
+    return any(
+        i != index and r.section == mine.section and set(r.cidrs) & set(mine.cidrs)
+        for i, r in enumerate(rules.rules)
+    )
+
+
+def test_a_shared_address_still_moves_between_lists() -> None:
+    """What is left of issue 11's prefix-list gap, named rather than hidden.
+
+    Australia's SBC 54.153.137.7 has one row per port. Without the tcp/udp 5060 row its
+    remaining flows differ, so it belongs to another destination set: the old list is
+    updated (entry removed) while the new list and its egress rules are created, in any
+    order, so tcp 5061, tcp 8443 and udp 6000-65535 may briefly be refused. korefw diff
+    names it; CIDR mode has no such step.
+    """
+    au = REGIONS["au"]
+    (row,) = [
+        i
+        for i, r in enumerate(au.rules)
+        if r.ports[0].lo == 5060 and "54.153.137.7/32" in map(str, r.cidrs)
+    ]
+    opts = aws_options("prefix-list", False)
+    found = aws_hazards(plan_aws(au, opts), plan_aws(without_row(au, row), opts))
+    assert found and all(h.startswith("gap: 54.153.137.7/32") for h in found)
+    cidr = aws_options("cidr", False)
+    assert aws_hazards(plan_aws(au, cidr), plan_aws(without_row(au, row), cidr)) == []
+
+
+@pytest.mark.parametrize("code", sorted(REGIONS))
+@pytest.mark.parametrize("mode", MODES)
+def test_aws_name_prefix_change_on_an_existing_group_updates_in_place(code: str, mode: str) -> None:
+    rules = REGIONS[code]
+    a = plan_aws(rules, aws_options(mode, True, "kore-old"))
+    b = plan_aws(rules, aws_options(mode, True, "acme-new"))
+    assert aws_hazards(a, b) == []
+    # The same resources: nothing is created or deleted, only descriptions and names change.
+    assert _egress(a).keys() == _egress(b).keys()
+    assert [p.resource_name for p in a.prefix_lists] == [p.resource_name for p in b.prefix_lists]
+
+
+def test_the_model_sees_the_hazards_issue_11_reported() -> None:
+    """The simulation is not vacuous: it catches what korefw 0.x did and what stays risky."""
+    jp = REGIONS["jp"]
+    a = plan_aws(jp, aws_options("cidr", True))
+    # 0.x put namePrefix into every URN: each rule was created again beside its twin.
+    renamed = AwsPlan(
+        a.region,
+        a.options,
+        a.groups,
+        tuple(_rename(r, "x-") for r in a.rules),
+        a.prefix_lists,
+        a.fqdn,
+    )
+    assert any(h.startswith("duplicate egress rule") for h in aws_hazards(a, renamed))
+    # Going from prefix lists to CIDRs passes the quota at the peak (named by korefw diff).
+    us = REGIONS["us"]
+    lists = plan_aws(us, aws_options("prefix-list", False, headroom=2))
+    cidrs = plan_aws(us, aws_options("cidr", False))
+    assert any(h.startswith("quota:") for h in aws_hazards(lists, cidrs))
+    # A lower rule limit adds a shard group.
+    shards = plan_aws(jp, AwsOptions(rule_limit=20))
+    assert any(h.startswith("new shard group") for h in aws_hazards(plan_aws(jp), shards))
+
+
+def _rename(r: Any, prefix: str) -> Any:
+    from dataclasses import replace
+
+    return replace(r, name=prefix + r.name)
+
+
+def test_a_row_removed_moves_no_unaffected_address_between_prefix_lists() -> None:
+    """Issue 11: in the US, removing one row moved an unaffected SBC address to another list."""
+    us = REGIONS["us"]
+    full = plan_aws(us, aws_options("prefix-list", False))
+    members = {e.cidr: p.key for p in full.prefix_lists for e in p.entries}
+    for i in range(len(us.rules)):
+        less = plan_aws(without_row(us, i), aws_options("prefix-list", False))
+        dropped = set(us.rules[i].cidrs)
+        for p in less.prefix_lists:
+            for e in p.entries:
+                moved = members.get(e.cidr) not in (None, p.key)
+                assert not moved or any(e.cidr in str(n) for n in dropped), (i, e.cidr)
+
+
+# --------------------------------------------------------------------------- Azure model
+
+
+def azure_conflicts(old: AzurePlan, new: AzurePlan, *, existing: bool) -> dict[str, list[str]]:
+    """Priority and name conflicts at any moment of the update, worst case over orders."""
+    out: dict[str, list[str]] = {"priority": [], "name": []}
+    for plan in (old, new):  # each plan, and so each PUT of a new NSG's inline list
+        prios = [r.priority for r in plan.nsg_rules]
+        names = [r.name for r in plan.nsg_rules]
+        if len(set(prios)) != len(prios):
+            out["priority"].append("two rules on one priority within one plan")
+        if len(set(names)) != len(names):
+            out["name"].append("two rules with one name within one plan")
+    if not existing:
+        return out  # inline rules: the old list is replaced by the new one in one PUT
+    before = {r.resource_name: r for r in old.nsg_rules}
+    after = {r.resource_name: r for r in new.nsg_rules}
+    for urn, r in sorted(after.items()):
+        prev = before.get(urn)
+        if prev is not None and prev.name == r.name and prev.priority == r.priority:
+            continue  # updated in place: the rule it was
+        # Created, or replaced delete-first (its own old version is gone first). Any rule
+        # of another URN, old or new, may exist at the same moment.
+        for other_urn in set(before) | set(after):
+            if other_urn == urn:
+                continue
+            for o in (before.get(other_urn), after.get(other_urn)):
+                if o is None or o is r:
+                    continue
+                if o.priority == r.priority:
+                    out["priority"].append(f"{r.name} on {r.priority} held by {o.name}")
+                if o.name == r.name:
+                    out["name"].append(f"{r.name} created while {other_urn} holds the name")
+    return out
+
+
+TRANSITIONS = ("prefix", "band", "merge", "deny", "row")
+
+
+@st.composite
+def azure_transitions(draw: st.DrawFn) -> tuple[RuleSet, AzureOptions, RuleSet, AzureOptions, str]:
+    code = draw(st.sampled_from(sorted(REGIONS)))
+    rules = REGIONS[code]
+    kind = draw(st.sampled_from(TRANSITIONS))
+    lo = draw(st.integers(100, 3000))
+
+    def band() -> tuple[int, int]:
+        start = draw(st.integers(100, 3900))
+        return start, min(4096, start + draw(st.integers(60, 999)))
+
+    opts = AzureOptions(
+        merge=draw(st.sampled_from(MERGE_MODES)),
+        priority_band=(lo, min(4096, lo + draw(st.integers(60, 999)))),
+        deny_other_outbound=draw(st.booleans()),
+        name_prefix=draw(PREFIXES),
+    )
+    new_rules, new = rules, opts
+    if kind == "prefix":
+        new = _with(opts, name_prefix=draw(PREFIXES))
+    elif kind == "band":
+        new = _with(opts, priority_band=band())
+    elif kind == "merge":
+        new = _with(opts, merge=draw(st.sampled_from(MERGE_MODES)))
+    elif kind == "deny":
+        new = _with(opts, deny_other_outbound=not opts.deny_other_outbound)
+    else:
+        new_rules = without_row(rules, draw(st.integers(0, len(rules.rules) - 1)))
+        if draw(st.booleans()):  # row added instead of removed
+            rules, new_rules = new_rules, rules
+    return rules, opts, new_rules, new, kind
+
+
+def _with(opts: AzureOptions, **changes: Any) -> AzureOptions:
+    fields = {
+        "merge": opts.merge,
+        "priority_band": opts.priority_band,
+        "deny_other_outbound": opts.deny_other_outbound,
+        "name_prefix": opts.name_prefix,
+    }
+    return AzureOptions(**{**fields, **changes})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=azure_transitions(), existing=st.booleans())
+def test_property_no_azure_transition_puts_two_rules_on_one_priority(
+    case: tuple[RuleSet, AzureOptions, RuleSet, AzureOptions, str], existing: bool
+) -> None:
+    old_rules, old_opts, new_rules, new_opts, kind = case
+    old, new = plan_azure(old_rules, old_opts), plan_azure(new_rules, new_opts)
+    found = azure_conflicts(old, new, existing=existing)
+    assert found["priority"] == [], (kind, found["priority"])
+    # Names: a band change on an existing NSG moves every rule to a new priority, i.e. a
+    # new resource with the old name (korefw diff names it); and a hash collision that
+    # displaces a surviving rule moves it (the plan lists it in ``displaced``: pin it).
+    if kind != "band" and not old.displaced and not new.displaced:
+        assert found["name"] == [], (kind, found["name"])
+
+
+def _allow(plan: AzurePlan) -> dict[str, tuple[str, int]]:
+    return {r.key: (r.name, r.priority) for r in plan.allow_rules()}
+
+
+@pytest.mark.parametrize("code", sorted(REGIONS))
+@pytest.mark.parametrize("merge", MERGE_MODES)
+def test_deny_toggle_moves_no_allow_rule(code: str, merge: str) -> None:
+    rules = REGIONS[code]
+    off = plan_azure(rules, AzureOptions(merge=merge))
+    on = plan_azure(rules, AzureOptions(merge=merge, deny_other_outbound=True))
+    assert _allow(off) == _allow(on)
+    (deny,) = [r for r in on.nsg_rules if r.access == "Deny"]
+    assert deny.priority == 1999 and deny.priority not in {r.priority for r in off.nsg_rules}
+    for existing in (False, True):
+        assert azure_conflicts(off, on, existing=existing) == {"priority": [], "name": []}
+        assert azure_conflicts(on, off, existing=existing) == {"priority": [], "name": []}
+
+
+@pytest.mark.parametrize("code", sorted(REGIONS))
+def test_name_prefix_change_keeps_every_priority_and_the_deny_conflict_free(code: str) -> None:
+    rules = REGIONS[code]
+    a = plan_azure(rules, AzureOptions(deny_other_outbound=True, name_prefix="kore-old"))
+    b = plan_azure(rules, AzureOptions(deny_other_outbound=True, name_prefix="acme-new"))
+    assert {k: p for k, (_, p) in _allow(a).items()} == {k: p for k, (_, p) in _allow(b).items()}
+    # On an existing NSG each renamed rule (the Deny too) is its own resource, replaced
+    # delete-first on the priority it keeps: no SecurityRuleConflict.
+    assert [r.resource_name for r in a.nsg_rules] == [r.resource_name for r in b.nsg_rules]
+    assert azure_conflicts(a, b, existing=True) == {"priority": [], "name": []}
+
+
+def test_the_azure_model_sees_a_conflict_when_there_is_one() -> None:
+    """Not vacuous: a rule keyed by name (korefw 0.x) that moves onto a held priority."""
+    jp = REGIONS["jp"]
+    a = plan_azure(jp, AzureOptions(deny_other_outbound=True, name_prefix="kore-old"))
+    b = plan_azure(jp, AzureOptions(deny_other_outbound=True, name_prefix="acme-new"))
+
+    class ByName(NsgRule):  # 0.x: one resource per rule name
+        @property
+        def resource_name(self) -> str:
+            return self.name
+
+    def by_name(plan: AzurePlan) -> AzurePlan:
+        from dataclasses import replace
+
+        rules = tuple(
+            ByName(**{f: getattr(r, f) for f in r.__dataclass_fields__}) for r in plan.nsg_rules
+        )
+        return replace(plan, nsg_rules=rules)
+
+    found = azure_conflicts(by_name(a), by_name(b), existing=True)
+    assert any("deny-internet-outbound" in c for c in found["priority"])
+
+
+# --------------------------------------------------------------------------- URNs
+
+
+def _urns(stack: str, **overrides: Any) -> dict[str, dict[str, Any]]:
+    config = {**load_stack(stack), **{f"korefw:{k}": v for k, v in overrides.items()}}
+    plan = run_offline(
+        lambda: runpy.run_path(str(PROJECT_DIR / "__main__.py"), run_name="__main__"),
+        stack=stack,
+        config=config,
+    )
+    return {r.urn: r.inputs for r in plan.resources if r.custom}
+
+
+@pytest.mark.parametrize("stack", ["example-jp-aws", "example-jp-azure", "example-de-both"])
+def test_name_prefix_is_in_no_urn(stack: str) -> None:
+    before = _urns(stack)
+    after = _urns(stack, namePrefix="acme-renamed")
+    assert before.keys() == after.keys()
+    assert not any("acme-renamed" in urn for urn in after)
+    # ... but it is what the cloud shows: names and tags.
+    assert "acme-renamed" in str(after) and "acme-renamed" not in str(before)
