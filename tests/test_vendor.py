@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from korefw.core.errors import VendorDataError
 from korefw.core.model import Rule
-from korefw.core.regions import vendor_docs_dir
+from korefw.core.regions import PAGES_DIR
 from korefw.core.vendor import (
     column_role,
     component_qualifier,
@@ -234,7 +234,7 @@ def test_html_is_sniffed_without_a_file_suffix() -> None:
 
 
 def test_every_vendor_page_imports() -> None:
-    docs = vendor_docs_dir()
+    docs = PAGES_DIR
     pages = sorted(docs.glob("*-firewall-rules.md"))
     assert len(pages) == 8, f"expected the eight vendor pages in {docs}"
     counts = {p.name: len(import_page(p)) for p in pages}
@@ -251,7 +251,7 @@ def test_every_vendor_page_imports() -> None:
 
 
 def test_japan_stun_ranges_become_exact_cidrs() -> None:
-    rules = import_page(vendor_docs_dir() / "japan-firewall-rules.md")
+    rules = import_page(PAGES_DIR / "japan-firewall-rules.md")
     stun = rules.filter(sections=["Twilio STUN"])
     assert {str(c) for r in stun for c in r.cidrs} == {
         "13.115.244.0/27",
@@ -262,7 +262,7 @@ def test_japan_stun_ranges_become_exact_cidrs() -> None:
 
 
 def test_us_public_fqdn_rows_are_tcp_without_a_label() -> None:
-    rules = import_page(vendor_docs_dir() / "us-firewall-rules.md")
+    rules = import_page(PAGES_DIR / "us-firewall-rules.md")
     public = rules.filter(components=["public FQDN"])
     assert [row(r) for r in public] == [
         (31, "Voice Gateway", "public FQDN", "tcp", "", "443", "", "*.kore.ai", ""),
@@ -271,7 +271,7 @@ def test_us_public_fqdn_rows_are_tcp_without_a_label() -> None:
 
 
 def test_uae_sbc_takes_the_header_qualifier() -> None:
-    rules = import_page(vendor_docs_dir() / "uae-firewall-rules.md")
+    rules = import_page(PAGES_DIR / "uae-firewall-rules.md")
     assert rules.components() == [AGENT, "Stun server", "Kore Domain", "Twilio Domain", ""]
 
 

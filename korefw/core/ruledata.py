@@ -11,7 +11,9 @@ then holds one ``[[rule]]`` entry per vendor row, in vendor order::
     repository = "Koredotcom/docs"
     path = "docs/xo/channels/voice-gateway/japan-firewall-rules.md"
     commit = "the reference version of the project"
+    etag = ""
     retrieved = "2026-11-25"
+    sha256 = "00ef56719c24a131c8ffc3bf07b50d428e4ae2f27f883edc90e54474224a8468"
     generator = "korefw import"
 
     [[rule]]
@@ -26,6 +28,8 @@ then holds one ``[[rule]]`` entry per vendor row, in vendor order::
     fqdns = []
     aliases = []
 
+``sha256`` is the digest of the page bytes the rules were read from, ``commit`` or
+``etag`` the version of the page in Kore's repository (see ``korefw/data/pages/sources.toml``).
 ``line`` is the rule's line on the vendor page; ``label`` and ``destination`` are the
 vendor's protocol and destination text. :func:`dump` writes the format (deterministically,
 so a re-import is byte-identical when the vendor page has not changed); :func:`load`
@@ -64,7 +68,9 @@ _RULE_KEYS = (
     "aliases",
 )
 _REQUIRED_RULE_KEYS = {"section", "protocols", "ports"}
-_SOURCE_KEYS = ("region", "page", "repository", "path", "commit", "retrieved", "generator")
+_SOURCE_KEYS = (
+    "region", "page", "repository", "path", "commit", "etag", "retrieved", "sha256", "generator",
+)  # fmt: skip
 _REQUIRED_SOURCE_KEYS = {"region", "page"}
 
 
@@ -77,7 +83,9 @@ class Provenance:
     repository: str = ""
     path: str = ""
     commit: str = ""
+    etag: str = ""
     retrieved: str = ""
+    sha256: str = ""
     generator: str = GENERATOR
 
 
@@ -88,7 +96,8 @@ def dump(rules: RuleSet, provenance: Provenance) -> str:
     """The TOML text for ``rules``; the same input always gives the same bytes."""
     p = provenance
     out = [
-        f"# korefw egress rules for region {_str(p.region)}, imported from Kore.ai's vendor page",
+        f"# korefw egress rules for region {toml_str(p.region)}, "
+        "imported from Kore.ai's vendor page",
         f"# {_comment(p.page)}, retrieved {_comment(p.retrieved) or 'on an unknown date'}",
     ]
     if p.repository or p.path:
@@ -104,18 +113,18 @@ def dump(rules: RuleSet, provenance: Provenance) -> str:
         "",
         "[source]",
     ]
-    out += [f"{key} = {_str(getattr(p, key))}" for key in _SOURCE_KEYS]
+    out += [f"{key} = {toml_str(getattr(p, key))}" for key in _SOURCE_KEYS]
     for r in rules:
         out += [
             "",
             "[[rule]]",
             f"line = {r.origin.line}",
-            f"section = {_str(r.section)}",
-            f"component = {_str(r.component)}",
-            f"label = {_str(r.label)}",
+            f"section = {toml_str(r.section)}",
+            f"component = {toml_str(r.component)}",
+            f"label = {toml_str(r.label)}",
             f"protocols = {_list(str(x) for x in r.protocols)}",
             f"ports = {_list(str(x) for x in r.ports)}",
-            f"destination = {_str(r.destination)}",
+            f"destination = {toml_str(r.destination)}",
             f"cidrs = {_list(str(x) for x in r.cidrs)}",
             f"fqdns = {_list(r.fqdns)}",
             f"aliases = {_list(r.aliases)}",
@@ -123,7 +132,8 @@ def dump(rules: RuleSet, provenance: Provenance) -> str:
     return "\n".join(out) + "\n"
 
 
-def _str(value: str) -> str:
+def toml_str(value: str) -> str:
+    """``value`` as a TOML basic string."""
     # JSON string escapes are valid TOML basic-string escapes; TOML also forbids raw DEL.
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
@@ -133,7 +143,7 @@ def _comment(text: str) -> str:
 
 
 def _list(values: object) -> str:
-    return "[" + ", ".join(_str(v) for v in values) + "]"  # type: ignore[attr-defined]
+    return "[" + ", ".join(toml_str(v) for v in values) + "]"  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- reading
@@ -201,6 +211,12 @@ def _provenance(raw: object, lines: _Lines) -> Provenance:
                 where=lines.source("retrieved"),
                 value=raw["retrieved"],
             ) from None
+    if raw.get("sha256") and not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
+        raise VendorDataError(
+            "sha256 must be 64 lower-case hex digits",
+            where=lines.source("sha256"),
+            value=raw["sha256"],
+        )
     return Provenance(**raw)
 
 
