@@ -48,7 +48,7 @@ def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
             where = f"{cfg.where}: {PROJECT}:rulesFile"
             raise type(exc)(exc.detail, where=f"{where}: {exc.where}" if exc.where else where,
                             value=exc.value) from None  # fmt: skip
-        if not rules.region:  # a page Kore's SOURCES.md does not name: the stack says which
+        if not rules.region:  # a page sources.toml does not name: the stack says which
             region = cfg["region"]
             rules = replace(
                 rules, region=region, rules=tuple(r.with_(region=region) for r in rules)

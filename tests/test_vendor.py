@@ -40,6 +40,10 @@ def row(r: Rule) -> tuple:
     )
 
 
+LEGACY = "Example (EX) Firewall Rules"
+AUTO = "Session Border Controller (SBC) (Automation, HA SBC)"
+KN, VG, SBC = "Kore Network", "Voice Gateway SBC", "sbc-ex.example.com"
+TWILIO = "203.0.113.0/27"
 AGENT = "Session Border Controller (SBC) (Agent SBC)"
 HA = "Session Border Controller (SBC) (Automation, HA SBC)"
 
@@ -116,6 +120,23 @@ EXPECTED = {
         (15, "Twilio STUN", "", "tcp", "TCP (TURN TLS)", "3478", "198.51.100.0/27", "", ""),
         (21, "Media", "Stun server", "udp", "UDP", "10000-65535", "203.0.113.0/24", "", ""),
     ],
+    # Kore's raw-HTML pages: <h2> section titles in (rowspan/colspan) cells, a two-level
+    # header, a header row mid-table whose first cell is the component of the rows below,
+    # header-less tables continuing the previous columns (also across a section title),
+    # spacer rows, "IP (fqdn)" cells and "6000 -60000" / "10,000 – 60,000" ports. A table
+    # above the first section title belongs to the page's "#" title.
+    "legacy-html.md": [
+        (24, LEGACY, AUTO, "tcp/udp", "TCP/UDP", "5060", "192.0.2.10/32", "", ""),
+        (40, LEGACY, AUTO, "udp", "UDP", "6000-60000", "192.0.2.10/32", "", ""),
+        (76, KN, AGENT, "tcp", "TLS", "5061", "", SBC, ""),
+        (96, KN, AGENT, "tcp", "TCP", "8443", "192.0.2.20/32", "", SBC),
+        (111, KN, VG, "udp", "UDP", "6000-65535", "192.0.2.20/32", "", ""),
+        (125, KN, VG, "tcp", "", "443", "", "*.example.com", ""),
+        (160, "Media", "Stun server", "udp", "UDP", "10000-60000", "198.51.100.0/24", "", ""),
+        (192, "Media", "Twilio STUN", "tcp", "TCP (TURN TLS)", "443,5349", TWILIO, "", ""),
+        (204, "Media", "Twilio STUN", "tcp/udp", "TCP, UDP (TURN)", "3478", TWILIO, "", ""),
+        (225, "FQDN", "Kore Domain", "tcp", "TCP", "443", "", "*.kore.example", ""),
+        ],
     "two-level-header.md": [
         (8, "AudioCodes", AGENT, "tcp/udp", "TCP/UDP", "5060", "192.0.2.10/32", "", ""),
         (9, "AudioCodes", AGENT, "tcp", "TLS", "5061", "192.0.2.10/32", "", ""),

@@ -12,9 +12,7 @@ any format.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -22,7 +20,7 @@ from pathlib import Path
 
 from .errors import ConfigError, KorefwError, VendorDataError
 from .model import RuleSet
-from .ruledata import Provenance, dump, toml_str
+from .ruledata import Provenance, check_provenance_values, dump, toml_str
 from .ruledata import read as read_data
 from .vendor import import_page
 
@@ -143,15 +141,7 @@ def loads_sources(text: str, *, file: str) -> dict[str, PageSource]:
         if src.region not in REGIONS:
             raise VendorDataError(f"unknown region code (known: {', '.join(region_codes())})",
                                   where=f"{where} region", value=src.region)  # fmt: skip
-        if src.sha256 and not re.fullmatch(r"[0-9a-f]{64}", src.sha256):
-            raise VendorDataError("sha256 must be 64 lower-case hex digits",
-                                  where=f"{where} sha256", value=src.sha256)  # fmt: skip
-        if src.retrieved:
-            try:
-                datetime.date.fromisoformat(src.retrieved)
-            except ValueError:
-                raise VendorDataError("retrieved must be a date YYYY-MM-DD",
-                                      where=f"{where} retrieved", value=src.retrieved) from None
+        check_provenance_values(raw, where=lambda key, w=where: f"{w} {key}")
         if src.file in pages or any(p.region == src.region for p in pages.values()):
             raise VendorDataError("page listed twice", where=where, value=src.file)
         pages[src.file] = src

@@ -43,6 +43,7 @@ import datetime
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,7 @@ _RULE_KEYS = (
     "cidrs",
     "fqdns",
     "aliases",
+    "doubts",
 )
 _REQUIRED_RULE_KEYS = {"section", "protocols", "ports"}
 _SOURCE_KEYS = (
@@ -129,6 +131,8 @@ def dump(rules: RuleSet, provenance: Provenance) -> str:
             f"fqdns = {_list(r.fqdns)}",
             f"aliases = {_list(r.aliases)}",
         ]
+        if r.doubts:  # only rows whose cells read two ways carry the key
+            out.append(f"doubts = {_list(r.doubts)}")
     return "\n".join(out) + "\n"
 
 
@@ -202,22 +206,22 @@ def _provenance(raw: object, lines: _Lines) -> Provenance:
     for key, value in raw.items():
         if not isinstance(value, str):
             raise VendorDataError("expected a string", where=lines.source(key), value=value)
+    check_provenance_values(raw, where=lines.source)
+    return Provenance(**raw)
+
+
+def check_provenance_values(raw: dict[str, str], *, where: Callable[[str], str]) -> None:
+    """A ``retrieved`` date and a ``sha256`` digest, when given, are well formed;
+    ``where(key)`` names the place of a key in error messages."""
     if raw.get("retrieved"):
         try:
             datetime.date.fromisoformat(raw["retrieved"])
         except ValueError:
-            raise VendorDataError(
-                "retrieved must be a date YYYY-MM-DD",
-                where=lines.source("retrieved"),
-                value=raw["retrieved"],
-            ) from None
+            raise VendorDataError("retrieved must be a date YYYY-MM-DD",
+                                  where=where("retrieved"), value=raw["retrieved"]) from None
     if raw.get("sha256") and not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
-        raise VendorDataError(
-            "sha256 must be 64 lower-case hex digits",
-            where=lines.source("sha256"),
-            value=raw["sha256"],
-        )
-    return Provenance(**raw)
+        raise VendorDataError("sha256 must be 64 lower-case hex digits", where=where("sha256"),
+                              value=raw["sha256"])  # fmt: skip
 
 
 def _rule(index: int, raw: object, prov: Provenance, lines: _Lines) -> Rule:
@@ -269,6 +273,7 @@ def _rule(index: int, raw: object, prov: Provenance, lines: _Lines) -> Rule:
             destination=text("destination"),
             aliases=tuple(aliases),
             origin=Origin(prov.page, line),
+            doubts=tuple(strings("doubts")),
         )
     except KorefwError as exc:
         if isinstance(exc, VendorDataError):
