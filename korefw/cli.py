@@ -347,8 +347,20 @@ def add_fetch_command(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pages", metavar="DIR", help=f"the pages and their sources.toml (default: {PAGES_DIR})"
     )
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS")
-    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES, metavar="N")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per page (default: {DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=int,
+        default=DEFAULT_MAX_BYTES,
+        metavar="N",
+        help=f"largest page accepted (default: {DEFAULT_MAX_BYTES})",
+    )
     p.add_argument(
         "--allow-http", action="store_true", help="accept plain HTTP from a non-loopback host"
     )

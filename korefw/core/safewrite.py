@@ -41,7 +41,7 @@ def check_output_file(path: str | Path, *, where: str) -> Path:
         raise KorefwError("a file stands where a folder is expected", where=where,
                           value=str(parent))  # fmt: skip
     try:
-        st = p.lstat()
+        st = p.stat()
     except FileNotFoundError:
         return p
     except OSError as exc:
