@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 from localserver import Server, newer_japan_page, running, snapshot
 
 from korefw.core.regions import DATA_DIR, PAGES_DIR, read_sources
@@ -108,3 +110,20 @@ def test_a_failed_fetch_fails_the_run_and_changes_nothing(
     assert "not a firewall-rule page" in capsys.readouterr().err
     assert (snapshot(repo[0]), snapshot(repo[1])) == before
     assert not (tmp_path / "out").exists()
+
+
+def test_the_workflow_only_runs_the_script_and_follows_the_workflow_rules() -> None:
+    text = (ROOT / ".github" / "workflows" / "vendor-drift.yml").read_text()
+    doc = yaml.safe_load(text)
+    assert set(doc[True]) == {"schedule", "workflow_dispatch"}  # YAML reads `on:` as True
+    assert doc["permissions"] == {} and doc["concurrency"]["group"] == "vendor-drift"
+    (job,) = doc["jobs"].values()
+    assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert 0 < job["timeout-minutes"] <= 30
+    uses = [s["uses"] for s in job["steps"] if "uses" in s]
+    assert uses and all(re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", u) for u in uses), uses
+    assert all(re.search(rf"{re.escape(u)} # v\d", text) for u in uses)
+    checkout = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
+    runs = " ".join(s.get("run", "") for s in job["steps"])
+    assert "scripts/vendor_drift.py" in runs and "gh pr edit" in runs and "gh pr create" in runs

@@ -7,6 +7,8 @@ fixtures in ``test_vendor.py``.
 from __future__ import annotations
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from test_vendor import row
 
 from korefw.core.errors import VendorDataError
@@ -101,3 +103,20 @@ def test_doubts_survive_the_data_file() -> None:
     again, _ = loads(text, file="x.toml")
     assert [r.doubts for r in again] == [r.doubts for r in rules]
     assert [w for w in lint(again) if w.code == AMBIGUOUS_CELL]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 65), st.integers(0, 999), st.booleans())
+def test_a_grouped_port_is_one_port_and_doubtful_only_when_it_also_reads_as_two(
+    thousands: int, rest: int, in_range: bool
+) -> None:
+    port = thousands * 1000 + rest
+    assume(port <= 65535)
+    cell = f"{thousands},{rest:03d}"
+    if in_range:
+        cell = f"{cell} – 65,535" if port < 65535 else f"1,000 – {cell}"
+    text = f"## S\n\n| Protocol | Destination | Port |\n|---|---|---|\n| TCP | 192.0.2.1 | {cell} |"
+    (rule,) = import_text(text, file="t.md")
+    assert rule.ports[0].lo == (1000 if in_range and port == 65535 else port)
+    doubtful = not in_range and rest >= 100  # "22,443" could be ports 22 and 443; "10,000" not
+    assert bool(rule.doubts) is doubtful, (cell, rule.doubts)
