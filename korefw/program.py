@@ -7,6 +7,7 @@ registered.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -41,9 +42,14 @@ def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
 
     source = cfg["rulesFile"]
     if source:
-        path = Path(source)
-        rules = load_rules(str(path if path.is_absolute() else base_dir / path))
-        if not rules.region:  # a page Kore's SOURCES.md does not name: the stack says which
+        path = Path(source).expanduser()
+        try:
+            rules = load_rules(path if path.is_absolute() else base_dir / path)
+        except KorefwError as exc:
+            where = f"{cfg.where}: {PROJECT}:rulesFile"
+            raise type(exc)(exc.detail, where=f"{where}: {exc.where}" if exc.where else where,
+                            value=exc.value) from None  # fmt: skip
+        if not rules.region:  # a page sources.toml does not name: the stack says which
             region = cfg["region"]
             rules = replace(
                 rules, region=region, rules=tuple(r.with_(region=region) for r in rules)
@@ -157,8 +163,17 @@ def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     return outputs
 
 
+def project_dir() -> Path:
+    """The folder of the running Pulumi project: the nearest one holding ``Pulumi.yaml``
+    above the program's ``__main__.py`` (``korefw plan --cwd DIR`` runs ``DIR/__main__.py``),
+    else the working directory. A relative ``korefw:rulesFile`` is read from here."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    start = Path(main_file).resolve().parent if main_file else Path.cwd()
+    return next((d for d in (start, *start.parents) if (d / "Pulumi.yaml").is_file()), start)
+
+
 def main() -> None:
     """Entry point of ``__main__.py``: validate, build, export."""
     cfg = validate(read_config(), where=stack_file(pulumi.get_stack()))
-    for key, value in build(cfg).items():
+    for key, value in build(cfg, project_dir()).items():
         pulumi.export(key, value)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from korefw.cli import build_parser, main
-from korefw.core.regions import data_path, vendor_docs_dir
+from korefw.core.regions import PAGES_DIR, data_path
 
 AUDIO = "AudioCodes"
 VG = "Voice Gateway (VG)"
@@ -175,7 +175,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.mark.parametrize(
-    "source", ["jp", str(data_path("jp")), str(vendor_docs_dir() / "japan-firewall-rules.md")]
+    "source", ["jp", str(data_path("jp")), str(PAGES_DIR / "japan-firewall-rules.md")]
 )
 def test_rules_jp_json_is_the_japan_page_row_for_row(
     capsys: pytest.CaptureFixture[str], source: str
@@ -388,7 +388,7 @@ def test_import_one_page_matches_shipped_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out_file = tmp_path / "jp.toml"
-    page = vendor_docs_dir() / "japan-firewall-rules.md"
+    page = PAGES_DIR / "japan-firewall-rules.md"
     code, _, err = run(capsys, "import", str(page), "--region", "jp", "-o", str(out_file))
     assert code == 0 and "wrote" in err
     assert out_file.read_text() == data_path("jp").read_text()
@@ -396,7 +396,7 @@ def test_import_one_page_matches_shipped_data(
     assert code == 0 and out == data_path("jp").read_text()
 
 
-def test_import_page_needs_a_region_when_sources_md_does_not_list_it(
+def test_import_page_needs_a_region_when_sources_toml_does_not_list_it(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     page = Path(__file__).parent / "fixtures" / "vendor" / "page.mdx"

@@ -21,7 +21,7 @@ import pytest
 
 from korefw.cli import main
 from korefw.core.plandiff import diff_plans
-from korefw.core.regions import load_rules, vendor_docs_dir
+from korefw.core.regions import PAGES_DIR, load_rules
 from korefw.core.verify import verify
 from korefw.preview import plan_stack, render_text, stacks
 
@@ -141,7 +141,7 @@ def test_japan_azure_plan_has_at_most_seven_nsg_rules(plans: dict[str, dict]) ->
 
 def _project_with_extra_row(tmp_path: Path) -> Path:
     """A copy of the project whose jp-aws stack reads a Japan page with one more vendor row."""
-    page = (vendor_docs_dir() / "japan-firewall-rules.md").read_text()
+    page = (PAGES_DIR / "japan-firewall-rules.md").read_text()
     extra = "| ↳               | UDP               | ANY       | ANY           | 13.115.244.64 - 13.115.244.95       | 3478                   |"  # noqa: E501
     page = page.rstrip("\n") + "\n" + extra + "\n"
     (tmp_path / "japan-firewall-rules.md").write_text(page)

@@ -15,6 +15,7 @@ from korefw.core import regions
 from korefw.core.allowset import AllowSet
 from korefw.core.errors import KorefwError, VendorDataError
 from korefw.core.regions import (
+    PAGES_DIR,
     REGIONS,
     data_path,
     load_region,
@@ -22,7 +23,7 @@ from korefw.core.regions import (
     read_sources,
     region_codes,
     render_region,
-    vendor_docs_dir,
+    sha256_hex,
 )
 from korefw.core.ruledata import Provenance, dump, loads
 from korefw.core.ruledata import read as read_data
@@ -31,23 +32,32 @@ CODES = ["au", "de", "eu", "in", "jp", "uae", "uk", "us"]
 FIXTURES = Path(__file__).parent / "fixtures" / "vendor"
 
 
-def test_region_codes_match_sources_md() -> None:
+def test_region_codes_match_sources_toml() -> None:
     assert region_codes() == CODES
-    pages, retrieved = read_sources()
-    assert retrieved == "2026-11-25"
+    pages = read_sources()
     assert {s.region: s.file for s in pages.values()} == {c: REGIONS[c].page for c in CODES}
     assert pages["us-firewall-rules.md"].commit == "0a17bb6d"
     assert pages["japan-firewall-rules.md"].path == (
         "docs/xo/channels/voice-gateway/japan-firewall-rules.md"
     )
+    assert {s.retrieved for s in pages.values()} == {"2026-11-25"}
+    assert {s.repository for s in pages.values()} == {"Koredotcom/docs"}
 
 
-def test_vendor_docs_dir_default_and_override(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(regions.DOCS_ENV, raising=False)
-    repo = Path(regions.__file__).resolve().parents[2]
-    assert vendor_docs_dir() == repo.parent / "shared" / "kore-docs"
-    monkeypatch.setenv(regions.DOCS_ENV, "/somewhere/else")
-    assert vendor_docs_dir() == Path("/somewhere/else")
+@pytest.mark.parametrize("code", CODES)
+def test_shipped_pages_match_their_recorded_sha256(code: str) -> None:
+    src = next(s for s in read_sources().values() if s.region == code)
+    assert sha256_hex((PAGES_DIR / src.file).read_bytes()) == src.sha256
+
+
+def test_the_repository_reads_no_sibling_folder() -> None:
+    """The pages ship inside the package: nothing points outside the repository."""
+    root = Path(regions.__file__).resolve().parents[2]
+    assert PAGES_DIR.is_relative_to(root / "korefw")
+    files = [*root.glob("korefw/**/*.py"), *root.glob("scripts/*.py"), *root.glob("bench/*.py")]
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        assert "../shared" not in text and "KOREFW_VENDOR_DOCS" not in text, path
 
 
 @pytest.mark.parametrize("code", CODES)
@@ -67,6 +77,7 @@ def test_every_region_loads_with_provenance(code: str) -> None:
     assert rules.source == prov.page == REGIONS[code].page
     assert rules.retrieved == prov.retrieved == "2026-11-25"
     assert prov.repository == "Koredotcom/docs"
+    assert prov.sha256 == sha256_hex((PAGES_DIR / REGIONS[code].page).read_bytes())
     assert prov.path == f"docs/xo/channels/voice-gateway/{REGIONS[code].page}"
     assert all(r.region == code and r.origin.file == REGIONS[code].page for r in rules)
     text = data_path(code).read_text(encoding="utf-8")
@@ -74,21 +85,22 @@ def test_every_region_loads_with_provenance(code: str) -> None:
 
 
 def test_import_all_check_reports_vendor_drift(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    docs = tmp_path / "kore-docs"
-    shutil.copytree(vendor_docs_dir(), docs)
+    docs = tmp_path / "pages"
+    shutil.copytree(PAGES_DIR, docs)
     page = docs / "japan-firewall-rules.md"
     page.write_text(page.read_text().replace("35.76.183.247", "35.76.183.248"))
-    monkeypatch.setenv(regions.DOCS_ENV, str(docs))
-    assert main(["import", "--all", "--check"]) == 1
+    assert main(["import", "--all", "--check", "--pages", str(docs)]) == 1
     out = capsys.readouterr()
-    assert "jp.toml: OUT OF DATE" in out.out
+    assert "jp.toml: OUT OF DATE" in out.out and "de.toml: up to date" in out.out
     assert "korefw import --all" in out.err
     # Regenerating into another folder gives the reviewable diff.
-    assert main(["import", "--all", "--out-dir", str(tmp_path / "data")]) == 0
+    (tmp_path / "data").mkdir()
+    assert main(["import", "--all", "--pages", str(docs), "--out-dir", str(tmp_path / "data")]) == 0
     new = (tmp_path / "data" / "jp.toml").read_text()
     assert "35.76.183.248/32" in new and "35.76.183.247" not in new
+    assert f'sha256 = "{sha256_hex(page.read_bytes())}"' in new
 
 
 # --------------------------------------------------------------------------- load_rules
@@ -104,7 +116,7 @@ def test_load_rules_by_code_file_and_page() -> None:
     )
     assert load_rules("JP").rules == by_code.rules
     by_file = load_rules(str(data_path("jp")))
-    by_page = load_rules(vendor_docs_dir() / "japan-firewall-rules.md")
+    by_page = load_rules(PAGES_DIR / "japan-firewall-rules.md")
     for other in (by_file, by_page):
         assert other.rules == by_code.rules
         assert [r.origin for r in other] == [r.origin for r in by_code]

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from korefw.core.errors import VendorDataError
 from korefw.core.model import Rule
-from korefw.core.regions import vendor_docs_dir
+from korefw.core.regions import PAGES_DIR
 from korefw.core.vendor import (
     column_role,
     component_qualifier,
@@ -40,6 +40,10 @@ def row(r: Rule) -> tuple:
     )
 
 
+LEGACY = "Example (EX) Firewall Rules"
+AUTO = "Session Border Controller (SBC) (Automation, HA SBC)"
+KN, VG, SBC = "Kore Network", "Voice Gateway SBC", "sbc-ex.example.com"
+TWILIO = "203.0.113.0/27"
 AGENT = "Session Border Controller (SBC) (Agent SBC)"
 HA = "Session Border Controller (SBC) (Automation, HA SBC)"
 
@@ -116,6 +120,23 @@ EXPECTED = {
         (15, "Twilio STUN", "", "tcp", "TCP (TURN TLS)", "3478", "198.51.100.0/27", "", ""),
         (21, "Media", "Stun server", "udp", "UDP", "10000-65535", "203.0.113.0/24", "", ""),
     ],
+    # Kore's raw-HTML pages: <h2> section titles in (rowspan/colspan) cells, a two-level
+    # header, a header row mid-table whose first cell is the component of the rows below,
+    # header-less tables continuing the previous columns (also across a section title),
+    # spacer rows, "IP (fqdn)" cells and "6000 -60000" / "10,000 – 60,000" ports. A table
+    # above the first section title belongs to the page's "#" title.
+    "legacy-html.md": [
+        (24, LEGACY, AUTO, "tcp/udp", "TCP/UDP", "5060", "192.0.2.10/32", "", ""),
+        (40, LEGACY, AUTO, "udp", "UDP", "6000-60000", "192.0.2.10/32", "", ""),
+        (76, KN, AGENT, "tcp", "TLS", "5061", "", SBC, ""),
+        (96, KN, AGENT, "tcp", "TCP", "8443", "192.0.2.20/32", "", SBC),
+        (111, KN, VG, "udp", "UDP", "6000-65535", "192.0.2.20/32", "", ""),
+        (125, KN, VG, "tcp", "", "443", "", "*.example.com", ""),
+        (160, "Media", "Stun server", "udp", "UDP", "10000-60000", "198.51.100.0/24", "", ""),
+        (192, "Media", "Twilio STUN", "tcp", "TCP (TURN TLS)", "443,5349", TWILIO, "", ""),
+        (204, "Media", "Twilio STUN", "tcp/udp", "TCP, UDP (TURN)", "3478", TWILIO, "", ""),
+        (225, "FQDN", "Kore Domain", "tcp", "TCP", "443", "", "*.kore.example", ""),
+        ],
     "two-level-header.md": [
         (8, "AudioCodes", AGENT, "tcp/udp", "TCP/UDP", "5060", "192.0.2.10/32", "", ""),
         (9, "AudioCodes", AGENT, "tcp", "TLS", "5061", "192.0.2.10/32", "", ""),
@@ -234,7 +255,7 @@ def test_html_is_sniffed_without_a_file_suffix() -> None:
 
 
 def test_every_vendor_page_imports() -> None:
-    docs = vendor_docs_dir()
+    docs = PAGES_DIR
     pages = sorted(docs.glob("*-firewall-rules.md"))
     assert len(pages) == 8, f"expected the eight vendor pages in {docs}"
     counts = {p.name: len(import_page(p)) for p in pages}
@@ -251,7 +272,7 @@ def test_every_vendor_page_imports() -> None:
 
 
 def test_japan_stun_ranges_become_exact_cidrs() -> None:
-    rules = import_page(vendor_docs_dir() / "japan-firewall-rules.md")
+    rules = import_page(PAGES_DIR / "japan-firewall-rules.md")
     stun = rules.filter(sections=["Twilio STUN"])
     assert {str(c) for r in stun for c in r.cidrs} == {
         "13.115.244.0/27",
@@ -262,7 +283,7 @@ def test_japan_stun_ranges_become_exact_cidrs() -> None:
 
 
 def test_us_public_fqdn_rows_are_tcp_without_a_label() -> None:
-    rules = import_page(vendor_docs_dir() / "us-firewall-rules.md")
+    rules = import_page(PAGES_DIR / "us-firewall-rules.md")
     public = rules.filter(components=["public FQDN"])
     assert [row(r) for r in public] == [
         (31, "Voice Gateway", "public FQDN", "tcp", "", "443", "", "*.kore.ai", ""),
@@ -271,7 +292,7 @@ def test_us_public_fqdn_rows_are_tcp_without_a_label() -> None:
 
 
 def test_uae_sbc_takes_the_header_qualifier() -> None:
-    rules = import_page(vendor_docs_dir() / "uae-firewall-rules.md")
+    rules = import_page(PAGES_DIR / "uae-firewall-rules.md")
     assert rules.components() == [AGENT, "Stun server", "Kore Domain", "Twilio Domain", ""]
 
 

@@ -21,6 +21,11 @@ them. Checks (by code):
     A row that names a destination and port but no protocol, read as TCP. The importer
     keeps the vendor's protocol text in ``Rule.label``, so an empty label means the
     vendor wrote none.
+``ambiguous-cell``
+    A cell that reads two ways, with the reading korefw took (the importer records
+    these in ``Rule.doubts``): a port ``22,443`` (port 22443, or ports 22 and 443?), or
+    ``<br>`` lists in both the destination and the port cell of one row (every
+    destination with every port, or pairs?).
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ TURN_3478 = "turn-3478"
 ALIAS_CONFLICT = "alias-conflict"
 DUPLICATE = "duplicate"
 NO_PROTOCOL = "no-protocol"
+AMBIGUOUS_CELL = "ambiguous-cell"
 
 
 @dataclass(frozen=True, order=True)
@@ -60,6 +66,7 @@ def lint(rules: Iterable[Rule]) -> list[Warning]:
         *_alias_conflict(rs),
         *_duplicates(rs),
         *_no_protocol(rs),
+        *(_at(r, AMBIGUOUS_CELL, doubt) for r in rs for doubt in r.doubts),
     ]
     return sorted(found)
 

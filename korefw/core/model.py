@@ -82,6 +82,8 @@ class Rule:
     origin: Origin = field(default=Origin("<memory>"), compare=False)
     #: Accept blocks shorter than /16 (IPv4) or /32 (IPv6) on purpose.
     allow_broad: bool = field(default=False, compare=False)
+    #: Cells of the vendor row that read two ways, and the reading taken (lint reports them).
+    doubts: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self) -> None:
         where = str(self.origin)

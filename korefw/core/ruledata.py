@@ -11,7 +11,9 @@ then holds one ``[[rule]]`` entry per vendor row, in vendor order::
     repository = "Koredotcom/docs"
     path = "docs/xo/channels/voice-gateway/japan-firewall-rules.md"
     commit = "the reference version of the project"
+    etag = ""
     retrieved = "2026-11-25"
+    sha256 = "00ef56719c24a131c8ffc3bf07b50d428e4ae2f27f883edc90e54474224a8468"
     generator = "korefw import"
 
     [[rule]]
@@ -26,6 +28,8 @@ then holds one ``[[rule]]`` entry per vendor row, in vendor order::
     fqdns = []
     aliases = []
 
+``sha256`` is the digest of the page bytes the rules were read from, ``commit`` or
+``etag`` the version of the page in Kore's repository (see ``korefw/data/pages/sources.toml``).
 ``line`` is the rule's line on the vendor page; ``label`` and ``destination`` are the
 vendor's protocol and destination text. :func:`dump` writes the format (deterministically,
 so a re-import is byte-identical when the vendor page has not changed); :func:`load`
@@ -39,6 +43,7 @@ import datetime
 import json
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +67,12 @@ _RULE_KEYS = (
     "cidrs",
     "fqdns",
     "aliases",
+    "doubts",
 )
 _REQUIRED_RULE_KEYS = {"section", "protocols", "ports"}
-_SOURCE_KEYS = ("region", "page", "repository", "path", "commit", "retrieved", "generator")
+_SOURCE_KEYS = (
+    "region", "page", "repository", "path", "commit", "etag", "retrieved", "sha256", "generator",
+)  # fmt: skip
 _REQUIRED_SOURCE_KEYS = {"region", "page"}
 
 
@@ -77,7 +85,9 @@ class Provenance:
     repository: str = ""
     path: str = ""
     commit: str = ""
+    etag: str = ""
     retrieved: str = ""
+    sha256: str = ""
     generator: str = GENERATOR
 
 
@@ -88,7 +98,8 @@ def dump(rules: RuleSet, provenance: Provenance) -> str:
     """The TOML text for ``rules``; the same input always gives the same bytes."""
     p = provenance
     out = [
-        f"# korefw egress rules for region {_str(p.region)}, imported from Kore.ai's vendor page",
+        f"# korefw egress rules for region {toml_str(p.region)}, "
+        "imported from Kore.ai's vendor page",
         f"# {_comment(p.page)}, retrieved {_comment(p.retrieved) or 'on an unknown date'}",
     ]
     if p.repository or p.path:
@@ -104,26 +115,29 @@ def dump(rules: RuleSet, provenance: Provenance) -> str:
         "",
         "[source]",
     ]
-    out += [f"{key} = {_str(getattr(p, key))}" for key in _SOURCE_KEYS]
+    out += [f"{key} = {toml_str(getattr(p, key))}" for key in _SOURCE_KEYS]
     for r in rules:
         out += [
             "",
             "[[rule]]",
             f"line = {r.origin.line}",
-            f"section = {_str(r.section)}",
-            f"component = {_str(r.component)}",
-            f"label = {_str(r.label)}",
+            f"section = {toml_str(r.section)}",
+            f"component = {toml_str(r.component)}",
+            f"label = {toml_str(r.label)}",
             f"protocols = {_list(str(x) for x in r.protocols)}",
             f"ports = {_list(str(x) for x in r.ports)}",
-            f"destination = {_str(r.destination)}",
+            f"destination = {toml_str(r.destination)}",
             f"cidrs = {_list(str(x) for x in r.cidrs)}",
             f"fqdns = {_list(r.fqdns)}",
             f"aliases = {_list(r.aliases)}",
         ]
+        if r.doubts:  # only rows whose cells read two ways carry the key
+            out.append(f"doubts = {_list(r.doubts)}")
     return "\n".join(out) + "\n"
 
 
-def _str(value: str) -> str:
+def toml_str(value: str) -> str:
+    """``value`` as a TOML basic string."""
     # JSON string escapes are valid TOML basic-string escapes; TOML also forbids raw DEL.
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
@@ -133,7 +147,7 @@ def _comment(text: str) -> str:
 
 
 def _list(values: object) -> str:
-    return "[" + ", ".join(_str(v) for v in values) + "]"  # type: ignore[attr-defined]
+    return "[" + ", ".join(toml_str(v) for v in values) + "]"  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- reading
@@ -192,16 +206,22 @@ def _provenance(raw: object, lines: _Lines) -> Provenance:
     for key, value in raw.items():
         if not isinstance(value, str):
             raise VendorDataError("expected a string", where=lines.source(key), value=value)
+    check_provenance_values(raw, where=lines.source)
+    return Provenance(**raw)
+
+
+def check_provenance_values(raw: dict[str, str], *, where: Callable[[str], str]) -> None:
+    """A ``retrieved`` date and a ``sha256`` digest, when given, are well formed;
+    ``where(key)`` names the place of a key in error messages."""
     if raw.get("retrieved"):
         try:
             datetime.date.fromisoformat(raw["retrieved"])
         except ValueError:
-            raise VendorDataError(
-                "retrieved must be a date YYYY-MM-DD",
-                where=lines.source("retrieved"),
-                value=raw["retrieved"],
-            ) from None
-    return Provenance(**raw)
+            raise VendorDataError("retrieved must be a date YYYY-MM-DD",
+                                  where=where("retrieved"), value=raw["retrieved"]) from None
+    if raw.get("sha256") and not re.fullmatch(r"[0-9a-f]{64}", raw["sha256"]):
+        raise VendorDataError("sha256 must be 64 lower-case hex digits", where=where("sha256"),
+                              value=raw["sha256"])  # fmt: skip
 
 
 def _rule(index: int, raw: object, prov: Provenance, lines: _Lines) -> Rule:
@@ -253,6 +273,7 @@ def _rule(index: int, raw: object, prov: Provenance, lines: _Lines) -> Rule:
             destination=text("destination"),
             aliases=tuple(aliases),
             origin=Origin(prov.page, line),
+            doubts=tuple(strings("doubts")),
         )
     except KorefwError as exc:
         if isinstance(exc, VendorDataError):

@@ -81,6 +81,8 @@ class RawTable:
     body: list[Row]
     line: int
     section: str = ""
+    #: The component a header row's first cell names for the rows below (legacy HTML).
+    component: str = ""
 
 
 @dataclass
@@ -88,6 +90,8 @@ class _Heading:
     level: int
     text: str
     line: int
+    #: Written inside a table cell (Kore's legacy HTML pages).
+    in_table: bool = False
 
 
 # --------------------------------------------------------------------------- public API
@@ -128,8 +132,16 @@ def import_text(
     else:
         raise KorefwError("unknown page format (expected markdown or html)", value=fmt)
     rules: list[Rule] = []
+    previous: RawTable | None = None
     for table in _sectioned(events, file):
+        if not table.header:
+            if previous is None:  # no header anywhere above: the first row is the header
+                table.header, table.body = table.body[:1], table.body[1:]
+            else:  # a table without a header continues the previous table's columns
+                names, _ = _header_names(previous, file)
+                table.header = [Row(names, table.line)]
         rules.extend(read_table(table, file=file, region=region))
+        previous = table
     if not rules:
         raise VendorDataError("no firewall rule tables found on the page", where=file)
     return RuleSet(tuple(rules), region=region, source=file, retrieved=retrieved)
@@ -150,7 +162,7 @@ def read_table(table: RawTable, *, file: str, region: str = "") -> list[Rule]:
     names = [_text(c.text) or f"column {k + 1}" for k, c in enumerate(header)]
     qualifier = component_qualifier(_text(header[0].text)) if roles[0] == COMPONENT else ""
     ncols = len(header)
-    current = ""
+    current = _qualify(table.component, qualifier)
     rules: list[Rule] = []
     for row in body:
         cells = _fit(row, ncols, file)
@@ -180,6 +192,13 @@ def read_table(table: RawTable, *, file: str, region: str = "") -> list[Rule]:
         # A row with no protocol (US "public FQDN") is read as TCP; lint warns about it.
         protocols = parse_protocols(label, where=where(PROTOCOL)) if label else (Protocol.TCP,)
         cidrs, fqdns, aliases = parse_destination(dest_l, where=where(DESTINATION))
+        doubts = _port_doubts(port_l)
+        if len(dest_l) > 1 and len(port_l) > 1:
+            doubts.append(
+                f"destination and port cells both list several values ({len(dest_l)} and "
+                f"{len(port_l)} lines): read as every destination with every port, not as "
+                "line-by-line pairs"
+            )
         try:
             ports = parse_ports(", ".join(port_l), where=where(DESTINATION_PORT))
         except KorefwError as exc:
@@ -198,11 +217,36 @@ def read_table(table: RawTable, *, file: str, region: str = "") -> list[Rule]:
                     destination=" ".join(dest_l),
                     aliases=tuple(aliases),
                     origin=Origin(file, row.line),
+                    doubts=tuple(doubts),
                 )
             )
         except KorefwError as exc:
             raise _vendor(exc, f"{file}:{row.line}") from None
     return rules
+
+
+_GROUPED = re.compile(r"(?<![\d,.])(\d{1,3})((?:,\d{3})+)(?![\d,])")
+_DASH_BEFORE = re.compile(r"(?:[-–—−]|\bto)\s*$")
+_DASH_AFTER = re.compile(r"^\s*(?:[-–—−]|to\b)")
+
+
+def _port_doubts(port_lines: list[str]) -> list[str]:
+    """Single ports written with a thousands separator that also read as a port list:
+    ``22,443`` is port 22443, or ports 22 and 443. ``10,000`` (``000`` is no port) and
+    range ends (``10,000 – 60,000``) read one way only."""
+    out = []
+    for text in port_lines:
+        for m in _GROUPED.finditer(text):
+            groups = [m.group(1), *m.group(2).lstrip(",").split(",")]
+            if any(g.startswith("0") for g in groups[1:]):
+                continue
+            if _DASH_BEFORE.search(text[: m.start()]) or _DASH_AFTER.search(text[m.end() :]):
+                continue
+            out.append(
+                f"port {m.group(0)!r} is read as port {''.join(groups)}; it could also mean "
+                f"ports {' and '.join(groups)}"
+            )
+    return out
 
 
 @dataclass
@@ -490,13 +534,17 @@ def _vendor(exc: KorefwError, where: str | None) -> VendorDataError:
 
 
 def _sectioned(events: Iterable[_Heading | RawTable], file: str) -> Iterator[RawTable]:
+    """Give each table its section. On a legacy HTML page (section titles inside table
+    cells) a table above the first title belongs to the page's ``#`` title."""
+    evs = list(events)
+    legacy = any(isinstance(ev, _Heading) and ev.in_table for ev in evs)
     section: str | None = None
-    for ev in events:
+    for ev in evs:
         if isinstance(ev, _Heading):
             if ev.level == 2:
                 section = ev.text
             elif ev.level == 1:
-                section = None
+                section = ev.text if legacy else None
             continue
         if not section:
             raise VendorDataError(
@@ -513,6 +561,9 @@ _SNIPPET = re.compile(r"^\s*;?-{2}8<-{2}")
 _DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*$")
 _COMMENT = re.compile(r"\{\s*/\*.*?\*/\s*\}|<!--.*?-->", re.S)
 _PIPE = re.compile(r"(?<!\\)\|")
+_QUOTE = re.compile(r"^\s{0,3}(?:>\s?)+")
+_SETEXT = re.compile(r"^\s{0,3}(=+|-+)\s*$")
+_NOT_SETEXT = re.compile(r"^(?:[-*+]\s|\d+[.)]\s|<|#|```|~~~|---)")
 
 
 def _heading_text(raw: str) -> str:
@@ -521,7 +572,9 @@ def _heading_text(raw: str) -> str:
 
 
 def _preprocess(text: str) -> list[str]:
-    """Lines with comments and front matter blanked out (line numbers preserved)."""
+    """Lines with comments and front matter blanked out and blockquote markers (``>``)
+    removed, so a table or heading inside a blockquote reads like any other (line
+    numbers preserved)."""
     text = _COMMENT.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), text)
     lines = text.splitlines()
     if lines and lines[0].strip() == "---":
@@ -529,7 +582,19 @@ def _preprocess(text: str) -> list[str]:
             if lines[j].strip() in {"---", "..."}:
                 lines[: j + 1] = [""] * (j + 1)
                 break
-    return lines
+    return [_QUOTE.sub("", ln) for ln in lines]
+
+
+def _setext_level(lines: list[str], i: int) -> int:
+    """1 or 2 when ``lines[i]`` is a setext heading (``Title`` over ``===`` or ``---``)."""
+    if i + 1 >= len(lines) or not (m := _SETEXT.match(lines[i + 1])):
+        return 0
+    s = lines[i].strip()
+    if not s or lines[i].startswith("    ") or _PIPE.search(s) or _NOT_SETEXT.match(s):
+        return 0
+    if i > 0 and lines[i - 1].strip():
+        return 0  # the underline ends a longer paragraph; korefw reads one-line titles only
+    return 1 if m.group(1).startswith("=") else 2
 
 
 def _scan_markdown(text: str, file: str) -> Iterator[_Heading | RawTable]:
@@ -561,6 +626,10 @@ def _scan_markdown(text: str, file: str) -> Iterator[_Heading | RawTable]:
         if m := _ATX.match(raw):
             yield _Heading(len(m.group(1)), _heading_text(m.group(2)), i + 1)
             i += 1
+            continue
+        if level := _setext_level(lines, i):
+            yield _Heading(level, _heading_text(s), i + 1)
+            i += 2
             continue
         if m := _HTML_HEADING.match(raw):
             yield _Heading(int(m.group(1)), _heading_text(m.group(2)), i + 1)
@@ -667,6 +736,8 @@ class _HCell:
     line: int
     rowspan: int = 1
     colspan: int = 1
+    #: An ``<hN>`` inside the cell: (level, text); its text is not part of the cell's.
+    heading: tuple[int, str] | None = None
 
 
 @dataclass
@@ -675,6 +746,11 @@ class _HRow:
     head: bool
     cells: list[_HCell] = field(default_factory=list)
     all_th: bool = True
+
+    @property
+    def heading(self) -> tuple[int, str] | None:
+        """The first heading written in one of the row's own cells."""
+        return next((c.heading for c in self.cells if c.heading), None)
 
 
 class _HtmlScanner(HTMLParser):
@@ -691,6 +767,7 @@ class _HtmlScanner(HTMLParser):
         self._in_head = False
         self._row: _HRow | None = None
         self._cell: _HCell | None = None
+        self._cell_heading: tuple[int, list[str]] | None = None
 
     def _line(self) -> int:
         return self.getpos()[0] + self._line_offset
@@ -708,12 +785,16 @@ class _HtmlScanner(HTMLParser):
         return max(n, 1)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if m := re.fullmatch(r"h([1-6])", tag):
+        if (m := re.fullmatch(r"h([1-6])", tag)) and self._cell is not None:
+            self._cell_heading = (int(m.group(1)), [])
+        elif m:
             self._heading = (int(m.group(1)), [], self._line())
         elif tag == "table":
             if self._rows is not None:
                 raise VendorDataError("nested <table>", where=f"{self.file}:{self._line()}")
             self._rows, self._table_line, self._in_head = [], self._line(), False
+        elif tag == "br" and self._cell_heading:
+            self._cell_heading[1].append(" ")
         elif self._rows is None:
             if tag == "br" and self._heading:
                 self._heading[1].append(" ")
@@ -740,7 +821,11 @@ class _HtmlScanner(HTMLParser):
         self.handle_starttag(tag, attrs)
 
     def handle_endtag(self, tag: str) -> None:
-        if re.fullmatch(r"h[1-6]", tag) and self._heading:
+        if re.fullmatch(r"h[1-6]", tag) and self._cell_heading and self._cell is not None:
+            level, parts = self._cell_heading
+            self._cell_heading = None
+            self._cell.heading = (level, _heading_text("".join(parts)))
+        elif re.fullmatch(r"h[1-6]", tag) and self._heading:
             level, parts, line = self._heading
             self._heading = None
             self.events.append(_Heading(level, _heading_text("".join(parts)), line))
@@ -755,16 +840,19 @@ class _HtmlScanner(HTMLParser):
             self._in_head = False
         elif tag == "table":
             self._close_row()
-            self.events.append(self._table(self._rows))
+            self.events.extend(self._table(self._rows))
             self._rows = None
 
     def handle_data(self, data: str) -> None:
-        if self._cell is not None:
+        if self._cell_heading is not None:
+            self._cell_heading[1].append(html.escape(data, quote=False))
+        elif self._cell is not None:
             self._cell.parts.append(html.escape(data, quote=False))
         elif self._heading is not None:
             self._heading[1].append(html.escape(data, quote=False))
 
     def _close_cell(self) -> None:
+        self._cell_heading = None
         if self._cell is not None and self._row is not None:
             self._row.cells.append(self._cell)
         self._cell = None
@@ -775,15 +863,49 @@ class _HtmlScanner(HTMLParser):
             self._rows.append(self._row)
         self._row = None
 
-    def _table(self, hrows: list[_HRow]) -> RawTable:
+    def _table(self, hrows: list[_HRow]) -> list[_Heading | RawTable]:
+        """Split one HTML table into sections and tables.
+
+        Kore's legacy pages put a section title (``<h2>``) in a table cell, often a
+        ``colspan`` or ``rowspan`` header cell; start a new header in the middle of a
+        table, its first cell sometimes the component of the rows below; and leave a
+        header out where a table continues the previous one's columns (then the
+        :class:`RawTable` has no header rows).
+        """
         if not hrows:
             raise VendorDataError("empty <table>", where=f"{self.file}:{self._table_line}")
-        rows = _expand_spans(hrows)
-        nhead = 0
-        while nhead < len(hrows) and (hrows[nhead].head or hrows[nhead].all_th):
-            nhead += 1
-        nhead = max(nhead, 1)
-        return RawTable(rows[:nhead], rows[nhead:], self._table_line)
+        out: list[_Heading | RawTable] = []
+        current = RawTable([], [], self._table_line)
+
+        def flush(line: int) -> RawTable:
+            if current.header or current.body:
+                out.append(current)
+            return RawTable([], [], line)
+
+        for hr, row in zip(hrows, _expand_spans(hrows), strict=True):
+            heading = hr.heading
+            if heading:
+                current = flush(hr.line)
+                out.append(_Heading(heading[0], heading[1], hr.line, in_table=True))
+            if hr.head or hr.all_th or _looks_like_header(row.cells):
+                if current.body:
+                    current = flush(hr.line)
+                first = _text(row.cells[0].text) if row.cells else ""
+                if first and not _is_header_word(first) and not current.header:
+                    current.component = first
+                    row = Row([Cell("", row.cells[0].line), *row.cells[1:]], row.line)
+                current.header.append(row)
+            elif heading and not any(_text(c.text) for c in row.cells):
+                continue  # a title row
+            else:
+                current.body.append(row)
+        flush(0)
+        return out
+
+
+def _looks_like_header(cells: list[Cell]) -> bool:
+    """Two or more cells name a column (``Protocol``, ``Destination Port``, ...)."""
+    return sum(column_role(c.text) is not None for c in cells if _text(c.text)) >= 2
 
 
 def _expand_spans(hrows: list[_HRow]) -> list[Row]:

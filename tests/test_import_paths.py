@@ -1,0 +1,85 @@
+"""``korefw import`` refuses output paths it cannot write, in one line, before any work."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from korefw.cli import main
+from korefw.core.regions import DATA_DIR, PAGES_DIR
+
+PAGE = str(PAGES_DIR / "japan-firewall-rules.md")
+
+
+def _one_line_exit_2(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    assert code == 2, out
+    assert out.out == ""
+    assert out.err.count("\n") == 1 and out.err.startswith("korefw: error: "), out.err
+    return out.err
+
+
+def test_output_into_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "nope" / "jp.toml"
+    err = _one_line_exit_2(capsys, "import", PAGE, "-o", str(target))
+    assert f"--output: folder does not exist (got '{tmp_path / 'nope'}')" in err
+    assert not (tmp_path / "nope").exists()
+
+
+def test_output_onto_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = _one_line_exit_2(capsys, "import", PAGE, "-o", str(tmp_path))
+    assert "is a folder, expected a file" in err
+
+
+def test_output_below_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "plain").write_text("keep me")
+    err = _one_line_exit_2(capsys, "import", PAGE, "-o", str(tmp_path / "plain" / "jp.toml"))
+    assert "a file stands where a folder is expected" in err
+    assert (tmp_path / "plain").read_text() == "keep me"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_output_onto_a_fifo_does_not_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    err = _one_line_exit_2(capsys, "import", PAGE, "-o", str(fifo))
+    assert "not a regular file (FIFO, socket or device)" in err
+
+
+def test_import_all_bad_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("")
+    for option in ("--out-dir", "--pages"):
+        err = _one_line_exit_2(capsys, "import", "--all", option, str(tmp_path / "missing"))
+        assert f"{option}: folder does not exist" in err
+        err = _one_line_exit_2(capsys, "import", "--all", option, str(tmp_path / "file"))
+        assert f"{option}: not a folder" in err
+
+
+def test_import_all_with_one_unwritable_target_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "data"
+    shutil.copytree(DATA_DIR, out, ignore=shutil.ignore_patterns("pages"))
+    (out / "au.toml").write_text("stale")
+    (out / "us.toml").unlink()
+    (out / "us.toml").mkdir()  # a folder where a data file should go
+    err = _one_line_exit_2(capsys, "import", "--all", "--out-dir", str(out))
+    assert "--out-dir: is a folder, expected a file" in err and "us.toml" in err
+    assert (out / "au.toml").read_text() == "stale"
+
+
+def test_failed_import_leaves_the_output_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.md"
+    bad.write_text("## S\n\n| Protocol | Destination | Port |\n|---|---|---|\n| TCP | x y | 1 |\n")
+    target = tmp_path / "out.toml"
+    target.write_text("previous")
+    _one_line_exit_2(capsys, "import", str(bad), "--region", "jp", "-o", str(target))
+    assert target.read_text() == "previous"
