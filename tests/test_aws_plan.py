@@ -8,7 +8,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import pytest
@@ -523,7 +522,8 @@ def test_plans_allow_exactly_the_rule_set(
 # --------------------------------------------------------------------------- scale and purity
 
 
-def test_ten_thousand_rules_plan_quickly() -> None:
+def test_ten_thousand_rules_plan_within_the_rule_limit() -> None:
+    """10,000 rules plan in every mode (speed is measured in bench/, not here)."""
     rnd = random.Random(3)
     rules = RuleSet(
         tuple(
@@ -538,9 +538,7 @@ def test_ten_thousand_rules_plan_quickly() -> None:
         )
     )
     for mode in MODES:
-        start = time.perf_counter()
         plan = plan_aws(rules, AwsOptions(mode=mode, rule_limit=1000))
-        assert time.perf_counter() - start < 3.0, mode
         assert all(g.ipv4 <= 1000 for g in plan.groups)
 
 

@@ -326,13 +326,18 @@ def test_out_of_band_rule_on_korefws_security_group(pack, plans) -> None:  # typ
         configure(pack, region="jp", scope=scope)
         [d] = mandatory(analyze(pack, [*plans["example-jp-aws"], rogue]))
         assert (d.policyName, d.urn) == (STACK_POLICY, rogue["urn"])
-        assert "out-of-band" in d.message and "kore-jp-aws-sg-1" in d.message
+        assert "out-of-band" in d.message and sg["urn"].rsplit("::", 1)[-1] in d.message
 
 
 def test_widened_prefix_list_entry_is_caught_through_the_rules(pack, plans) -> None:  # type: ignore[no-untyped-def]
     configure(pack, region="de")
     states = copy.deepcopy(plans["example-de-both"])
-    pl = find(states, "managedPrefixList:ManagedPrefixList", name="kore-de-de-twilio-stun-ipv4")
+    [pl] = [
+        s
+        for s in states
+        if s["type"].endswith("managedPrefixList:ManagedPrefixList")
+        and s["inputs"]["name"].startswith("kore-de-de-twilio-stun-ipv4")
+    ]
     entry = next(e for e in pl["inputs"]["entries"] if e["cidr"] == "52.59.186.0/27")
     entry["cidr"] = "52.59.186.0/26"
     diags = mandatory(analyze(pack, states))
