@@ -672,6 +672,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     files = export_files(rules, options, args.platform or PLATFORMS)
     for rel in files:
         (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    return _write_rendered(out, files, rules, options)
+
+
+def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:
+    """Write ``files`` (relative name -> text) under ``out`` as one step, and report."""
     write_files({check_output_file(out / rel, where="--output"): text.encode()
                  for rel, text in files.items()})  # fmt: skip
     for rel in files:
@@ -689,8 +694,9 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
         help="generate firewall configurations through aerleon",
         description="Generate each platform's configuration from the rules in-process through "
         "aerleon's API (pip install 'korefw[aerleon]'), with the file names aerleon's aclgen "
-        "uses: korefw-REGION.nft, korefw-REGION (iptables-restore), .jcl, .acl, .xml, "
-        ".gce (JSON) and .yml (Kubernetes NetworkPolicyList). FQDN rules are listed on "
+        "uses: korefw-REGION.nft, korefw-REGION (iptables: the chain's rules), .ipt "
+        "(speedway: a whole iptables-restore file), .jcl, .acl, .xml, .gce (JSON) and .yml "
+        "(Kubernetes NetworkPolicyList). FQDN rules are listed on "
         "stderr: no platform here enforces them.",
     )
     add_source_argument(p)
@@ -708,13 +714,8 @@ def cmd_render(args: argparse.Namespace) -> int:
     out = check_output_dir(args.output, where="--output")
     options = _render_options(args)
     rules = load_source(args)
-    files = generate(rules, list(dict.fromkeys(args.platform)), options)
-    write_files({check_output_file(out / name, where="--output"): text.encode()
-                 for name, text in files.items()})  # fmt: skip
-    for name in files:
-        print(f"wrote {out / name}")
-    _report_unenforced(rules, options)
-    return EXIT_OK
+    return _write_rendered(out, generate(rules, list(dict.fromkeys(args.platform)), options),
+                           rules, options)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- schema

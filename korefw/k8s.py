@@ -13,7 +13,7 @@ from typing import Any
 import pulumi
 
 from .core.errors import ConfigError
-from .core.k8s_plan import K8sPlan, plan_k8s
+from .core.k8s_plan import plan_k8s
 from .core.model import RuleSet
 from .core.regions import select_rules
 
@@ -23,27 +23,6 @@ except ImportError as exc:  # pragma: no cover - depends on the extra
     raise ImportError("korefw.k8s needs pulumi-kubernetes: pip install 'korefw[k8s]'") from exc
 
 EGRESS_NETWORK_POLICY = "korefw:k8s:EgressNetworkPolicy"
-
-
-def plan_for(
-    rules: RuleSet | str,
-    *,
-    sections: Sequence[str] = (),
-    components: Sequence[str] = (),
-    namespace: str = "default",
-    name_prefix: str = "korefw",
-    pod_selector: Mapping[str, str] | None = None,
-    allow_dns: Sequence[str] = (),
-    cilium: bool = False,
-) -> K8sPlan:
-    """Check :class:`EgressNetworkPolicy`'s arguments and plan, registering nothing."""
-    if rules is None:
-        raise ConfigError("a rule set or region code is required", where="rules")
-    return plan_k8s(
-        select_rules(rules, list(sections) or None, list(components) or None),
-        namespace=namespace, name_prefix=name_prefix, pod_selector=pod_selector,
-        allow_dns=allow_dns, cilium=cilium,
-    )  # fmt: skip
 
 
 class EgressNetworkPolicy(pulumi.ComponentResource):
@@ -79,9 +58,11 @@ class EgressNetworkPolicy(pulumi.ComponentResource):
         cilium: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        plan = plan_for(rules, sections=sections, components=components, namespace=namespace,
-                        name_prefix=name_prefix, pod_selector=pod_selector,
-                        allow_dns=allow_dns, cilium=cilium)  # fmt: skip
+        if rules is None:
+            raise ConfigError("a rule set or region code is required", where="rules")
+        selected = select_rules(rules, list(sections) or None, list(components) or None)
+        plan = plan_k8s(selected, namespace=namespace, name_prefix=name_prefix,
+                        pod_selector=pod_selector, allow_dns=allow_dns, cilium=cilium)  # fmt: skip
         super().__init__(EGRESS_NETWORK_POLICY, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         for p in plan.policies:
