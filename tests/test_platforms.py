@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -17,12 +18,21 @@ from hypothesis import strategies as st
 from korefw.cli import main
 from korefw.core import aerleon_export as ae
 from korefw.core.allowset import AllowSet
+from korefw.core.model import Protocol, Rule, RuleSet
+from korefw.core.ports import PortRange
 from korefw.core.regions import load_rules
-from korefw.core.rendered import read_rendered, verify_rendered
+from korefw.core.rendered import (
+    RenderedReading,
+    gce_allow_set,
+    k8s_allow_set,
+    read_rendered,
+    verify_rendered,
+)
 
 pytest.importorskip("aerleon")
 
 ALL = [a for p in ae.PLATFORMS for a in ("--platform", p)]
+GOLDEN = Path(__file__).resolve().parent / "golden" / "platforms" / "jp"
 
 
 @pytest.fixture(scope="module")
@@ -107,8 +117,6 @@ def test_k8s_ipblock_except_is_subtracted(
            "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{
                "to": [{"ipBlock": {"cidr": str(block), "except": [str(e) for e in ex]}}],
                "ports": [{"port": port, "endPort": hi}]}]}}  # fmt: skip
-    from korefw.core.rendered import RenderedReading, k8s_allow_set
-
     got = k8s_allow_set([doc], "t", RenderedReading())
     want = AllowSet.of("tcp", [(port, hi)], [block]) - AllowSet.of("tcp", [(port, hi)], ex)
     assert got == want  # protocol defaults to TCP; except blocks are cut out
@@ -176,3 +184,41 @@ def test_export_terms_are_named_from_rule_identity() -> None:
 
     flipped = ae.policy(replace(rules, rules=tuple(reversed(rules.rules))))
     assert {t["name"] for t in flipped["filters"][0]["terms"]} == set(names)
+
+
+def test_render_matches_golden_files(jp_out: Path) -> None:
+    """Golden output of every platform; regenerate with KOREFW_UPDATE_GOLDEN=1 and review."""
+    if os.environ.get("KOREFW_UPDATE_GOLDEN"):
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for f in jp_out.iterdir():
+            (GOLDEN / f.name).write_text(f.read_text())
+    assert {f.name: f.read_text() for f in jp_out.iterdir()} == {
+        f.name: f.read_text() for f in GOLDEN.iterdir()
+    }, "render output differs from tests/golden/platforms/jp; if intended, regenerate"
+
+
+_net = lambda a, n: ipaddress.ip_network(f"{a}/{n}", strict=False)  # noqa: E731
+_cidr = st.one_of(
+    st.builds(_net, st.ip_addresses(v=4).filter(lambda a: a.is_global), st.integers(20, 32)),
+    st.builds(_net, st.ip_addresses(v=6).filter(lambda a: a.is_global), st.integers(40, 128)),
+)
+_ports = st.tuples(st.integers(1, 65535), st.integers(0, 3000)).map(
+    lambda t: PortRange(t[0], min(65535, t[0] + t[1])))  # fmt: skip
+_rule = st.builds(
+    lambda protos, ports, cidrs: Rule("S", "C", tuple(protos), tuple(ports), tuple(cidrs)),
+    st.sets(st.sampled_from([Protocol.TCP, Protocol.UDP]), min_size=1),
+    st.lists(_ports, min_size=1, max_size=3), st.lists(_cidr, min_size=1, max_size=3),
+)  # fmt: skip
+
+
+@given(st.lists(_rule, min_size=1, max_size=5, unique_by=lambda r: r.key))
+@settings(max_examples=25, deadline=None)
+def test_rendered_gce_and_k8s_read_back_to_the_rules(rules: list[Rule]) -> None:
+    rs = RuleSet(tuple(rules), region="t")
+    files = ae.generate(rs, ["gce", "k8s"])
+    allow, wider = gce_allow_set(json.loads(files["korefw-t.gce"]), "gce")
+    assert not wider and allow == rs.allow_set()
+    reading = RenderedReading()
+    docs = yaml.safe_load(files["korefw-t.yml"])["items"]
+    assert k8s_allow_set(docs, "k8s", reading) == rs.allow_set()
+    assert not reading.wider and not reading.problems

@@ -82,6 +82,10 @@ def gce_allow_set(rules: list[Mapping[str, Any]], where: str) -> tuple[AllowSet,
     allowed, denied = AllowSet(), AllowSet()
     egress = [r for r in rules if r.get("direction", "INGRESS") == "EGRESS"
               and not r.get("disabled", False)]  # fmt: skip
+    networks = {str(r.get("network", "")) for r in egress}
+    if len(networks) > 1:
+        raise KorefwError("rules of several VPC networks; verify one network's file at a time",
+                          where=where, value=", ".join(sorted(networks)))  # fmt: skip
     # Lower priority number first; at one priority, denies before allows.
     egress.sort(key=lambda r: (int(r.get("priority", 1000)), "allowed" in r))
     for r in egress:
@@ -297,7 +301,18 @@ class RenderedVerification(Verification):
 
     def render(self) -> str:
         """One finding a line; ``rejected`` holds what is wider than the rules."""
-        return super().render().replace("  rejected by the cloud: ", "  wider than the rules: ")
+        lines: list[str] = []
+        for c in self.clouds:
+            lines.append(f"{'OK' if c.ok else 'FAIL'}: {c.cloud}: {', '.join(c.groups)}: "
+                         + ("exactly the vendor's IP flows" if c.ok else "differs"))  # fmt: skip
+            lines += [f"  missing {b}" for b in c.missing.boxes()]
+            lines += [f"  extra   {b}" for b in c.extra.boxes()]
+            lines += [f"  wider than the rules: {w}" for w in c.rejected]
+        if self.problems:
+            lines.append("UNDECIDED: some policies cannot be read")
+        lines += [f"problem: {p}" for p in self.problems]
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
 
 
 def verify_rendered(path: str, rules: RuleSet, *,
