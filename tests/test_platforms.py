@@ -143,7 +143,9 @@ def test_never_broader_than_the_vendor(jp_out: Path) -> None:
     [("nft", ["nft", "-c", "-f"], "korefw-jp.nft"),
      ("iptables-restore", ["iptables-restore", "--test"], "korefw-jp.ipt")],
 )  # fmt: skip
-def test_platform_syntax_check(jp_out: Path, tool: str, cmd: list[str], name: str) -> None:
+def test_platform_syntax_check(
+    jp_out: Path, tmp_path: Path, tool: str, cmd: list[str], name: str
+) -> None:
     if shutil.which(tool) is None:
         pytest.skip(f"{tool} is not installed (apt-get install nftables iptables)")
     # Both need a network namespace of their own; unshare -rn gives one without privileges.
@@ -155,6 +157,12 @@ def test_platform_syntax_check(jp_out: Path, tool: str, cmd: list[str], name: st
     proc = subprocess.run(["unshare", "-rn", *cmd, str(jp_out / name)], capture_output=True,
                           text=True, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+    # The check can fail: the same file with one rule's protocol misspelt is refused.
+    broken = tmp_path / name
+    broken.write_text((jp_out / name).read_text().replace("udp", "udpx", 1))
+    bad = subprocess.run(["unshare", "-rn", *cmd, str(broken)], capture_output=True,
+                         check=False)  # fmt: skip
+    assert bad.returncode != 0
 
 
 def test_aclgen_turns_the_export_into_the_same_output(jp_out: Path, tmp_path: Path) -> None:
