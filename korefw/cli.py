@@ -529,7 +529,10 @@ def add_verify_command(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "verify",
         help="prove a plan allows exactly the vendor's flows",
-        description="Compare each cloud's effective egress allow set after the update with "
+        description="PLAN may also be rendered output of `korefw render` (a GCE .gce/.json "
+        "file, a Kubernetes .yml/.yaml manifest, or a folder of them): its effective allow "
+        "set is compared the same way, and each FQDN rule is named as enforced (Cilium "
+        "toFQDNs) or not. Compare each cloud's effective egress allow set after the update with "
         "the rules. PLAN is `pulumi preview --json` output (with or without --show-sames or "
         "--show-replacement-steps, or streamed with PULUMI_ENABLE_STREAMING_JSON_PREVIEW), "
         "`korefw plan --json` output, or a `pulumi stack export` (what is deployed now); '-' "
@@ -554,6 +557,9 @@ def add_verify_command(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--section", action="append", default=[], help="keep only this section")
     p.add_argument("--component", action="append", default=[], help="keep only this component")
+    p.add_argument("--allow-dns", action="append", default=[], metavar="CIDR",
+                   help="rendered output: the resolver it was rendered with (UDP/TCP 53 "
+                   "expected too)")  # fmt: skip
     p.set_defaults(func=cmd_verify)
 
 
@@ -563,6 +569,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .core.verify import verify
 
     rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
+    from .core.rendered import is_rendered
+
+    if args.plan != "-" and is_rendered(args.plan):
+        from .core.aerleon_export import parse_dns
+        from .core.rendered import verify_rendered
+
+        rendered = verify_rendered(args.plan, rules, allow_dns=parse_dns(args.allow_dns))
+        print(rendered.render())
+        return rendered.exit_code
     if args.state is not None and args.state == args.plan == "-":
         raise KorefwError("only one of PLAN and --state can be standard input", where="verify")
     state = None if args.state is None else load_document(args.state)
@@ -574,6 +589,133 @@ def cmd_verify(args: argparse.Namespace) -> int:
     )
     print(result.render())
     return result.exit_code
+
+
+# --------------------------------------------------------------------------- export, render
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    """The per-platform header options ``export`` and ``render`` share."""
+    g = p.add_argument_group("platform options (aerleon header targets)")
+    g.add_argument("--filter-name", default="korefw-egress",
+                   help="Junos and Cisco filter name (default: korefw-egress)")
+    g.add_argument("--family", default="mixed", choices=("inet", "inet6", "mixed"),
+                   help="address family (default: mixed; iptables takes the one present)")
+    g.add_argument("--default-action", default="drop", choices=("drop", "accept"),
+                   help="iptables and nftables chain policy (default: drop); a closing deny "
+                   "term denies other flows anyway")
+    g.add_argument("--iptables-chain", default="OUTPUT", help="iptables chain (default: OUTPUT)")
+    g.add_argument("--nftables-hook", default="output", choices=("input", "output", "forward"),
+                   help="nftables base chain hook (default: output)")
+    g.add_argument("--nftables-priority", type=int, default=0,
+                   help="nftables base chain priority (default: 0)")
+    g.add_argument("--gce-network", default="default", help="GCE VPC network (default: default)")
+    g.add_argument("--from-zone", default="trust", help="Palo Alto source zone (default: trust)")
+    g.add_argument("--to-zone", default="untrust", help="Palo Alto destination zone")
+    g.add_argument("--allow-dns", action="append", default=[], metavar="CIDR",
+                   help="also allow UDP and TCP 53 to this resolver (the cluster's kube-dns "
+                   "service address, say): an egress policy selecting every pod blocks DNS "
+                   "otherwise; may repeat")  # fmt: skip
+
+
+def _render_options(args: argparse.Namespace) -> Any:
+    from .core.aerleon_export import RenderOptions, parse_dns
+
+    return RenderOptions(
+        filter_name=args.filter_name, family=args.family, default_action=args.default_action,
+        iptables_chain=args.iptables_chain, nftables_hook=args.nftables_hook,
+        nftables_priority=args.nftables_priority, gce_network=args.gce_network,
+        from_zone=args.from_zone, to_zone=args.to_zone, allow_dns=parse_dns(args.allow_dns),
+    )  # fmt: skip
+
+
+def _report_unenforced(rules: RuleSet, options: Any) -> None:
+    from .core.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+
+    for r in unenforced_fqdn_rules(rules):
+        _eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
+                f"{', '.join(r.fqdns)} {'/'.join(r.protocols)} {','.join(map(str, r.ports))}")
+    for r, nets in omitted_by_family(rules, options):
+        _eprint(f"not rendered for --family {options.family}: {r.origin}: "
+                f"{', '.join(map(str, nets))}")  # fmt: skip
+
+
+def add_export_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw export REGION|FILE --format aerleon -o DIR``."""
+    p = sub.add_parser(
+        "export",
+        help="write the rules as an aerleon policy and definitions",
+        description="Write an aerleon (capirca successor) policy, policies/pol/korefw-REGION.yaml, "
+        "and its network and service definitions, def/korefw-REGION.yaml, under DIR: one term "
+        "per egress rule named from its stable identity, the vendor's section and component "
+        "as comments, and a closing deny term. Run aerleon's `aclgen --base_directory "
+        "DIR/policies --definitions_directory DIR/def` on it, or copy both files into an "
+        "existing aerleon repository. FQDN rules are listed on stderr and in the policy "
+        "header: no platform here enforces them.",
+    )
+    add_source_argument(p)
+    p.add_argument("--format", default="aerleon", choices=("aerleon",))
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="an existing folder")
+    p.add_argument("--platform", action="append", default=[], metavar="P",
+                   help="header targets to include (default: all of render's platforms)")
+    _add_render_options(p)
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the policy and definitions."""
+    from .core.aerleon_export import PLATFORMS, export_files
+
+    out = check_output_dir(args.output, where="--output")
+    options = _render_options(args)
+    rules = load_source(args)
+    files = export_files(rules, options, args.platform or PLATFORMS)
+    for rel in files:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    return _write_rendered(out, files, rules, options)
+
+
+def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:
+    """Write ``files`` (relative name -> text) under ``out`` as one step, and report."""
+    write_files({check_output_file(out / rel, where="--output"): text.encode()
+                 for rel, text in files.items()})  # fmt: skip
+    for rel in files:
+        print(f"wrote {out / rel}")
+    _report_unenforced(rules, options)
+    return EXIT_OK
+
+
+def add_render_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw render REGION|FILE --platform P ... -o DIR``."""
+    from .core.aerleon_export import PLATFORMS
+
+    p = sub.add_parser(
+        "render",
+        help="generate firewall configurations through aerleon",
+        description="Generate each platform's configuration from the rules in-process through "
+        "aerleon's API (pip install 'korefw[aerleon]'), with the file names aerleon's aclgen "
+        "uses: korefw-REGION.nft, korefw-REGION (iptables: the chain's rules), .ipt "
+        "(speedway: a whole iptables-restore file), .jcl, .acl, .xml, .gce (JSON) and .yml "
+        "(Kubernetes NetworkPolicyList). FQDN rules are listed on "
+        "stderr: no platform here enforces them.",
+    )
+    add_source_argument(p)
+    p.add_argument("--platform", action="append", required=True, choices=PLATFORMS, metavar="P",
+                   help=f"one of {', '.join(PLATFORMS)}; may repeat")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="an existing folder")
+    _add_render_options(p)
+    p.set_defaults(func=cmd_render)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Generate and write every platform's file."""
+    from .core.aerleon_export import generate
+
+    out = check_output_dir(args.output, where="--output")
+    options = _render_options(args)
+    rules = load_source(args)
+    return _write_rendered(out, generate(rules, list(dict.fromkeys(args.platform)), options),
+                           rules, options)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- schema
@@ -617,6 +759,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_command(sub)
     add_diff_command(sub)
     add_verify_command(sub)
+    add_export_command(sub)
+    add_render_command(sub)
     add_schema_command(sub)
     return parser
 
