@@ -7,21 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .allowset import AllowSet, Box
+from .hazards import apply_hazards
 from .model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_plan
-
-# Inputs whose change makes Pulumi replace the resource rather than update it in place.
-_REPLACE_KEYS = {
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {"securityGroupId"},
-    "aws:ec2/securityGroup:SecurityGroup": {"vpcId", "name", "namePrefix", "description"},
-    "aws:ec2/managedPrefixList:ManagedPrefixList": {"addressFamily"},
-    "azure-native:network:NetworkSecurityGroup": {
-        "resourceGroupName", "networkSecurityGroupName", "location",
-    },
-    "azure-native:network:SecurityRule": {
-        "resourceGroupName", "networkSecurityGroupName", "securityRuleName",
-    },
-}  # fmt: skip
+from .steps import count_changes
 
 
 @dataclass
@@ -33,6 +22,8 @@ class Diff:
     fqdn_added: list[str] = field(default_factory=list)
     fqdn_removed: list[str] = field(default_factory=list)
     resources: dict[str, int] = field(default_factory=dict)
+    #: ``hazard: ...`` lines, what could fail half-way through ``pulumi up`` (see hazards.py).
+    hazards: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -66,6 +57,8 @@ class Diff:
                 f"**Resources:** {r.get('create', 0)} to create, {r.get('delete', 0)} to delete, "
                 f"{r.get('replace', 0)} to replace, {r.get('update', 0)} to update."
             )
+        for line in self.hazards:  # one paragraph each, so every line starts with "hazard:"
+            md += ["", line]
         body = self.lines()
         if body:
             md += ["", "```diff", *body, "```"]
@@ -90,7 +83,8 @@ def diff_plans(old: Mapping[str, Any], new: Mapping[str, Any]) -> Diff:
         before, after = a.allow_set(cloud), b.allow_set(cloud)
         d.added[cloud] = _labelled(after - before, b, cloud)
         d.removed[cloud] = _labelled(before - after, a, cloud)
-    d.resources = _resource_changes(old, new)
+    d.resources = count_changes(old, new)
+    d.hazards = [h.line() for h in apply_hazards(old, new)]
     return d
 
 
@@ -133,26 +127,3 @@ def _rule_label(rules: RuleSet, box: Box) -> str:
             return r.describe()
     return ""
 
-
-def _resource_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, int]:
-    def states(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-        out = {}
-        for step in doc.get("steps", []):
-            s = step.get("newState") or step.get("oldState") or {}
-            if s.get("urn"):
-                out[s["urn"]] = s
-        return out
-
-    a, b = states(old), states(new)
-    counts = {"create": len(b.keys() - a.keys()), "delete": len(a.keys() - b.keys())}
-    counts.update(replace=0, update=0, same=0)
-    for urn in a.keys() & b.keys():
-        ia, ib = a[urn].get("inputs", {}), b[urn].get("inputs", {})
-        changed = {k for k in ia.keys() | ib.keys() if ia.get(k) != ib.get(k)}
-        if not changed:
-            counts["same"] += 1
-        elif changed & _REPLACE_KEYS.get(b[urn].get("type", ""), set()):
-            counts["replace"] += 1
-        else:
-            counts["update"] += 1
-    return counts
