@@ -211,10 +211,15 @@ def test_identical_rule_under_a_new_urn_is_a_duplicate_unless_deleted_first() ->
 
 def test_replacement_is_create_before_delete_unless_delete_before_replace() -> None:
     old = doc(rule("r", securityGroupId="sg-a"), rule("dup", securityGroupId="sg-b"))
-    moved = rule("r", securityGroupId="sg-b")  # replace: the old copy lingers to the end
+    moved = rule("r", securityGroupId="sg-b")  # replace: created while "dup" still exists
     assert kinds(apply_hazards(old, doc(moved))) == {"duplicate-rule"}
     # the replaced old copy of "r" (in sg-a) is not identical to anything new: no hazard
     assert apply_hazards(doc(rule("r", securityGroupId="sg-a")), doc(moved)) == []
+    dbr = {**moved, "deleteBeforeReplace": True}  # "r" leaves sg-a before anything is made
+    old_r = doc(rule("r", securityGroupId="sg-a"))
+    back_in_a = rule("again", securityGroupId="sg-a")
+    assert kinds(apply_hazards(old_r, doc(moved, back_in_a))) == {"duplicate-rule"}
+    assert apply_hazards(old_r, doc(dbr, back_in_a)) == []
 
 
 def test_quota_peak_counts_prefix_list_references_at_max_entries() -> None:
@@ -298,3 +303,23 @@ def test_prefix_list_row_removal_that_moves_an_address_is_named_as_a_gap() -> No
     if not gained:
         pytest.skip("prefix lists keep their members: no address moves, no gap to name")
     assert moved and {h.problem.split()[0] for h in moved} == gained
+
+
+def test_offline_plans_record_delete_before_replace() -> None:
+    import pulumi
+    import pulumi_aws.ec2 as ec2
+
+    def program() -> None:
+        opts = pulumi.ResourceOptions(delete_before_replace=True)
+        ec2.SecurityGroup("dbr", vpc_id=VPC, description="d", opts=opts)
+        ec2.SecurityGroup("cbd", vpc_id=VPC, description="d")
+
+    states = {s["newState"]["urn"].rsplit("::", 1)[-1]: s["newState"]
+              for s in run_offline(program).to_preview_json()["steps"]}  # fmt: skip
+    assert states["dbr"]["deleteBeforeReplace"] is True
+    assert "deleteBeforeReplace" not in states["cbd"]
+    moved = {k: {**v, "inputs": {**v["inputs"], "vpcId": "vpc-other"}} for k, v in states.items()}
+    ops = changes(doc(*states.values()), doc(*moved.values()))
+    assert [c.delete_before_replace for u, c in sorted(ops.items()) if c.op == "replace"] == [
+        False, True
+    ]
