@@ -323,3 +323,14 @@ def test_offline_plans_record_delete_before_replace() -> None:
     assert [c.delete_before_replace for u, c in sorted(ops.items()) if c.op == "replace"] == [
         False, True
     ]
+
+
+def test_steps_a_real_preview_deletes_are_not_part_of_the_plan() -> None:
+    kept, gone = rule("kept"), rule("gone", port=8443)
+    real = {"steps": [
+        {"op": "same", "urn": kept["urn"], "oldState": kept, "newState": kept},
+        {"op": "delete", "urn": gone["urn"], "oldState": gone},
+    ]}  # fmt: skip
+    ops = changes(doc(kept, gone), real)
+    named = {u.rsplit("::", 1)[-1]: c.op for u, c in ops.items()}
+    assert named == {"kept": "same", "gone": "delete"}

@@ -28,10 +28,16 @@ REPLACE_KEYS = {
 }  # fmt: skip
 
 
+#: Step ops of a real ``pulumi preview --json`` for a resource the plan no longer has.
+GONE_OPS = {"delete", "delete-replaced", "discard", "discard-replaced", "remove-pending-replace"}
+
+
 def states(doc: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """URN -> resource state of every step (new state, else old state)."""
+    """URN -> resource state of every step (new state, else old state) the plan keeps."""
     out: dict[str, Mapping[str, Any]] = {}
     for step in doc.get("steps", []):
+        if step.get("op") in GONE_OPS:
+            continue
         s = step.get("newState") or step.get("oldState") or {}
         if s.get("urn"):
             out[s["urn"]] = s
