@@ -70,8 +70,8 @@ def _short(urn: str) -> str:
     return urn.rsplit("::", 1)[-1]
 
 
-# A resource as it exists during the update: (URN, generation), where a replacement is a
-# second generation; or a literal id of something the stack does not manage.
+# A resource as it exists during the update: its URN, with "#replacement" appended for the
+# new copy of a replaced resource; or the literal id of something the stack does not manage.
 Ident = str
 
 
