@@ -18,12 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from pulumi.runtime import mocks as _mocks
-from pulumi.runtime import rpc as _rpc
-from pulumi.runtime import settings as _settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_in_stack
-from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from . import _pulumi_internals as _internals
+
+_PLACEHOLDER_ROOT = object()
 
 #: What an input that is not known during a preview is shown as.
 UNKNOWN = "<computed>"
@@ -56,6 +54,8 @@ class Resource:
     outputs: dict[str, Any] = field(default_factory=dict)
     #: Input name -> URNs of the resources its value came from.
     dependencies: dict[str, list[str]] = field(default_factory=dict)
+    #: The ``delete_before_replace`` resource option (replacements delete first).
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -96,6 +96,8 @@ class OfflinePlan:
                 state["outputs"] = r.outputs
             if r.dependencies:
                 state["propertyDependencies"] = r.dependencies
+            if r.delete_before_replace:
+                state["deleteBeforeReplace"] = True
             steps.append({"op": "create", "urn": r.urn, "newState": state})
         return {
             "steps": steps,
@@ -132,7 +134,7 @@ class _Mocks(pulumi.runtime.Mocks):
         raise RuntimeError(f"korefw plans make no provider calls (got {args.token})")
 
 
-class _Recorder(_mocks.MockMonitor):
+class _Recorder(_internals.MockMonitor):
     def __init__(self, mocks: _Mocks) -> None:
         super().__init__(mocks)
         self.korefw_mocks = mocks
@@ -143,7 +145,7 @@ class _Recorder(_mocks.MockMonitor):
         self.loops: set[asyncio.AbstractEventLoop] = set()
 
     def RegisterResource(self, request: Any) -> Any:
-        loop = _ensure_event_loop()
+        loop = _internals.ensure_event_loop()
         with self.lock:
             self.loops.add(loop)
         self.korefw_mocks.seen.inputs = {}  # the stack resource never reaches new_resource
@@ -163,11 +165,12 @@ class _Recorder(_mocks.MockMonitor):
                     for key, deps in sorted(request.propertyDependencies.items())
                     if deps.urns
                 },
+                "delete_before_replace": bool(request.deleteBeforeReplace),
             }
         return response
 
     def RegisterResourceOutputs(self, request: Any) -> Any:
-        outputs = _rpc.deserialize_properties(request.outputs) if request.outputs else {}
+        outputs = _internals.deserialize_properties(request.outputs) if request.outputs else {}
         with self.lock:
             if request.urn in self.registrations:
                 self.registrations[request.urn]["outputs"] = _clean(outputs)
@@ -227,17 +230,23 @@ def _run(
     logger.propagate = False
     handler = _ListHandler()
     logger.addHandler(handler)
-    set_all_config({k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()})
+    _internals.set_all_config(
+        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+    )
     mocks = _Mocks(stack_references)
     monitor = _Recorder(mocks)
+    # set_mocks registers a root stack of its own unless a root is set. That stack has the
+    # program's stack URN, and its registration and empty outputs run on executor threads
+    # alongside the program's: under load they could land last and drop the stack outputs
+    # (a plan that differed between runs). So hold a placeholder root while set_mocks runs,
+    # then run the program in the one stack, as the Pulumi language host does.
+    _internals.ROOT.set(_PLACEHOLDER_ROOT)
     pulumi.runtime.set_mocks(
         mocks, project=project, stack=stack, preview=True, logger=logger, monitor=monitor
     )
-    # set_mocks registers a root stack of its own; run the program inside a fresh one,
-    # as the Pulumi language host does, so exports land on the recorded stack.
-    _settings.ROOT.set(None)
+    _internals.ROOT.set(None)
     try:
-        _sync_await(run_in_stack(lambda: _call(program)))
+        _internals.sync_await(_internals.run_in_stack(lambda: _call(program)))
     finally:
         logger.removeHandler(handler)
         main_loop = asyncio.get_event_loop()
@@ -280,7 +289,7 @@ def _clean(value: Any) -> Any:
         return [_clean(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if value is None or value == _rpc.UNKNOWN:
+    if value is None or value == _internals.UNKNOWN:
         return UNKNOWN if value is not None else None
     if isinstance(value, (str, int, float, bool)):
         return value

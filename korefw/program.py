@@ -29,11 +29,9 @@ def stack_file(stack: str) -> str:
 
 def read_config() -> dict[str, Any]:
     """Every config value the engine handed the program (full ``project:key`` names)."""
-    from pulumi.runtime.config import CONFIG, get_config_env
+    from ._pulumi_internals import engine_config
 
-    merged = dict(get_config_env())
-    merged.update(CONFIG.get())
-    return merged
+    return engine_config()
 
 
 def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:

@@ -8,6 +8,7 @@ and review the diff like any other change.
 from __future__ import annotations
 
 import copy
+import difflib
 import importlib
 import inspect
 import json
@@ -56,13 +57,16 @@ def test_plan_matches_golden_file(stack: str) -> None:
 
 
 def test_plan_json_is_byte_identical_across_runs_and_hash_seeds() -> None:
-    outs = set()
+    golden = (GOLDEN / "example-jp-aws.json").read_text()
     for seed in ("0", "1", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         cmd = [sys.executable, "-m", "korefw.cli", "plan", "--stack", "example-jp-aws", "--json"]
-        outs.add(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
-    assert len(outs) == 1
-    assert outs.pop() == (GOLDEN / "example-jp-aws.json").read_text()
+        out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+        diff = difflib.unified_diff(
+            golden.splitlines(keepends=True), out.splitlines(keepends=True),
+            "tests/golden/example-jp-aws.json", f"plan with PYTHONHASHSEED={seed}",
+        )  # fmt: skip
+        assert out == golden, "".join(diff)
 
 
 def _real_token(token: str) -> bool:

@@ -7,22 +7,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .allowset import AllowSet, Box
+from .hazards import apply_hazards
 from .model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_states
 from .pulumidoc import PulumiDocument, parse_document, state_after, state_before
-
-# Inputs whose change makes Pulumi replace the resource rather than update it in place.
-_REPLACE_KEYS = {
-    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": {"securityGroupId"},
-    "aws:ec2/securityGroup:SecurityGroup": {"vpcId", "name", "namePrefix", "description"},
-    "aws:ec2/managedPrefixList:ManagedPrefixList": {"addressFamily"},
-    "azure-native:network:NetworkSecurityGroup": {
-        "resourceGroupName", "networkSecurityGroupName", "location",
-    },
-    "azure-native:network:SecurityRule": {
-        "resourceGroupName", "networkSecurityGroupName", "securityRuleName",
-    },
-}  # fmt: skip
+from .steps import count_changes
 
 
 @dataclass
@@ -36,6 +25,8 @@ class Diff:
     resources: dict[str, int] = field(default_factory=dict)
     #: URNs of resources that are deleted and created again.
     replaced: list[str] = field(default_factory=list)
+    #: ``hazard: ...`` lines, what could fail half-way through ``pulumi up`` (see hazards.py).
+    hazards: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -72,6 +63,8 @@ class Diff:
         if self.replaced:
             names = ", ".join(f"`{u.rsplit('::', 1)[-1]}`" for u in self.replaced)
             md.append(f"**Replaced** (deleted and created again): {names}.")
+        for line in self.hazards:  # one paragraph each, so every line starts with "hazard:"
+            md += ["", line]
         body = self.lines()
         if body:
             md += ["", "```diff", *body, "```"]
@@ -106,7 +99,8 @@ def diff_plans(old: Doc | None, new: Doc | None) -> Diff:
     sa = [] if a is None else state_after(a)
     sb = [] if b is None else state_after(b)
     d = _flow_diff(read_states(sa), read_states(sb))
-    d.resources = _resource_changes(sa, sb)
+    d.resources = count_changes(sa, sb)
+    d.hazards = [h.line() for h in apply_hazards(sa, sb)]
     return d
 
 
@@ -115,8 +109,10 @@ def diff_update(preview: Doc, state: Doc | None = None) -> Diff:
     preview shows) against the state after; counts and replacements as ``pulumi up`` does."""
     doc = parse_document(preview, "PREVIEW")
     base = None if state is None else parse_document(state, "STATE")
-    d = _flow_diff(read_states(state_before(doc, base)), read_states(state_after(doc, base)))
+    before, after = state_before(doc, base), state_after(doc, base)
+    d = _flow_diff(read_states(before), read_states(after))
     d.resources = {k: v for k, v in doc.op_counts().items() if v}
+    d.hazards = [h.line() for h in apply_hazards(before, after)]
     d.replaced = sorted({s.urn for s in doc.steps if s.op == "replace"})
     return d
 
@@ -168,21 +164,3 @@ def _rule_label(rules: RuleSet, box: Box) -> str:
         if _covers(list(r.allow_set().boxes()), box):
             return r.describe()
     return ""
-
-
-def _resource_changes(
-    old: list[Mapping[str, Any]], new: list[Mapping[str, Any]]
-) -> dict[str, int]:
-    a, b = {s["urn"]: s for s in old}, {s["urn"]: s for s in new}
-    counts = {"create": len(b.keys() - a.keys()), "delete": len(a.keys() - b.keys())}
-    counts.update(replace=0, update=0, same=0)
-    for urn in a.keys() & b.keys():
-        ia, ib = a[urn].get("inputs", {}), b[urn].get("inputs", {})
-        changed = {k for k in ia.keys() | ib.keys() if ia.get(k) != ib.get(k)}
-        if not changed:
-            counts["same"] += 1
-        elif changed & _REPLACE_KEYS.get(b[urn].get("type", ""), set()):
-            counts["replace"] += 1
-        else:
-            counts["update"] += 1
-    return counts

@@ -1,0 +1,335 @@
+"""Apply hazards in ``korefw diff``: two plans of one stack, simulated in Pulumi's order.
+
+Plans come from today's planners and the real program (the transitions the issue names), and
+from small hand-written documents for each hazard alone. Pulumi's order, from its engine
+(pkg/resource/deploy/step_generator.go): creates, updates and create-before-delete
+replacements run first, in dependency order; deletes of removed and replaced resources at the
+end; a ``deleteBeforeReplace`` replacement deletes first.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from korefw.aws import EgressSecurityGroup
+from korefw.azure import EgressNetworkSecurityGroup
+from korefw.cli import main
+from korefw.core.config import PROJECT
+from korefw.core.hazards import Hazard, apply_hazards
+from korefw.core.model import RuleSet
+from korefw.core.plandiff import diff_plans
+from korefw.core.regions import load_rules
+from korefw.core.steps import changes
+from korefw.offline import run_offline
+from korefw.preview import load_stack
+from korefw.program import PROJECT_DIR
+
+SG = "sg-0123456789abcdef0"
+VPC = "vpc-0123456789abcdef0"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+PL = "aws:ec2/managedPrefixList:ManagedPrefixList"
+SG_TYPE = "aws:ec2/securityGroup:SecurityGroup"
+AZ_RULE = "azure-native:network:SecurityRule"
+
+
+def stack_plan(stack: str, **settings: Any) -> dict[str, Any]:
+    """The real program for an example stack, with some ``korefw:`` settings changed."""
+    config = dict(load_stack(stack))
+    config.update({f"korefw:{k}": v for k, v in settings.items()})
+    main_py = PROJECT_DIR / "__main__.py"
+    plan = run_offline(
+        lambda: runpy.run_path(str(main_py), run_name="__main__"),
+        project=PROJECT, stack=stack, config=config,
+    )  # fmt: skip
+    return json.loads(plan.dumps())
+
+
+def aws_plan(rules: RuleSet, **kwargs: Any) -> dict[str, Any]:
+    if "security_group_id" not in kwargs:
+        kwargs.setdefault("vpc_id", VPC)
+    return run_offline(lambda: EgressSecurityGroup("kf", rules=rules, **kwargs)).to_preview_json()
+
+
+def azure_plan(rules: RuleSet, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("resource_group_name", "rg-egress")
+    if "network_security_group_name" not in kwargs:
+        kwargs.setdefault("location", "japaneast")
+    plan = run_offline(lambda: EgressNetworkSecurityGroup("egress", rules=rules, **kwargs))
+    return plan.to_preview_json()
+
+
+def kinds(hazards: list[Hazard]) -> set[str]:
+    return {h.kind for h in hazards}
+
+
+def without_row(rules: RuleSet, index: int) -> RuleSet:
+    return replace(rules, rules=rules.rules[:index] + rules.rules[index + 1 :])
+
+
+# ----------------------------------------------------------------------- ordinary changes
+
+
+def _ip_row(rules: RuleSet) -> int:
+    """A row with addresses that no other row repeats (so removing it removes flows)."""
+    for i, r in enumerate(rules.rules):
+        others = {c for j, o in enumerate(rules.rules) if j != i for c in o.cidrs}
+        if r.cidrs and not set(r.cidrs) & others:
+            return i
+    raise AssertionError("no row of its own")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-group", "existing-group"])
+@pytest.mark.parametrize("mode", ["cidr", "auto"])
+def test_row_added_or_removed_in_aws_applies_without_hazard(mode: str, existing: bool) -> None:
+    full = load_rules("jp")
+    fewer = without_row(full, _ip_row(full))
+    where: dict[str, Any] = {"security_group_id": SG} if existing else {}
+    a, b = aws_plan(full, mode=mode, **where), aws_plan(fewer, mode=mode, **where)
+    assert {c.op for c in changes(a, b).values()} >= {"delete"}  # the change is real
+    assert apply_hazards(a, b) == [] and apply_hazards(b, a) == []
+    assert "hazard:" not in diff_plans(a, b).markdown()
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-nsg", "existing-nsg"])
+@pytest.mark.parametrize("merge", ["none", "section", "all"])
+def test_row_added_or_removed_in_azure_applies_without_hazard(merge: str, existing: bool) -> None:
+    full = load_rules("jp")
+    fewer = without_row(full, _ip_row(full))
+    where: dict[str, Any] = {"network_security_group_name": "nsg-app"} if existing else {}
+    for deny in (False, True):
+        a = azure_plan(full, merge=merge, deny_other_outbound=deny, **where)
+        b = azure_plan(fewer, merge=merge, deny_other_outbound=deny, **where)
+        assert apply_hazards(a, b) == [] and apply_hazards(b, a) == [], (merge, deny)
+
+
+def test_deny_toggle_and_new_nsg_settings_apply_without_hazard() -> None:
+    base = stack_plan("example-jp-azure")
+    for settings in (
+        {"azureDenyOtherOutbound": False},
+        {"azureMerge": "none"},
+        {"azureMerge": "section"},
+        {"azurePriorityBand": [3000, 3999]},
+    ):
+        assert apply_hazards(base, stack_plan("example-jp-azure", **settings)) == [], settings
+    de = stack_plan("example-de-both")
+    assert apply_hazards(de, stack_plan("example-de-both", azureDenyOtherOutbound=True)) == []
+
+
+# ------------------------------------------------------------- the issue's transitions
+
+
+@pytest.mark.parametrize(
+    ("stack", "before", "after", "units"),
+    [
+        ("example-de-both", {}, {"namePrefix": "acme"}, 92),
+        ("example-de-both", {}, {"awsMode": "cidr"}, 76),
+        ("example-jp-aws", {"region": "us"}, {"region": "us", "awsMode": "prefix-list"}, 90),
+    ],
+    ids=["de-prefix", "de-prefix-list-to-cidr", "us-cidr-to-prefix-list"],
+)
+def test_mode_changes_over_the_quota_at_the_peak_are_named(
+    stack: str, before: dict, after: dict, units: int
+) -> None:
+    old, new = stack_plan(stack, **before), stack_plan(stack, **after)
+    peaks = [h for h in apply_hazards(old, new) if h.kind == "quota-peak"]
+    assert len(peaks) == 1
+    assert f"holds {units} IPv4 quota units" in peaks[0].problem
+    assert "RulesPerSecurityGroupLimitExceeded" in peaks[0].problem
+    md = diff_plans(old, new).markdown()
+    line = next(x for x in md.splitlines() if x.startswith("hazard:"))
+    assert f"quota to at least {units}" in line and "Way around:" in line
+
+
+def test_a_rule_limit_that_adds_a_shard_group_is_named() -> None:
+    old = stack_plan("example-jp-aws", region="us")
+    new = stack_plan("example-jp-aws", region="us", awsRuleLimit=30)
+    hazards = apply_hazards(old, new)
+    assert kinds(hazards) == {"unused-group"}
+    assert hazards[0].subject.endswith("kore-jp-aws-sg-2")
+    assert "used by no network interfaces" in hazards[0].line()
+
+
+def test_name_prefix_change_that_replaces_a_group_or_nsg_is_named() -> None:
+    aws = apply_hazards(stack_plan("example-jp-aws"), stack_plan("example-jp-aws", namePrefix="x"))
+    assert kinds(aws) == {"group-deleted", "unused-group"}
+    azure = apply_hazards(
+        stack_plan("example-jp-azure"), stack_plan("example-jp-azure", namePrefix="x")
+    )
+    assert kinds(azure) == {"group-deleted", "unused-group"}
+    assert any("NSG kore-jp-azure is deleted" in h.problem for h in azure)
+
+
+def test_name_prefix_change_on_an_existing_group_duplicates_rules_while_names_follow_it() -> None:
+    existing = {"awsVpcId": "", "awsSecurityGroupId": SG, "awsFqdnEnforcement": []}
+    old = stack_plan("example-jp-aws", **existing)
+    new = stack_plan("example-jp-aws", **existing, namePrefix="acme")
+    hazards = apply_hazards(old, new)
+    if not any(c.op == "create" for c in changes(old, new).values()):
+        assert hazards == []  # names no longer follow namePrefix: the change applies cleanly
+        return
+    assert kinds(hazards) == {"duplicate-rule"}
+    assert "and 28 more are created" in hazards[0].problem
+    assert "InvalidPermission.Duplicate" in hazards[0].problem
+
+
+# ------------------------------------------------------------------ hand-written plans
+
+
+def doc(*states: dict[str, Any]) -> dict[str, Any]:
+    return {"steps": [{"op": "create", "urn": s["urn"], "newState": s} for s in states]}
+
+
+def res(type_: str, name: str, rid: str = "", **inputs: Any) -> dict[str, Any]:
+    deps = inputs.pop("deps", {})
+    return {
+        "type": type_, "urn": f"urn:pulumi:s::p::{type_}::{name}", "custom": True, "id": rid,
+        "inputs": inputs, "propertyDependencies": deps,
+    }  # fmt: skip
+
+
+def rule(name: str, cidr: str = "10.0.0.0/24", port: int = 443, **extra: Any) -> dict[str, Any]:
+    base = {"securityGroupId": SG, "ipProtocol": "tcp", "fromPort": port, "toPort": port}
+    return res(EGRESS, name, **{**base, "cidrIpv4": cidr, **extra})
+
+
+def test_identical_rule_under_a_new_urn_is_a_duplicate_unless_deleted_first() -> None:
+    old, new = doc(rule("old-443")), doc(rule("new-443"))
+    (h,) = apply_hazards(old, new)
+    assert h.kind == "duplicate-rule"
+    assert h.line().startswith("hazard: egress rule new-443 is created in")
+    aliased = rule("new-443")
+    aliased["aliases"] = [rule("old-443")["urn"]]
+    assert apply_hazards(old, doc(aliased)) == []  # same resource: nothing created
+    other_port = doc(rule("new-8443", port=8443))
+    assert apply_hazards(old, other_port) == []
+
+
+def test_replacement_is_create_before_delete_unless_delete_before_replace() -> None:
+    old = doc(rule("r", securityGroupId="sg-a"), rule("dup", securityGroupId="sg-b"))
+    moved = rule("r", securityGroupId="sg-b")  # replace: created while "dup" still exists
+    assert kinds(apply_hazards(old, doc(moved))) == {"duplicate-rule"}
+    # the replaced old copy of "r" (in sg-a) is not identical to anything new: no hazard
+    assert apply_hazards(doc(rule("r", securityGroupId="sg-a")), doc(moved)) == []
+    dbr = {**moved, "deleteBeforeReplace": True}  # "r" leaves sg-a before anything is made
+    old_r = doc(rule("r", securityGroupId="sg-a"))
+    back_in_a = rule("again", securityGroupId="sg-a")
+    assert kinds(apply_hazards(old_r, doc(moved, back_in_a))) == {"duplicate-rule"}
+    assert apply_hazards(old_r, doc(dbr, back_in_a)) == []
+
+
+def test_quota_peak_counts_prefix_list_references_at_max_entries() -> None:
+    pl = res(PL, "pl", "pl-1", addressFamily="IPv4", maxEntries=40,
+             entries=[{"cidr": "10.0.0.0/24"}])  # fmt: skip
+    via_list = rule("via-list", cidr="", prefixListId="pl-1", deps={"prefixListId": [pl["urn"]]})
+    del via_list["inputs"]["cidrIpv4"]
+    cidrs = [rule(f"c{i}", cidr=f"10.1.{i}.0/24") for i in range(25)]
+    hazards = apply_hazards(doc(pl, via_list), doc(*cidrs))
+    assert kinds(hazards) == {"quota-peak"}
+    assert "holds 65 IPv4 quota units" in hazards[0].problem  # 40 + 25 > 60
+    assert apply_hazards(doc(pl, via_list), doc(*cidrs[:20])) == []  # 60: at the quota
+
+
+def test_replaced_security_group_is_named() -> None:
+    old = doc(res(SG_TYPE, "sg", "sg-1", vpcId="vpc-a", description="d"))
+    new = doc(res(SG_TYPE, "sg", "sg-1", vpcId="vpc-b", description="d"))
+    (h,) = apply_hazards(old, new)
+    assert h.kind == "group-replaced" and "is replaced" in h.problem
+
+
+def az_rule(name: str, priority: int, rule_name: str = "", access: str = "Allow") -> dict:
+    return res(AZ_RULE, name, resourceGroupName="rg", networkSecurityGroupName="nsg",
+               securityRuleName=rule_name or name, priority=priority, access=access,
+               direction="Outbound")  # fmt: skip
+
+
+def test_azure_rule_onto_a_priority_or_name_still_held_is_named() -> None:
+    old = doc(az_rule("old-deny", 1999, access="Deny"), az_rule("a", 1100))
+    renamed_deny = doc(az_rule("new-deny", 1999, access="Deny"), az_rule("a", 1100))
+    (h,) = apply_hazards(old, renamed_deny)
+    assert h.kind == "azure-priority" and "SecurityRuleConflict" in h.problem
+    swap = doc(az_rule("old-deny", 1100, access="Deny"), az_rule("a", 1999))
+    assert kinds(apply_hazards(old, swap)) == {"azure-priority"}  # a move races the other
+    same_name = doc(az_rule("new-a", 1200, rule_name="a"), az_rule("old-deny", 1999))
+    assert "azure-name" in kinds(apply_hazards(old, same_name))
+    free = doc(az_rule("old-deny", 1999, access="Deny"), az_rule("a", 1150))
+    assert apply_hazards(old, free) == []
+
+
+def test_prefix_list_entry_that_moves_lists_opens_a_gap() -> None:
+    def lists(a: list[str], b: list[str]) -> dict:
+        return doc(
+            res(PL, "pl-a", "pl-a", addressFamily="IPv4", maxEntries=4,
+                entries=[{"cidr": c} for c in a]),
+            res(PL, "pl-b", "pl-b", addressFamily="IPv4", maxEntries=4,
+                entries=[{"cidr": c} for c in b]),
+        )  # fmt: skip
+
+    old = lists(["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"])
+    moved = lists(["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"])
+    (h,) = apply_hazards(old, moved)
+    assert h.kind == "prefix-list-gap" and "10.0.0.2/32 leaves prefix list pl-a" in h.problem
+    removed = lists(["10.0.0.1/32"], ["10.0.1.0/24"])  # gone for good: no new home, no gap
+    assert apply_hazards(old, removed) == []
+
+
+def test_diff_cli_prints_hazard_lines(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "old.json").write_text(json.dumps(doc(rule("old-443"))))
+    (tmp_path / "new.json").write_text(json.dumps(doc(rule("new-443"))))
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 0
+    out = capsys.readouterr().out
+    assert [x for x in out.splitlines() if x.startswith("hazard:")] == [
+        apply_hazards(doc(rule("old-443")), doc(rule("new-443")))[0].line()
+    ]
+
+
+def test_prefix_list_row_removal_names_a_gap_for_each_address_that_moves() -> None:
+    full = load_rules("jp")
+    old = aws_plan(full, mode="prefix-list")
+    new = aws_plan(without_row(full, 0), mode="prefix-list")
+    moved = [h for h in apply_hazards(old, new) if h.kind == "prefix-list-gap"]
+    lists = [c for c in changes(old, new).values() if c.new and c.new["type"] == PL]
+    gained = {  # addresses that join a list they were not in before
+        e["cidr"]
+        for c in lists
+        if c.op != "same"
+        for e in c.new["inputs"]["entries"]
+        if e not in (c.old or {}).get("inputs", {}).get("entries", [])
+    }
+    assert {h.problem.split()[0] for h in moved} == gained  # empty once lists keep members
+
+
+def test_offline_plans_record_delete_before_replace() -> None:
+    import pulumi
+    import pulumi_aws.ec2 as ec2
+
+    def program() -> None:
+        opts = pulumi.ResourceOptions(delete_before_replace=True)
+        ec2.SecurityGroup("dbr", vpc_id=VPC, description="d", opts=opts)
+        ec2.SecurityGroup("cbd", vpc_id=VPC, description="d")
+
+    states = {s["newState"]["urn"].rsplit("::", 1)[-1]: s["newState"]
+              for s in run_offline(program).to_preview_json()["steps"]}  # fmt: skip
+    assert states["dbr"]["deleteBeforeReplace"] is True
+    assert "deleteBeforeReplace" not in states["cbd"]
+    moved = {k: {**v, "inputs": {**v["inputs"], "vpcId": "vpc-other"}} for k, v in states.items()}
+    ops = changes(doc(*states.values()), doc(*moved.values()))
+    assert [c.delete_before_replace for u, c in sorted(ops.items()) if c.op == "replace"] == [
+        False, True
+    ]
+
+
+def test_steps_a_real_preview_deletes_are_not_part_of_the_plan() -> None:
+    kept, gone = rule("kept"), rule("gone", port=8443)
+    real = {"steps": [
+        {"op": "same", "urn": kept["urn"], "oldState": kept, "newState": kept},
+        {"op": "delete", "urn": gone["urn"], "oldState": gone},
+    ]}  # fmt: skip
+    ops = changes(doc(kept, gone), real)
+    named = {u.rsplit("::", 1)[-1]: c.op for u, c in ops.items()}
+    assert named == {"kept": "same", "gone": "delete"}
