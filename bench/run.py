@@ -37,12 +37,12 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 from synthetic import synthetic_rules  # noqa: E402
 
-from korefw.core.aws_plan import AwsOptions, plan_aws  # noqa: E402
-from korefw.core.azure_plan import AzureOptions, plan_azure  # noqa: E402
 from korefw.core.errors import KorefwError  # noqa: E402
-from korefw.core.model import RuleSet  # noqa: E402
-from korefw.core.ports import merge_ports  # noqa: E402
-from korefw.core.regions import load_rules, region_codes  # noqa: E402
+from korefw.core.plan.aws_plan import AwsOptions, plan_aws  # noqa: E402
+from korefw.core.plan.azure_plan import AzureOptions, plan_azure  # noqa: E402
+from korefw.core.read.regions import load_rules, region_codes  # noqa: E402
+from korefw.core.rules.model import RuleSet  # noqa: E402
+from korefw.core.rules.ports import merge_ports  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
 VPC = "vpc-0123456789abcdef0"
@@ -358,7 +358,7 @@ def japan(reps: int) -> tuple[list[str], dict[str, Any]]:
     import korefw.program as program
     from korefw.aws import plan_for as aws_plan_for
     from korefw.azure import plan_for as azure_plan_for
-    from korefw.core.config import validate
+    from korefw.core.plan.config import validate
     from korefw.preview import load_stack
     from korefw.program import aws_kwargs, azure_kwargs
 

@@ -1,6 +1,6 @@
 """Pulumi components for AWS: egress security groups, prefix lists and FQDN allowlists.
 
-The components only materialize a plan from :mod:`korefw.core.aws_plan`; every name,
+The components only materialize a plan from :mod:`korefw.core.plan.aws_plan`; every name,
 merge, quota count and shard is decided there, and every bad argument fails there,
 before any resource is registered. Each component exports its plan as the ``plan``
 output.
@@ -31,7 +31,8 @@ import pulumi_aws.route53 as aws_route53
 import pulumi_aws.vpc as aws_vpc
 
 from .args import DestinationPrefixListsArgs, EgressSecurityGroupArgs, FqdnAllowlistArgs
-from .core.aws_plan import (
+from .core.errors import ConfigError
+from .core.plan.aws_plan import (
     AwsOptions,
     AwsPlan,
     FqdnPlan,
@@ -41,10 +42,9 @@ from .core.aws_plan import (
     plan_prefix_lists,
     prefix_list_quota_note,
 )
-from .core.errors import ConfigError
-from .core.model import RuleSet
-from .core.options import COMPONENT_OPTIONS, resolve
-from .core.regions import select_rules
+from .core.plan.options import COMPONENT_OPTIONS, resolve
+from .core.read.regions import select_rules
+from .core.rules.model import RuleSet
 
 __all__ = [
     "DestinationPrefixLists",
@@ -353,7 +353,7 @@ class EgressSecurityGroup(pulumi.ComponentResource):
     quota needs when ``shard`` is on) or ``security_group_id`` (add egress rules to that
     existing group; over the quota is then an error, and ``rule_limit`` should be the
     quota the group has left). ``rules`` is a
-    :class:`~korefw.core.model.RuleSet` or a region code (``"jp"``), narrowed by
+    :class:`~korefw.core.rules.model.RuleSet` or a region code (``"jp"``), narrowed by
     ``sections`` and ``components`` (case-insensitive globs).
 
     ``mode``: ``cidr`` (one egress rule per protocol, port range and CIDR), ``prefix-list``

@@ -1,6 +1,6 @@
 """Azure egress components: an NSG allowlist, and Azure Firewall rules for FQDN egress.
 
-The components are thin: :func:`korefw.core.azure_plan.plan_azure` computes every name,
+The components are thin: :func:`korefw.core.plan.azure_plan.plan_azure` computes every name,
 merge, priority and limit check as plain data, and validates the options, before the
 first resource is registered. The components only materialize that plan.
 """
@@ -15,7 +15,8 @@ import pulumi
 from pulumi_azure_native import network
 
 from .args import EgressNetworkSecurityGroupArgs
-from .core.azure_plan import (
+from .core.errors import ConfigError
+from .core.plan.azure_plan import (
     APPLICATION_COLLECTION_PRIORITY,
     NETWORK_COLLECTION_PRIORITY,
     AzureOptions,
@@ -26,9 +27,8 @@ from .core.azure_plan import (
     parse_firewall_policy_id,
     plan_azure,
 )
-from .core.errors import ConfigError
-from .core.options import COMPONENT_OPTIONS, resolve
-from .core.regions import select_rules
+from .core.plan.options import COMPONENT_OPTIONS, resolve
+from .core.read.regions import select_rules
 
 NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
 FQDN_TYPE = "korefw:azure:FqdnAllowlist"

@@ -18,10 +18,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .core.check.lint import lint
 from .core.errors import KorefwError
-from .core.lint import lint
-from .core.model import Protocol, Rule, RuleSet, normalize_fqdn
-from .core.regions import (
+from .core.read.regions import (
     DATA_DIR,
     PAGES_DIR,
     import_vendor_page,
@@ -29,7 +28,8 @@ from .core.regions import (
     region_codes,
     render_region,
 )
-from .core.ruledata import dump
+from .core.read.ruledata import dump
+from .core.rules.model import Protocol, Rule, RuleSet, normalize_fqdn
 from .core.safewrite import check_output_dir, check_output_file, write_files
 
 EXIT_OK = 0
@@ -324,7 +324,7 @@ def _import_all(args: argparse.Namespace) -> int:
 
 def add_fetch_command(sub: argparse._SubParsersAction) -> None:
     """``korefw fetch``."""
-    from .core.fetch import DEFAULT_MAX_BYTES, DEFAULT_REF, DEFAULT_TIMEOUT, RAW_ROOT
+    from .core.read.fetch import DEFAULT_MAX_BYTES, DEFAULT_REF, DEFAULT_TIMEOUT, RAW_ROOT
 
     p = sub.add_parser(
         "fetch",
@@ -369,7 +369,7 @@ def add_fetch_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch, check and keep the pages; one line per page."""
-    from .core.fetch import fetch_pages, save_pages
+    from .core.read.fetch import fetch_pages, save_pages
 
     if args.all == bool(args.regions):
         raise KorefwError("give REGION codes or --all (not both)", where="fetch")
@@ -484,8 +484,8 @@ def _is_plan_path(text: str) -> bool:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Print the Markdown diff."""
-    from .core.plandiff import diff_plans, diff_rules, diff_update
-    from .core.pulumidoc import load_document
+    from .core.check.plandiff import diff_plans, diff_rules, diff_update
+    from .core.check.pulumidoc import load_document
 
     if args.new is None:
         if not _is_plan_path(args.old):
@@ -565,15 +565,15 @@ def add_verify_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Print the verification report; exit 0, 1 or 2."""
-    from .core.pulumidoc import load_document
-    from .core.verify import verify
+    from .core.check.pulumidoc import load_document
+    from .core.check.verify import verify
 
     rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
-    from .core.rendered import is_rendered
+    from .core.check.rendered import is_rendered
 
     if args.plan != "-" and is_rendered(args.plan):
-        from .core.aerleon_export import parse_dns
-        from .core.rendered import verify_rendered
+        from .core.check.rendered import verify_rendered
+        from .core.plan.aerleon_export import parse_dns
 
         rendered = verify_rendered(args.plan, rules, allow_dns=parse_dns(args.allow_dns))
         print(rendered.render())
@@ -619,7 +619,7 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
 
 
 def _render_options(args: argparse.Namespace) -> Any:
-    from .core.aerleon_export import RenderOptions, parse_dns
+    from .core.plan.aerleon_export import RenderOptions, parse_dns
 
     return RenderOptions(
         filter_name=args.filter_name, family=args.family, default_action=args.default_action,
@@ -630,7 +630,7 @@ def _render_options(args: argparse.Namespace) -> Any:
 
 
 def _report_unenforced(rules: RuleSet, options: Any) -> None:
-    from .core.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+    from .core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
 
     for r in unenforced_fqdn_rules(rules):
         _eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
@@ -664,7 +664,7 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the policy and definitions."""
-    from .core.aerleon_export import PLATFORMS, export_files
+    from .core.plan.aerleon_export import PLATFORMS, export_files
 
     out = check_output_dir(args.output, where="--output")
     options = _render_options(args)
@@ -687,7 +687,7 @@ def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:
 
 def add_render_command(sub: argparse._SubParsersAction) -> None:
     """``korefw render REGION|FILE --platform P ... -o DIR``."""
-    from .core.aerleon_export import PLATFORMS
+    from .core.plan.aerleon_export import PLATFORMS
 
     p = sub.add_parser(
         "render",
@@ -709,7 +709,7 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Generate and write every platform's file."""
-    from .core.aerleon_export import generate
+    from .core.plan.aerleon_export import generate
 
     out = check_output_dir(args.output, where="--output")
     options = _render_options(args)

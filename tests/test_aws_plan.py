@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.addresses import collapse
-from korefw.core.aws_plan import (
+from korefw.core.errors import ConfigError, PlanError
+from korefw.core.plan.aws_plan import (
     MAX_DESCRIPTION,
     MAX_NAME,
     AwsOptions,
@@ -25,10 +25,10 @@ from korefw.core.aws_plan import (
     plan_fqdn,
     plan_prefix_lists,
 )
-from korefw.core.errors import ConfigError, PlanError
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange, merge_ports
-from korefw.core.regions import data_path, load_rules, region_codes
+from korefw.core.read.regions import data_path, load_rules, region_codes
+from korefw.core.rules.addresses import collapse
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange, merge_ports
 
 MODES = ("cidr", "prefix-list", "auto")
 TCP, UDP = Protocol.TCP, Protocol.UDP
@@ -543,7 +543,7 @@ def test_ten_thousand_rules_plan_within_the_rule_limit() -> None:
 
 
 def test_planner_does_not_import_pulumi() -> None:
-    code = "import sys, korefw.core.aws_plan; sys.exit('pulumi' in sys.modules)"
+    code = "import sys, korefw.core.plan.aws_plan; sys.exit('pulumi' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.allowset import AllowSet
-from korefw.core.azure_plan import (
+from korefw.core.errors import ConfigError, PlanError
+from korefw.core.plan.azure_plan import (
     MAX_DESCRIPTION_LEN,
     MAX_NAME_LEN,
     MAX_PREFIXES_PER_NSG,
@@ -24,10 +24,10 @@ from korefw.core.azure_plan import (
     parse_firewall_policy_id,
     plan_azure,
 )
-from korefw.core.errors import ConfigError, PlanError
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
-from korefw.core.regions import load_rules, region_codes
+from korefw.core.read.regions import load_rules, region_codes
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 TCP, UDP = Protocol.TCP, Protocol.UDP
 

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from korefw.core.allowset import AllowSet, Box
 from korefw.core.errors import KorefwError
-from korefw.core.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
-from korefw.core.ports import PortRange, parse_ports
+from korefw.core.rules.allowset import AllowSet, Box
+from korefw.core.rules.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
+from korefw.core.rules.ports import PortRange, parse_ports
 
 
 def net(text: str) -> ipaddress.IPv4Network:

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from korefw.core.aws_plan import AwsOptions, plan_aws
-from korefw.core.azure_plan import AzureOptions, plan_azure
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
+from korefw.core.plan.aws_plan import AwsOptions, plan_aws
+from korefw.core.plan.azure_plan import AzureOptions, plan_azure
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 ROOT = Path(__file__).resolve().parent.parent
 

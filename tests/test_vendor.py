@@ -11,9 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.errors import VendorDataError
-from korefw.core.model import Rule
-from korefw.core.regions import PAGES_DIR
-from korefw.core.vendor import (
+from korefw.core.read.regions import PAGES_DIR
+from korefw.core.read.vendor import (
     column_role,
     component_qualifier,
     import_page,
@@ -21,6 +20,7 @@ from korefw.core.vendor import (
     inline_lines,
     parse_protocols,
 )
+from korefw.core.rules.model import Rule
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendor"
 

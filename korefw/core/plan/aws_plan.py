@@ -37,10 +37,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import IPNetwork
-from .allowset import AllowSet
-from .errors import ConfigError, PlanError
-from .model import Protocol, RuleSet
+from ..errors import ConfigError, PlanError
+from ..rules.addresses import IPNetwork
+from ..rules.allowset import AllowSet
+from ..rules.model import Protocol, RuleSet
 from .naming import digest, slug
 
 MODES = ("cidr", "prefix-list", "auto")

@@ -23,10 +23,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import IPNetwork
-from .allowset import AllowSet, boxes
-from .errors import ConfigError
-from .model import Rule, RuleSet
+from ..errors import ConfigError
+from ..rules.addresses import IPNetwork
+from ..rules.allowset import AllowSet, boxes
+from ..rules.model import Rule, RuleSet
 
 _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"

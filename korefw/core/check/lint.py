@@ -34,7 +34,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .model import Protocol, Rule
+from ..rules.model import Protocol, Rule
 
 LABEL_MISMATCH = "label-mismatch"
 TURN_3478 = "turn-3478"

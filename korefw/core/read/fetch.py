@@ -25,8 +25,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import KorefwError
-from .model import RuleSet
+from ..errors import KorefwError
+from ..rules.model import RuleSet
+from ..safewrite import write_files
 from .regions import (
     PAGES_DIR,
     SOURCES_FILE,
@@ -37,7 +38,6 @@ from .regions import (
     read_sources,
     sha256_hex,
 )
-from .safewrite import write_files
 from .vendor import import_text
 
 #: The default branch of Kore's documentation repository.

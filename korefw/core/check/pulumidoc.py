@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import KorefwError
+from ..errors import KorefwError
 
 #: Pulumi's marker for a value not known during a preview (and korefw's offline one).
 UNKNOWN_VALUES = {"04da6b54-80e4-46f7-96ec-b56ff0331ba9", "<computed>"}

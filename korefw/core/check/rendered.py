@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .allowset import AllowSet, Box
-from .errors import KorefwError
-from .model import Rule, RuleSet
+from ..errors import KorefwError
+from ..rules.allowset import AllowSet, Box
+from ..rules.model import Rule, RuleSet
 from .verify import CloudVerdict, Verification
 
 ALL_PORTS = (0, 65535)
@@ -297,7 +297,7 @@ def dns_allow_set(networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Netwo
 
 
 class RenderedVerification(Verification):
-    """A :class:`~korefw.core.verify.Verification` of rendered files (same exit codes)."""
+    """A :class:`~korefw.core.check.verify.Verification` of rendered files (same exit codes)."""
 
     def render(self) -> str:
         """One finding a line; ``rejected`` holds what is wider than the rules."""

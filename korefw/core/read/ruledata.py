@@ -47,10 +47,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .addresses import check_breadth, parse_network
-from .errors import KorefwError, VendorDataError
-from .model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
-from .ports import PortRange
+from ..errors import KorefwError, VendorDataError
+from ..rules.addresses import check_breadth, parse_network
+from ..rules.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
+from ..rules.ports import PortRange
 
 FORMAT = 1
 GENERATOR = "korefw import"

@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .addresses import IPNetwork, check_breadth, parse_ip_destination
-from .errors import KorefwError, VendorDataError
-from .model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
-from .ports import parse_ports
+from ..errors import KorefwError, VendorDataError
+from ..rules.addresses import IPNetwork, check_breadth, parse_ip_destination
+from ..rules.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
+from ..rules.ports import parse_ports
 
 # Column roles.
 COMPONENT = "component"

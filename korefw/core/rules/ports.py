@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .errors import KorefwError
+from ..errors import KorefwError
 
 _NUM = r"\d{1,3}(?:,\d{3})+|\d+"
 _RANGE_RE = re.compile(rf"^\s*({_NUM})\s*(?:-|–|—|−|\bto\b)\s*({_NUM})\s*$")

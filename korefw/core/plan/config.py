@@ -3,7 +3,7 @@
 Pulumi's project-level config schema (``Pulumi.yaml``) knows ``string``, ``boolean``,
 ``integer`` and ``array``, so every korefw setting is a flat, typed key
 (``korefw:awsVpcId``) rather than a nested object. :data:`SCHEMA` is derived from the
-component options (:mod:`korefw.core.options`) plus the stack-only settings; a test checks
+component options (:mod:`korefw.core.plan.options`) plus the stack-only settings; a test checks
 ``Pulumi.yaml`` against it.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 from .options import Check, Option, choice, each, stack_options
 
 PROJECT = "korefw"
@@ -98,7 +98,7 @@ def _schema() -> dict[str, Setting]:
 
 #: Every korefw stack setting, keyed by its name under the ``korefw:`` namespace: the
 #: stack-only ones, then each component option that is a stack setting
-#: (:mod:`korefw.core.options`).
+#: (:mod:`korefw.core.plan.options`).
 SCHEMA: dict[str, Setting] = _schema()
 
 

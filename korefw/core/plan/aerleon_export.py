@@ -1,7 +1,7 @@
 """korefw rules as an aerleon policy and its definitions (pure: plain dicts, no aerleon import).
 
 One aerleon term per korefw IP rule, named ``kf-<rule id>`` (the stable content hash of
-:attr:`~korefw.core.model.Rule.key`), with the vendor's section and component as its
+:attr:`~korefw.core.rules.model.Rule.key`), with the vendor's section and component as its
 comment, its own network (``KF_<ID>``) and service (``KF_<ID>_SVC``) definitions, and a
 closing ``kf-deny-other`` term that denies everything else. FQDN rules have no aerleon
 term (no generated platform here filters by name): they are listed in the policy header
@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import IPNetwork
-from .errors import KorefwError
-from .model import Rule, RuleSet
+from ..errors import KorefwError
+from ..rules.addresses import IPNetwork
+from ..rules.model import Rule, RuleSet
 
 #: The platforms ``korefw render`` generates, in aerleon's target names.
 PLATFORMS = ("nftables", "iptables", "speedway", "juniper", "cisco", "paloalto", "gce", "k8s")

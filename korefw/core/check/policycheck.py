@@ -16,7 +16,7 @@ besides, every other egress rule whose destination overlaps Kore's published add
 and are left to other policies).
 
 A rule is *within* the vendor's rules when every flow it allows (protocol × port × address)
-is one the vendor's rules for the region allow: :class:`~korefw.core.allowset.AllowSet`
+is one the vendor's rules for the region allow: :class:`~korefw.core.rules.allowset.AllowSet`
 arithmetic, the same as ``korefw verify``'s. Deny rules never widen anything.
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .allowset import AllowSet, Box, Interval
+from ..rules.allowset import AllowSet, Box, Interval
 from .planread import (
     AWS_EGRESS,
     AWS_PREFIX_LIST,

@@ -8,7 +8,7 @@ The verdict has three outcomes, which ``korefw verify`` returns as its exit code
   cloud would reject a rule (two NSG rules with one priority and direction, ...);
 - 2 (:data:`EXIT_UNDECIDED`): the question cannot be decided (the document is unreadable or
   incomplete, or a deciding value is secret or unknown). Unreadable documents raise
-  :class:`~korefw.core.pulumidoc.DocumentError`; references that cannot be followed are
+  :class:`~korefw.core.check.pulumidoc.DocumentError`; references that cannot be followed are
   listed in ``problems``.
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .allowset import AllowSet
-from .model import RuleSet
+from ..rules.allowset import AllowSet
+from ..rules.model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_plan
 from .pulumidoc import PulumiDocument
 

@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .allowset import AllowSet, Box
+from ..rules.allowset import AllowSet, Box
+from ..rules.model import RuleSet
 from .hazards import apply_hazards
-from .model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_states
 from .pulumidoc import PulumiDocument, parse_document, state_after, state_before
 from .steps import count_changes

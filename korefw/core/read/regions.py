@@ -18,8 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .errors import ConfigError, KorefwError, VendorDataError
-from .model import RuleSet
+from ..errors import ConfigError, KorefwError, VendorDataError
+from ..rules.model import RuleSet
 from .ruledata import Provenance, check_provenance_values, dump, toml_str
 from .ruledata import read as read_data
 from .vendor import import_page
@@ -29,7 +29,7 @@ VENDOR_REPOSITORY = "Koredotcom/docs"
 #: The folder of the pages in that repository.
 VENDOR_FOLDER = "docs/xo/channels/voice-gateway"
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 #: The vendor pages shipped with korefw, and their provenance file.
 PAGES_DIR = DATA_DIR / "pages"
 SOURCES_FILE = "sources.toml"

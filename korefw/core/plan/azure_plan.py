@@ -47,12 +47,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import IPNetwork, network_span
-from .allowset import AllowSet
-from .errors import ConfigError, PlanError
-from .model import Rule, RuleSet
+from ..errors import ConfigError, PlanError
+from ..rules.addresses import IPNetwork, network_span
+from ..rules.allowset import AllowSet
+from ..rules.model import Rule, RuleSet
+from ..rules.ports import PortRange, merge_ports
 from .naming import digest, slug
-from .ports import PortRange, merge_ports
 
 MERGE_MODES = ("none", "section", "all")
 FIREWALL_POLICY_MODES = ("none", "existing", "new")

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from ..errors import KorefwError
 from .addresses import IPNetwork, check_breadth, collapse
 from .allowset import AllowSet, boxes
-from .errors import KorefwError
 from .ports import PortRange, merge_ports
 
 

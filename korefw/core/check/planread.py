@@ -5,7 +5,7 @@ rules (``aws.vpc.SecurityGroupEgressRule`` and the older ``aws.ec2.SecurityGroup
 inline ``egress`` blocks, managed prefix lists and their entries; Azure inline
 ``securityRules`` and ``SecurityRule`` resources, in priority order with Deny rules.
 References are resolved by id, or through ``propertyDependencies`` when a real
-preview does not know the id yet. The resources come from :mod:`korefw.core.pulumidoc`
+preview does not know the id yet. The resources come from :mod:`korefw.core.check.pulumidoc`
 (a preview applied to the current state, or a stack export).
 
 A value that decides the allow set (protocol, port, address, access, priority) that is
@@ -22,8 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .addresses import IPNetwork
-from .allowset import AllowSet, Box, Interval
+from ..rules.addresses import IPNetwork
+from ..rules.allowset import AllowSet, Box, Interval
 from .pulumidoc import (
     SECRET,
     UNKNOWN_VALUES,
