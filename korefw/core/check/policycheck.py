@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..rules.allowset import AllowSet, Box, Interval
-from .planread import (
+from .rulefields import (
     AWS_EGRESS,
     AWS_PREFIX_LIST,
     AWS_PREFIX_LIST_ENTRY,
@@ -36,26 +36,20 @@ from .planread import (
     AWS_SG_RULE,
     AZ_NSG,
     AZ_RULE,
+    PREFIX_LIST,
     EffectiveRule,
+    Fields,
+    aws_rule,
+    azure_position,
+    azure_rule,
 )
+from .rulefields import PREVIEW_UNKNOWNS as UNKNOWN
 
 Scope = Literal["korefw-managed", "kore-addresses"]
 SCOPES: tuple[Scope, ...] = ("korefw-managed", "kore-addresses")
 
 #: Destinations that mean "everywhere" (AWS CIDRs, Azure prefixes and service tags).
 CATCH_ALL = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
-#: A destination that names a managed prefix list; the rest of the string is its id.
-PREFIX_LIST = "prefix-list:"
-#: Pulumi's sentinels for values a preview does not know yet (strings, numbers, lists, ...).
-UNKNOWN = frozenset(
-    {
-        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
-        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
-        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
-        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
-        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
-    }
-)
 _ALL_PORTS: Interval = (0, 65535)
 _WIDE_PROTOCOLS = {"-1", "all", "*", "any"}
 
@@ -83,21 +77,23 @@ def resource_rules(type_: str, urn: str, props: Mapping[str, Any]) -> list[Effec
     appear as ``prefix-list:ID``; values a preview does not know yet stay as Pulumi's
     unknown sentinels.
     """
+    f = Fields(urn, props, strict=False)
     if type_ == AWS_SG:
-        return [_aws(urn, urn, blk, "protocol") for blk in _list(props.get("egress"))]
+        return [aws_rule(blk, urn) for blk in f.each("egress")]
     if type_ == AWS_EGRESS or (type_ == AWS_SG_RULE and props.get("type") == "egress"):
-        group = str(props.get("securityGroupId") or "")
-        return [_aws(group, urn, props, "ipProtocol" if type_ == AWS_EGRESS else "protocol")]
+        return [aws_rule(f, str(props.get("securityGroupId") or ""))]
     if type_ == AZ_NSG:
-        return [
-            _azure(urn, urn, r)
-            for r in _list(props.get("securityRules"))
-            if str(r.get("direction", "")).lower() == "outbound"
-        ]
-    if type_ == AZ_RULE and str(props.get("direction", "")).lower() == "outbound":
+        return [r for sr in f.each("securityRules") if (r := _azure(urn, sr)) is not None]
+    if type_ == AZ_RULE:
         group = f"{props.get('resourceGroupName', '')}/{props.get('networkSecurityGroupName', '')}"
-        return [_azure(group, urn, props)]
+        return [r for r in [_azure(group, f)] if r is not None]
     return []
+
+
+def _azure(group: str, f: Fields) -> EffectiveRule | None:
+    """An outbound NSG rule; None for an inbound one."""
+    direction, priority, name = azure_position(f, f.text("securityRuleName"))
+    return azure_rule(f, group, priority, name) if direction == "Outbound" else None
 
 
 def rule_findings(rule: EffectiveRule, allowed: AllowSet, region: str) -> list[str]:
@@ -260,55 +256,6 @@ def _list(value: Any) -> list[Mapping[str, Any]]:
     if isinstance(value, Sequence) and not isinstance(value, str):
         return [v for v in value if isinstance(v, Mapping)]
     return []
-
-
-def _number(value: Any) -> int | None:
-    if value is None or (isinstance(value, str) and value in UNKNOWN):
-        return None
-    return int(float(value))
-
-
-def _aws(group: str, urn: str, r: Mapping[str, Any], proto_key: str) -> EffectiveRule:
-    protocol = str(r.get(proto_key, ""))
-    lo, hi = _number(r.get("fromPort")), _number(r.get("toPort"))
-    ports: tuple[Interval, ...]
-    if protocol.lower() in _WIDE_PROTOCOLS or lo is None or hi is None or lo < 0 or hi < 0:
-        ports = (_ALL_PORTS,)
-    else:
-        ports = ((lo, hi),)
-    if any(str(r.get(k)) in UNKNOWN for k in ("fromPort", "toPort")):
-        ports = ()  # not known until the update: no flow to check yet (the protocol still is)
-    dests = [str(r[k]) for k in ("cidrIpv4", "cidrIpv6") if r.get(k)]
-    for k in ("cidrBlocks", "ipv6CidrBlocks", "prefixListIds"):
-        value = r.get(k)
-        if isinstance(value, str):  # a whole unknown list
-            dests.append(value)
-        else:
-            prefix = PREFIX_LIST if k == "prefixListIds" else ""
-            dests += [prefix + str(v) for v in value or ()]
-    if r.get("prefixListId"):
-        dests.append(PREFIX_LIST + str(r["prefixListId"]))
-    return EffectiveRule(
-        "aws", group, urn, protocol, ports, tuple(dests), str(r.get("description", ""))
-    )
-
-
-def _azure(group: str, urn: str, r: Mapping[str, Any]) -> EffectiveRule:
-    texts = [str(t) for t in r.get("destinationPortRanges") or ()]
-    if r.get("destinationPortRange"):
-        texts.append(str(r["destinationPortRange"]))
-    ports: list[Interval] = []
-    for text in texts:
-        lo, _, hi = text.partition("-")
-        ports.append(_ALL_PORTS if text.strip() == "*" else (int(lo), int(hi or lo)))
-    dests = [str(d) for d in r.get("destinationAddressPrefixes") or ()]
-    if r.get("destinationAddressPrefix"):
-        dests.append(str(r["destinationAddressPrefix"]))
-    return EffectiveRule(
-        "azure", group, urn, str(r.get("protocol", "")), tuple(ports), tuple(dests),
-        str(r.get("description", "")), str(r.get("access", "Allow")),
-        _number(r.get("priority")) or 0, str(r.get("name") or r.get("securityRuleName") or ""),
-    )  # fmt: skip
 
 
 def _deferred(dest: str) -> bool:
