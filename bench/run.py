@@ -38,8 +38,11 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 from synthetic import synthetic_rules  # noqa: E402
 
 from korefw.core.errors import KorefwError  # noqa: E402
-from korefw.core.plan.aws_plan import AwsOptions, plan_aws  # noqa: E402
-from korefw.core.plan.azure_plan import AzureOptions, plan_azure  # noqa: E402
+from korefw.core.plan.aws_options import AwsOptions  # noqa: E402
+from korefw.core.plan.aws_plan import plan_aws  # noqa: E402
+from korefw.core.plan.azure_options import AzureOptions  # noqa: E402
+from korefw.core.plan.azure_plan import plan_azure  # noqa: E402
+from korefw.core.plan.fqdn import CloudPlan  # noqa: E402
 from korefw.core.read.regions import load_rules, region_codes  # noqa: E402
 from korefw.core.rules.model import RuleSet  # noqa: E402
 from korefw.core.rules.ports import merge_ports  # noqa: E402
@@ -425,7 +428,7 @@ def scaling(sizes: Sequence[int], offline_sizes: dict[str, Sequence[int]]) -> tu
     list[str], dict[str, Any]
 ]:  # fmt: skip
     """Pure planners and mock-runtime runs on synthetic sets of growing size."""
-    planners: dict[str, Callable[[RuleSet], object]] = {
+    planners: dict[str, Callable[[RuleSet], CloudPlan]] = {
         "AWS cidr (planner)": lambda r: plan_aws(r, AwsOptions(mode="cidr")),
         "AWS prefix-list (planner)": lambda r: plan_aws(r, AwsOptions(mode="prefix-list")),
         "Azure all (planner)": lambda r: plan_azure(r, AzureOptions(merge="all")),
@@ -441,7 +444,7 @@ def scaling(sizes: Sequence[int], offline_sizes: dict[str, Sequence[int]]) -> tu
         for name, fn in planners.items():
             times[name][n] = timed(lambda f=fn, r=rules: f(r), reps)  # type: ignore[misc]
             out = fn(rules)
-            sizes_out[name][n] = len(getattr(out, "rules", None) or out.nsg_rules)  # type: ignore[attr-defined]
+            sizes_out[name][n] = out.rule_count
             if n in (1_000, 10_000):
                 calls[name][n] = python_calls(lambda f=fn, r=rules: f(r))  # type: ignore[misc]
             if n == biggest:

@@ -16,19 +16,17 @@ from pulumi_azure_native import network
 
 from .args import EgressNetworkSecurityGroupArgs
 from .core.errors import ConfigError
-from .core.plan.azure_plan import (
+from .core.plan.azure_data import AzurePlan, FirewallPlan, FirewallRule, NsgRule
+from .core.plan.azure_options import (
     APPLICATION_COLLECTION_PRIORITY,
     NETWORK_COLLECTION_PRIORITY,
     AzureOptions,
-    AzurePlan,
-    FirewallPlan,
-    FirewallRule,
-    NsgRule,
     parse_firewall_policy_id,
-    plan_azure,
 )
+from .core.plan.azure_plan import plan_azure
 from .core.plan.options import COMPONENT_OPTIONS, resolve
 from .core.read.regions import select_rules
+from .warn import warn_plan
 
 NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
 FQDN_TYPE = "korefw:azure:FqdnAllowlist"
@@ -227,8 +225,7 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
                 opts=child,
             )
             ip_group_ids, policy_id = fqdn.ip_group_ids, fqdn.firewall_policy_id
-        for warning in plan.warnings:
-            pulumi.log.warn(f"{name}: {warning}", resource=self)
+        warn_plan(self, (f"{name}: {w}" for w in plan.warnings))
 
         self.network_security_group_id = nsg_id
         self.network_security_group_name = nsg_name

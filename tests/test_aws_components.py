@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from test_aws_plan import SHIPPED, japan, many_destinations, rule, undigested
+from conftest import SHIPPED, japan, many_destinations, rule, undigested
 
 from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
 from korefw.core.check.verify import verify

@@ -13,12 +13,12 @@ from typing import Any
 
 import pulumi
 import pytest
+from conftest import rule_sets
 from hypothesis import HealthCheck, given, settings
-from test_azure_plan import rule_sets
 
 from korefw.azure import FQDN_TYPE, NSG_TYPE, EgressNetworkSecurityGroup, plan_for
 from korefw.core.errors import ConfigError, KorefwError, PlanError
-from korefw.core.plan.azure_plan import MERGE_MODES
+from korefw.core.plan.azure_options import MERGE_MODES
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import Protocol, Rule, RuleSet

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from korefw.core.plan.aws_plan import AwsOptions, plan_aws
-from korefw.core.plan.azure_plan import AzureOptions, plan_azure
+from korefw.core.plan.aws_options import AwsOptions
+from korefw.core.plan.aws_plan import plan_aws
+from korefw.core.plan.azure_options import AzureOptions
+from korefw.core.plan.azure_plan import plan_azure
 from korefw.core.rules.model import Protocol, Rule, RuleSet
 from korefw.core.rules.ports import PortRange
 

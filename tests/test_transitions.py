@@ -34,8 +34,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.errors import PlanError
-from korefw.core.plan.aws_plan import MODES, AwsOptions, AwsPlan, plan_aws
-from korefw.core.plan.azure_plan import MERGE_MODES, AzureOptions, AzurePlan, NsgRule, plan_azure
+from korefw.core.plan.aws_data import AwsPlan
+from korefw.core.plan.aws_options import MODES, AwsOptions
+from korefw.core.plan.aws_plan import plan_aws
+from korefw.core.plan.azure_data import AzurePlan, NsgRule
+from korefw.core.plan.azure_options import MERGE_MODES, AzureOptions
+from korefw.core.plan.azure_plan import plan_azure
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import RuleSet

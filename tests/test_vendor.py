@@ -7,6 +7,7 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from conftest import row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,24 +21,8 @@ from korefw.core.read.vendor import (
     inline_lines,
     parse_protocols,
 )
-from korefw.core.rules.model import Rule
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendor"
-
-
-def row(r: Rule) -> tuple:
-    """A rule as (line, section, component, protocols, label, ports, cidrs, fqdns, aliases)."""
-    return (
-        r.origin.line,
-        r.section,
-        r.component,
-        "/".join(r.protocols),
-        r.label,
-        ",".join(map(str, r.ports)),
-        " ".join(map(str, r.cidrs)),
-        " ".join(r.fqdns),
-        " ".join(r.aliases),
-    )
 
 
 LEGACY = "Example (EX) Firewall Rules"

@@ -7,9 +7,9 @@ fixtures in ``test_vendor.py``.
 from __future__ import annotations
 
 import pytest
+from conftest import row
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_vendor import row
 
 from korefw.core.check.lint import AMBIGUOUS_CELL, lint
 from korefw.core.errors import VendorDataError

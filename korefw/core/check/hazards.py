@@ -263,7 +263,7 @@ class _Simulation:
             nsg = self.ref(c.old, "networkSecurityGroupName", "old")
             i_old, i_new = c.old.get("inputs", {}), (c.new or {}).get("inputs", {})
             if lingers(c) or i_old.get("priority") != i_new.get("priority"):
-                held[nsg, "priority", i_old.get("priority")].append(urn)
+                held[nsg, "priority", _plain(i_old.get("priority"))].append(urn)
             if lingers(c):
                 held[nsg, "name", _rule_name(i_old)].append(urn)
         out = []
@@ -274,7 +274,7 @@ class _Simulation:
             moved = c.op in ("create", "replace") or i_new.get("priority") != i_old.get("priority")
             nsg = self.ref(c.new, "networkSecurityGroupName", "new")
             checks = [("name", _rule_name(i_new))] if c.op in ("create", "replace") else []
-            checks += [("priority", i_new.get("priority"))] if moved else []
+            checks += [("priority", _plain(i_new.get("priority")))] if moved else []
             for what, value in checks:
                 others = [u for u in held.get((nsg, what, value), []) if u != urn]
                 if others:
@@ -324,7 +324,12 @@ def lingers(c: Change) -> bool:
 
 
 def _rule_name(inputs: Mapping[str, Any]) -> Any:
-    return inputs.get("securityRuleName") or inputs.get("name")
+    return _plain(inputs.get("securityRuleName") or inputs.get("name"))
+
+
+def _plain(value: Any) -> Any:
+    """A value usable as a key: malformed inputs (lists, objects) compare by their text."""
+    return value if value is None or isinstance(value, str | int | float) else repr(value)
 
 
 def _entries(state: Mapping[str, Any] | None) -> set[str]:
