@@ -169,49 +169,11 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         super().__init__(self._TYPE, name, None, opts)
         self.azure_plan = plan
         child = pulumi.ResourceOptions(parent=self)
-        sources = plan.options.source_address_prefixes
-        nsg_id: pulumi.Output[str | None]
-        if _given(network_security_group_name):
-            # Keyed by priority (see NsgRule.resource_name): a new rule never lands on a
-            # priority an old rule still holds. A renamed rule (namePrefix) is replaced
-            # delete-first, because its successor takes the same priority: a moment
-            # without that rule (or, for the Deny rule, without the Deny) is the lesser
-            # harm than an update that fails with SecurityRuleConflict. The alias is the
-            # logical name korefw 0.x gave the rule.
-            created = [
-                network.SecurityRule(
-                    f"{name}-{r.resource_name}",
-                    security_rule_name=r.name,
-                    resource_group_name=resource_group_name,
-                    network_security_group_name=network_security_group_name,
-                    **_rule_fields(r, sources),
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        aliases=[pulumi.Alias(name=f"{name}-{r.name}")],
-                        delete_before_replace=True,
-                    ),
-                )
-                for r in plan.nsg_rules
-            ]
-            nsg_name = pulumi.Output.from_input(network_security_group_name)
-            nsg_id = (
-                created[0].id.apply(lambda i: i.rsplit("/securityRules/", 1)[0])
-                if created
-                else pulumi.Output.from_input(None)
-            )
-        else:
-            nsg = network.NetworkSecurityGroup(
-                name,
-                resource_group_name=resource_group_name,
-                location=location,
-                security_rules=[
-                    network.SecurityRuleArgs(name=r.name, **_rule_fields(r, sources))
-                    for r in plan.nsg_rules
-                ],
-                tags=dict(tags) if tags else None,
-                opts=child,
-            )
-            nsg_name, nsg_id = nsg.name, nsg.id
+        nsg_name, nsg_id = (
+            self._rules_on_existing(name, plan, resource_group_name, network_security_group_name)
+            if _given(network_security_group_name)
+            else self._new_nsg(name, plan, resource_group_name, location, tags)
+        )
         ip_group_ids: pulumi.Input[dict[str, str]] = {}
         policy_id: pulumi.Input[str | None] = None
         if plan.firewall or plan.ip_groups:
@@ -247,6 +209,67 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
                 "plan": self.plan,
             }
         )
+
+
+    def _rules_on_existing(
+        self,
+        name: str,
+        plan: AzurePlan,
+        resource_group_name: pulumi.Input[str],
+        network_security_group_name: pulumi.Input[str],
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str | None]]:
+        """``SecurityRule`` resources on an existing NSG; its name and id."""
+        # Keyed by priority (see NsgRule.resource_name): a new rule never lands on a
+        # priority an old rule still holds. A renamed rule (namePrefix) is replaced
+        # delete-first, because its successor takes the same priority: a moment
+        # without that rule (or, for the Deny rule, without the Deny) is the lesser
+        # harm than an update that fails with SecurityRuleConflict. The alias is the
+        # logical name korefw 0.x gave the rule.
+        created = [
+            network.SecurityRule(
+                f"{name}-{r.resource_name}",
+                security_rule_name=r.name,
+                resource_group_name=resource_group_name,
+                network_security_group_name=network_security_group_name,
+                **_rule_fields(r, plan.options.source_address_prefixes),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=[pulumi.Alias(name=f"{name}-{r.name}")],
+                    delete_before_replace=True,
+                ),
+            )
+            for r in plan.nsg_rules
+        ]
+        nsg_name = pulumi.Output.from_input(network_security_group_name)
+        nsg_id: pulumi.Output[str | None] = (
+            created[0].id.apply(lambda i: i.rsplit("/securityRules/", 1)[0])
+            if created
+            else pulumi.Output.from_input(None)
+        )
+        return nsg_name, nsg_id
+
+    def _new_nsg(
+        self,
+        name: str,
+        plan: AzurePlan,
+        resource_group_name: pulumi.Input[str],
+        location: pulumi.Input[str] | None,
+        tags: Mapping[str, str] | None,
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str | None]]:
+        """A new NSG holding every rule inline; its name and id."""
+        sources = plan.options.source_address_prefixes
+        nsg = network.NetworkSecurityGroup(
+            name,
+            resource_group_name=resource_group_name,
+            location=location,
+            security_rules=[
+                network.SecurityRuleArgs(name=r.name, **_rule_fields(r, sources))
+                for r in plan.nsg_rules
+            ],
+            tags=dict(tags) if tags else None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return nsg.name, nsg.id
 
 
 def _rule_fields(r: NsgRule, sources: Sequence[str]) -> dict[str, Any]:

@@ -12,15 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.errors import VendorDataError
+from korefw.core.read.cells import column_role, component_qualifier, inline_lines
 from korefw.core.read.regions import PAGES_DIR
-from korefw.core.read.vendor import (
-    column_role,
-    component_qualifier,
-    import_page,
-    import_text,
-    inline_lines,
-    parse_protocols,
-)
+from korefw.core.read.vendor import import_page, import_text, parse_protocols
 
 FIXTURES = Path(__file__).parent / "fixtures" / "vendor"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..rules.model import Rule, RuleSet
 from ..rules.ports import PortRange, merge_ports
@@ -93,39 +93,8 @@ def plan_firewall(
         for r in sorted(allow_rules, key=lambda r: r.name)
     ]
     app_rules: list[FirewallRule] = []
-    for (kind, scope, proto), by_fqdn in sorted(fq.items()):
-        by_ports: dict[tuple[PortRange, ...], list[str]] = defaultdict(list)
-        for f, ports in by_fqdn.items():
-            by_ports[merge_ports(ports)].append(f)
-        for ports, fqdns in sorted(by_ports.items()):
-            fqdns.sort()
-            owners = set().union(*(fq_owners[(kind, scope, proto, f)] for f in fqdns))
-            ident = (o.merge, kind, scope, proto, ports_text(ports), ",".join(fqdns))
-            label = scope if o.merge == "section" else ""
-            name = azure_name(o.name_prefix, label, f"fqdn-{proto}", 4, ports, ident)
-            if kind == "network":
-                net_rules.append(
-                    FirewallRule(
-                        name,
-                        "network",
-                        (proto.upper(),),
-                        tuple(str(p) for p in ports),
-                        description(rules.region, owners),
-                        destination_fqdns=tuple(fqdns),
-                    )
-                )
-            else:
-                spelled = tuple(str(n) for p in ports for n in range(p.lo, p.hi + 1))
-                app_rules.append(
-                    FirewallRule(
-                        name,
-                        "application",
-                        ("Https",),
-                        spelled,
-                        description(rules.region, owners),
-                        target_fqdns=tuple(fqdns),
-                    )
-                )
+    for fr in _fqdn_rules(rules, o, fq, fq_owners):
+        (net_rules if fr.kind == "network" else app_rules).append(fr)
     prefix = o.name_prefix
     plan = FirewallPlan(
         policy=o.firewall_policy,
@@ -142,3 +111,48 @@ def plan_firewall(
 
 def _spelled(p: PortRange) -> bool:
     return p.hi <= MAX_APPLICATION_PORT and p.size <= MAX_APPLICATION_PORTS_PER_RANGE
+
+
+def _fqdn_rules(
+    rules: RuleSet,
+    o: AzureOptions,
+    fq: Mapping[tuple[str, str, str], Mapping[str, list[PortRange]]],
+    owners_of: Mapping[tuple[str, str, str, str], set[tuple[str, str]]],
+) -> list[FirewallRule]:
+    """Network rules for exact names and application rules for ``*.`` names: one per
+    (kind, scope, protocol) and merged port set, holding every name with those ports."""
+    out: list[FirewallRule] = []
+    for (kind, scope, proto), by_fqdn in sorted(fq.items()):
+        by_ports: dict[tuple[PortRange, ...], list[str]] = defaultdict(list)
+        for f, ports in by_fqdn.items():
+            by_ports[merge_ports(ports)].append(f)
+        for ports, fqdns in sorted(by_ports.items()):
+            fqdns.sort()
+            owners = set().union(*(owners_of[(kind, scope, proto, f)] for f in fqdns))
+            ident = (o.merge, kind, scope, proto, ports_text(ports), ",".join(fqdns))
+            label = scope if o.merge == "section" else ""
+            name = azure_name(o.name_prefix, label, f"fqdn-{proto}", 4, ports, ident)
+            if kind == "network":
+                out.append(
+                    FirewallRule(
+                        name,
+                        "network",
+                        (proto.upper(),),
+                        tuple(str(p) for p in ports),
+                        description(rules.region, owners),
+                        destination_fqdns=tuple(fqdns),
+                    )
+                )
+            else:
+                spelled = tuple(str(n) for p in ports for n in range(p.lo, p.hi + 1))
+                out.append(
+                    FirewallRule(
+                        name,
+                        "application",
+                        ("Https",),
+                        spelled,
+                        description(rules.region, owners),
+                        target_fqdns=tuple(fqdns),
+                    )
+                )
+    return out

@@ -94,43 +94,12 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
     if len(set(names)) != len(names):  # digest collision: never silently merge two rules
         dup = sorted(n for n in set(names) if names.count(n) > 1)
         raise PlanError("two NSG rules got the same name", where="name_prefix", value=dup[0])
-    needed = len(allow) + (1 if o.deny_other_outbound else 0)
-    if needed > MAX_NSG_RULES:
-        raise PlanError(
-            f"the plan needs {needed} NSG rules but an NSG holds at most {MAX_NSG_RULES} "
-            f"(merge={o.merge!r}; merge='all' or fewer sections need fewer)",
-            where="merge",
-            value=o.merge,
-        )
-    _check_prefix_limit(o, [len(g.networks) for _, _, g in allow])
-    lo, hi = o.priority_band
-    a_lo, a_hi = o.allow_band
-    if len(allow) > a_hi - a_lo + 1:
-        raise PlanError(
-            f"band {lo}-{hi} holds {a_hi - a_lo + 1} priorities for Allow rules ({hi} is "
-            f"kept for the Deny rule) but the plan needs {len(allow)} Allow rules",
-            where="priority_band",
-            value=[lo, hi],
-        )
+    _check_fits(o, allow)
     by_name = {n: k for k, n, _ in allow}
     keys = set(by_name.values())
     if len(keys) != len(allow):  # digest collision: never silently merge two rules
         raise PlanError("two NSG rules got the same key", where="rules", value=len(allow))
-    pins: dict[str, int] = {}
-    for pin, prio in (o.priorities or {}).items():
-        key = by_name.get(pin, pin)
-        if key not in keys:
-            shown = sorted(names)
-            raise PlanError(
-                f"no NSG rule has this name or key (names: {', '.join(shown[:5])}"
-                + (", ..." if len(shown) > 5 else "")
-                + ")",
-                where="priorities",
-                value=pin,
-            )
-        if key in pins:
-            raise PlanError("pinned twice (by name and by key)", where="priorities", value=pin)
-        pins[key] = prio
+    pins = _pins(o, by_name, keys)
     slots, moved = assign_priorities(keys, o.allow_band, pins)
     name_of = {k: n for k, n, _ in allow}
     displaced = [(name_of[k], h, p) for k, h, p in moved]
@@ -150,20 +119,7 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
         for key, name, g in allow
     ]
     if o.deny_other_outbound:
-        nsg_rules.append(
-            NsgRule(
-                name=o.deny_rule_name,
-                priority=hi,
-                access="Deny",
-                protocol="*",
-                destination_address_prefixes=("Internet",),
-                destination_port_ranges=("*",),
-                description="korefw: deny other Internet egress (Azure allows it by default "
-                "through AllowInternetOutBound, 65001)",
-                home=hi,
-                key=DENY_RULE_SUFFIX,
-            )
-        )
+        nsg_rules.append(_deny_rule(o))
     nsg_rules.sort(key=lambda r: r.priority)
     allow_rules = [r for r in nsg_rules if r.access == "Allow"]
     ip_groups = (
@@ -184,6 +140,65 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
         firewall=firewall,
         unenforced_fqdn_rules=unenforced,
         warnings=_warnings(rules, o, allow_rules, unenforced),
+    )
+
+
+def _check_fits(o: AzureOptions, allow: list[tuple[str, str, _Group]]) -> None:
+    """The Allow rules (and the Deny rule) fit one NSG and the priority band."""
+    needed = len(allow) + (1 if o.deny_other_outbound else 0)
+    if needed > MAX_NSG_RULES:
+        raise PlanError(
+            f"the plan needs {needed} NSG rules but an NSG holds at most {MAX_NSG_RULES} "
+            f"(merge={o.merge!r}; merge='all' or fewer sections need fewer)",
+            where="merge",
+            value=o.merge,
+        )
+    _check_prefix_limit(o, [len(g.networks) for _, _, g in allow])
+    lo, hi = o.priority_band
+    a_lo, a_hi = o.allow_band
+    if len(allow) > a_hi - a_lo + 1:
+        raise PlanError(
+            f"band {lo}-{hi} holds {a_hi - a_lo + 1} priorities for Allow rules ({hi} is "
+            f"kept for the Deny rule) but the plan needs {len(allow)} Allow rules",
+            where="priority_band",
+            value=[lo, hi],
+        )
+
+
+def _pins(o: AzureOptions, by_name: Mapping[str, str], keys: set[str]) -> dict[str, int]:
+    """``priorities`` (by rule name or key) as key -> priority."""
+    pins: dict[str, int] = {}
+    for pin, prio in (o.priorities or {}).items():
+        key = by_name.get(pin, pin)
+        if key not in keys:
+            shown = sorted(by_name)
+            raise PlanError(
+                f"no NSG rule has this name or key (names: {', '.join(shown[:5])}"
+                + (", ..." if len(shown) > 5 else "")
+                + ")",
+                where="priorities",
+                value=pin,
+            )
+        if key in pins:
+            raise PlanError("pinned twice (by name and by key)", where="priorities", value=pin)
+        pins[key] = prio
+    return pins
+
+
+def _deny_rule(o: AzureOptions) -> NsgRule:
+    """The Deny rule to ``Internet`` at the band's last priority."""
+    hi = o.priority_band[1]
+    return NsgRule(
+        name=o.deny_rule_name,
+        priority=hi,
+        access="Deny",
+        protocol="*",
+        destination_address_prefixes=("Internet",),
+        destination_port_ranges=("*",),
+        description="korefw: deny other Internet egress (Azure allows it by default "
+        "through AllowInternetOutBound, 65001)",
+        home=hi,
+        key=DENY_RULE_SUFFIX,
     )
 
 
