@@ -331,15 +331,11 @@ class FqdnAllowlist(pulumi.ComponentResource):
                 where="firewall_policy_id",
                 value=firewall_policy_id,
             )
-        policy_ref = (
-            parse_firewall_policy_id(firewall_policy_id)
-            if isinstance(firewall_policy_id, str)
-            else None
-        )
+        if isinstance(firewall_policy_id, str):
+            parse_firewall_policy_id(firewall_policy_id)  # a bad id fails before registering
         if not _given(resource_group_name):
             raise ConfigError("required", where="resource_group_name", value=resource_group_name)
         super().__init__(FQDN_TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tag_map = dict(tags) if tags else None
         groups = {
             g.name: network.IpGroup(
@@ -356,45 +352,11 @@ class FqdnAllowlist(pulumi.ComponentResource):
             for g in plan.ip_groups
         }
         ids: dict[str, pulumi.Output[str]] = {n: g.id for n, g in groups.items()}
-        policy_id: pulumi.Input[str | None] = None
-        rcg_id: pulumi.Input[str | None] = None
-        if fw is not None:
-            policy_rg: pulumi.Input[str]
-            policy_name: pulumi.Input[str]
-            if fw.policy == "new":
-                policy = network.FirewallPolicy(
-                    name,
-                    resource_group_name=resource_group_name,
-                    location=location,
-                    dns_settings=network.DnsSettingsArgs(enable_proxy=True),
-                    tags=tag_map,
-                    opts=child,
-                )
-                policy_rg, policy_name, policy_id = resource_group_name, policy.name, policy.id
-            elif policy_ref is not None:
-                policy_rg, policy_name = policy_ref
-                policy_id = firewall_policy_id
-            else:  # an Output: split it once it is known
-                parts = pulumi.Output.from_input(firewall_policy_id).apply(
-                    lambda i: parse_firewall_policy_id(str(i))
-                )
-                policy_rg, policy_name = parts[0], parts[1]
-                policy_id = firewall_policy_id
-            collections = _collections(fw, ids)
-            if collections:
-                rcg = network.FirewallPolicyRuleCollectionGroup(
-                    f"{name}-rule-collection-group",
-                    rule_collection_group_name=fw.rule_collection_group,
-                    firewall_policy_name=policy_name,
-                    resource_group_name=policy_rg,
-                    priority=fw.priority,
-                    rule_collections=collections,
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        aliases=[pulumi.Alias(name=f"{name}-{fw.rule_collection_group}")],
-                    ),
-                )
-                rcg_id = rcg.id
+        policy_id, rcg_id = (
+            self._firewall(name, fw, ids, resource_group_name, location, firewall_policy_id, tags)
+            if fw is not None
+            else (None, None)
+        )
         self.ip_group_ids = pulumi.Output.from_input(ids)
         self.firewall_policy_id = pulumi.Output.from_input(policy_id)
         self.rule_collection_group_id = pulumi.Output.from_input(rcg_id)
@@ -405,6 +367,59 @@ class FqdnAllowlist(pulumi.ComponentResource):
                 "rule_collection_group_id": self.rule_collection_group_id,
             }
         )
+
+
+    def _firewall(
+        self,
+        name: str,
+        fw: FirewallPlan,
+        ids: Mapping[str, pulumi.Output[str]],
+        resource_group_name: pulumi.Input[str],
+        location: pulumi.Input[str] | None,
+        firewall_policy_id: pulumi.Input[str] | None,
+        tags: Mapping[str, str] | None,
+    ) -> tuple[pulumi.Input[str | None], pulumi.Input[str | None]]:
+        """The Firewall Policy (new, or the one given) and the rule collection group on it;
+        their ids."""
+        policy_id: pulumi.Input[str | None] = None
+        rcg_id: pulumi.Input[str | None] = None
+        policy_rg: pulumi.Input[str]
+        policy_name: pulumi.Input[str]
+        if fw.policy == "new":
+            policy = network.FirewallPolicy(
+                name,
+                resource_group_name=resource_group_name,
+                location=location,
+                dns_settings=network.DnsSettingsArgs(enable_proxy=True),
+                tags=dict(tags) if tags else None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            policy_rg, policy_name, policy_id = resource_group_name, policy.name, policy.id
+        elif isinstance(firewall_policy_id, str):
+            policy_rg, policy_name = parse_firewall_policy_id(firewall_policy_id)
+            policy_id = firewall_policy_id
+        else:  # an Output: split it once it is known
+            parts = pulumi.Output.from_input(firewall_policy_id).apply(
+                lambda i: parse_firewall_policy_id(str(i))
+            )
+            policy_rg, policy_name = parts[0], parts[1]
+            policy_id = firewall_policy_id
+        collections = _collections(fw, ids)
+        if collections:
+            rcg = network.FirewallPolicyRuleCollectionGroup(
+                f"{name}-rule-collection-group",
+                rule_collection_group_name=fw.rule_collection_group,
+                firewall_policy_name=policy_name,
+                resource_group_name=policy_rg,
+                priority=fw.priority,
+                rule_collections=collections,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=[pulumi.Alias(name=f"{name}-{fw.rule_collection_group}")],
+                ),
+            )
+            rcg_id = rcg.id
+        return policy_id, rcg_id
 
 
 def _collections(
