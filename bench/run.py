@@ -9,24 +9,19 @@ Run from the repository root::
 Timings are wall-clock (``time.perf_counter``). Whatever must start cold (imports) or
 should not share a process with other measurements (the large mock-runtime runs, the
 stack sequences, whose peak RSS is reported) runs in a fresh subprocess of this script
-(``--worker``). Nothing here touches the network or a cloud account.
+(``bench/worker.py``). Nothing here touches the network or a cloud account.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
-import gc
 import importlib.metadata
-import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import time
-import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,102 +30,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
-from synthetic import synthetic_rules  # noqa: E402
 
-from korefw.core.aws_plan import AwsOptions, plan_aws  # noqa: E402
-from korefw.core.azure_plan import AzureOptions, plan_azure  # noqa: E402
+from measure import maxrss_mb, python_calls, synthetic, timed, traced_peak  # noqa: E402
+from worker import VPC, worker  # noqa: E402
+
 from korefw.core.errors import KorefwError  # noqa: E402
-from korefw.core.model import RuleSet  # noqa: E402
-from korefw.core.ports import merge_ports  # noqa: E402
-from korefw.core.regions import load_rules, region_codes  # noqa: E402
+from korefw.core.plan.aws_options import AwsOptions  # noqa: E402
+from korefw.core.plan.aws_plan import plan_aws  # noqa: E402
+from korefw.core.plan.azure_options import AzureOptions  # noqa: E402
+from korefw.core.plan.azure_plan import plan_azure  # noqa: E402
+from korefw.core.plan.fqdn import CloudPlan  # noqa: E402
+from korefw.core.read.regions import load_rules, region_codes  # noqa: E402
+from korefw.core.rules.model import RuleSet  # noqa: E402
+from korefw.core.rules.ports import merge_ports  # noqa: E402
 
 OUTPUT = ROOT / "docs" / "benchmarks.md"
-VPC = "vpc-0123456789abcdef0"
 AWS_MODES = ("cidr", "prefix-list", "auto")
 AZURE_MERGES = ("none", "section", "all")
 JP_STACKS = ("example-jp-aws", "example-jp-azure")
 PACKAGES = ("korefw", "pulumi", "pulumi_aws", "pulumi_azure_native", "grpcio", "protobuf")
 OFFLINE_KINDS = ("azure-all", "aws-prefix-list", "aws-cidr")
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def sections_for(n: int) -> int:
-    """Sections of a synthetic set: 10, or one per 100 rows (keeps prefix lists under 60)."""
-    return max(10, n // 100)
-
-
-def synthetic(n: int) -> RuleSet:
-    """The benchmark's synthetic rule set of ``n`` rows."""
-    return synthetic_rules(n, seed=n, sections=sections_for(n))
-
-
-def timed(fn: Callable[[], object], reps: int = 1) -> float:
-    """Median wall time of ``reps`` calls, in seconds."""
-    times = []
-    for _ in range(reps):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
-def traced_peak(fn: Callable[[], object]) -> int:
-    """``tracemalloc`` peak of one call, in bytes (run apart from timing: tracing is slow)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        fn()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def python_calls(fn: Callable[[], object]) -> int:
-    """Python function calls ``fn()`` makes: work counted, not timed."""
-    calls = 0
-
-    def profile(frame: object, event: str, arg: object) -> None:
-        nonlocal calls
-        if event == "call":
-            calls += 1
-
-    sys.setprofile(profile)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return calls
-
-
-def maxrss_mb() -> float:
-    """This process's peak resident set size so far, in MiB.
-
-    Linux's ``VmHWM`` (reset by ``exec``) when there is one: ``ru_maxrss`` of a freshly
-    started worker still reports its parent's peak, as Linux carries it across fork and exec.
-    """
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
-def worker(*args: str) -> dict[str, Any]:
-    """Run ``bench/run.py --worker ARGS`` in a fresh interpreter; its last stdout line (JSON)."""
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"worker {args} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def secs(value: float) -> str:
@@ -148,116 +67,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "| " + " | ".join(align) + " |"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out
-
-
-# --------------------------------------------------------------------------- workers
-
-
-def _work_import() -> dict[str, Any]:
-    """Import time of pulumi, korefw's modules and the provider submodules korefw uses."""
-    t0 = time.perf_counter()
-    import pulumi  # noqa: F401
-
-    t1 = time.perf_counter()
-    import korefw.aws
-    import korefw.azure
-    import korefw.program  # noqa: F401
-
-    t2 = time.perf_counter()
-    # The provider SDKs register every submodule lazily; touching a class loads it.
-    import pulumi_aws
-    import pulumi_azure_native
-
-    _ = pulumi_aws.ec2.SecurityGroup, pulumi_aws.ec2.ManagedPrefixList
-    _ = pulumi_aws.vpc.SecurityGroupEgressRule
-    _ = pulumi_azure_native.network.NetworkSecurityGroup
-    t3 = time.perf_counter()
-    return {
-        "pulumi": t1 - t0,
-        "korefw": t2 - t1,
-        "providers": t3 - t2,
-        "total": t3 - t0,
-        "maxrss_mb": maxrss_mb(),
-    }
-
-
-def _work_offline(kind: str, n: int) -> dict[str, Any]:
-    """One component run under the mock runtime on a synthetic set: time, resources, RSS."""
-    from korefw.aws import EgressSecurityGroup
-    from korefw.azure import EgressNetworkSecurityGroup
-    from korefw.offline import run_offline
-
-    rules = synthetic(n)
-    program: Callable[[], object]
-    if kind == "azure-all":
-
-        def program() -> object:
-            return EgressNetworkSecurityGroup(
-                "kf", rules=rules, resource_group_name="rg", location="japaneast", merge="all"
-            )
-    else:
-        mode = kind.removeprefix("aws-")
-
-        def program() -> object:
-            return EgressSecurityGroup("kf", rules=rules, vpc_id=VPC, mode=mode)
-
-    # Warm up on a tiny set so lazy provider loading is not billed to the first size.
-    run_offline(lambda: EgressSecurityGroup("w", rules=synthetic(10), vpc_id=VPC))
-    run_offline(
-        lambda: EgressNetworkSecurityGroup(
-            "w", rules=synthetic(10), resource_group_name="rg", location="x"
-        )
-    )
-    before = maxrss_mb()
-    t0 = time.perf_counter()
-    plan = run_offline(program)
-    seconds = time.perf_counter() - t0
-    return {
-        "seconds": seconds,
-        "resources": sum(r.custom for r in plan.resources),
-        "maxrss_before_mb": before,
-        "maxrss_mb": maxrss_mb(),
-    }
-
-
-def _work_stacks(stack: str, count: int) -> dict[str, Any]:
-    """One cold, then ``count`` warm offline plans of one stack in sequence, in one process."""
-    from korefw.preview import plan_stack
-
-    t0 = time.perf_counter()
-    plan = plan_stack(stack)  # cold: lazy provider submodules, first data file read
-    first = time.perf_counter() - t0
-    before = maxrss_mb()
-    times = []
-    for _ in range(count):
-        t0 = time.perf_counter()
-        plan_stack(stack)
-        times.append(time.perf_counter() - t0)
-    return {
-        "first": first,
-        "seconds": sum(times),
-        "median": statistics.median(times),
-        "resources": len(plan.resources),
-        "maxrss_before_mb": before,
-        "maxrss_mb": maxrss_mb(),
-    }
-
-
-def run_worker(args: Sequence[str]) -> None:
-    """Dispatch ``--worker KIND [ARGS]`` and print its JSON result."""
-    import warnings
-
-    warnings.simplefilter("ignore", DeprecationWarning)
-    kind, *rest = args
-    if kind == "import":
-        result = _work_import()
-    elif kind == "offline":
-        result = _work_offline(rest[0], int(rest[1]))
-    elif kind == "stacks":
-        result = _work_stacks(rest[0], int(rest[1]))
-    else:
-        raise SystemExit(f"unknown worker {kind}")
-    print(json.dumps(result))
 
 
 # --------------------------------------------------------------------------- 1. figures
@@ -358,7 +167,7 @@ def japan(reps: int) -> tuple[list[str], dict[str, Any]]:
     import korefw.program as program
     from korefw.aws import plan_for as aws_plan_for
     from korefw.azure import plan_for as azure_plan_for
-    from korefw.core.config import validate
+    from korefw.core.plan.config import validate
     from korefw.preview import load_stack
     from korefw.program import aws_kwargs, azure_kwargs
 
@@ -425,7 +234,7 @@ def scaling(sizes: Sequence[int], offline_sizes: dict[str, Sequence[int]]) -> tu
     list[str], dict[str, Any]
 ]:  # fmt: skip
     """Pure planners and mock-runtime runs on synthetic sets of growing size."""
-    planners: dict[str, Callable[[RuleSet], object]] = {
+    planners: dict[str, Callable[[RuleSet], CloudPlan]] = {
         "AWS cidr (planner)": lambda r: plan_aws(r, AwsOptions(mode="cidr")),
         "AWS prefix-list (planner)": lambda r: plan_aws(r, AwsOptions(mode="prefix-list")),
         "Azure all (planner)": lambda r: plan_azure(r, AzureOptions(merge="all")),
@@ -441,7 +250,7 @@ def scaling(sizes: Sequence[int], offline_sizes: dict[str, Sequence[int]]) -> tu
         for name, fn in planners.items():
             times[name][n] = timed(lambda f=fn, r=rules: f(r), reps)  # type: ignore[misc]
             out = fn(rules)
-            sizes_out[name][n] = len(getattr(out, "rules", None) or out.nsg_rules)  # type: ignore[attr-defined]
+            sizes_out[name][n] = out.rule_count
             if n in (1_000, 10_000):
                 calls[name][n] = python_calls(lambda f=fn, r=rules: f(r))  # type: ignore[misc]
             if n == biggest:
@@ -613,11 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fast smoke run")
     parser.add_argument("--write", action="store_true", help=f"write {OUTPUT.relative_to(ROOT)}")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=argparse.SUPPRESS)
-    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.worker:
-        run_worker(args.worker)
-        return 0
     import warnings
 
     warnings.simplefilter("ignore", DeprecationWarning)

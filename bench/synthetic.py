@@ -5,8 +5,8 @@ from __future__ import annotations
 import ipaddress
 import random
 
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 #: Port profiles shaped like Kore's pages: HTTPS, SIP, RTP media ranges, TURN, DNS.
 PROFILES: tuple[tuple[tuple[Protocol, ...], tuple[tuple[int, int], ...]], ...] = (

@@ -1,4 +1,4 @@
-"""The args type of each korefw component. GENERATED from korefw/core/options.py by
+"""The args type of each korefw component. GENERATED from korefw/core/plan/options.py by
 scripts/sync_readme.py: edit the options there, then rerun the script.
 
 Pulumi's component analyzer reads these annotations as objects, so this module has no

@@ -1,6 +1,6 @@
 """Pulumi components for AWS: egress security groups, prefix lists and FQDN allowlists.
 
-The components only materialize a plan from :mod:`korefw.core.aws_plan`; every name,
+The components only materialize a plan from :mod:`korefw.core.plan.aws_plan`; every name,
 merge, quota count and shard is decided there, and every bad argument fails there,
 before any resource is registered. Each component exports its plan as the ``plan``
 output.
@@ -31,20 +31,15 @@ import pulumi_aws.route53 as aws_route53
 import pulumi_aws.vpc as aws_vpc
 
 from .args import DestinationPrefixListsArgs, EgressSecurityGroupArgs, FqdnAllowlistArgs
-from .core.aws_plan import (
-    AwsOptions,
-    AwsPlan,
-    FqdnPlan,
-    PrefixListPlan,
-    plan_aws,
-    plan_fqdn,
-    plan_prefix_lists,
-    prefix_list_quota_note,
-)
 from .core.errors import ConfigError
-from .core.model import RuleSet
-from .core.options import COMPONENT_OPTIONS, resolve
-from .core.regions import select_rules
+from .core.plan.aws_data import AwsPlan, PrefixListPlan
+from .core.plan.aws_fqdn import DnsFirewallPlan, FqdnPlan, NetworkFirewallPlan, plan_fqdn
+from .core.plan.aws_options import AwsOptions
+from .core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_note
+from .core.plan.options import COMPONENT_OPTIONS, resolve
+from .core.read.regions import select_rules
+from .core.rules.model import RuleSet
+from .warn import warn_plan
 
 __all__ = [
     "DestinationPrefixLists",
@@ -150,9 +145,10 @@ class DestinationPrefixLists(pulumi.ComponentResource):
     """
 
     prefix_list_ids: pulumi.Output[dict[str, str]]
-    prefix_lists: dict[str, dict[str, Any]]
-    plan: list[dict[str, Any]]
-    _ids: dict[str, pulumi.Output[str]]
+    prefix_lists: pulumi.Output[dict[str, dict[str, Any]]]
+    plan: pulumi.Output[list[dict[str, Any]]]
+    #: Each list's id by set key, so that each egress rule depends on its own list only.
+    list_ids: dict[str, pulumi.Output[str]]
 
     _TYPE = DESTINATION_PREFIX_LISTS
 
@@ -162,22 +158,23 @@ class DestinationPrefixLists(pulumi.ComponentResource):
         args: DestinationPrefixListsArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
         *,
-        _lists: Sequence[PrefixListPlan] | None = None,
+        plan: Sequence[PrefixListPlan] | None = None,
         **kwargs: Any,
     ) -> None:
+        """``plan``: lists planned already (by :func:`plan_for`); then ``rules`` and the
+        planning arguments are not read, and the planner's caller reports the quota."""
         a = _args("DestinationPrefixLists", args, kwargs)
         tags = a["tags"]
-        if _lists is None:  # public use: plan first, so bad input registers nothing
+        warnings: tuple[str, ...] = ()
+        if plan is None:  # plan first, so bad input registers nothing
             options = _options(a, mode="prefix-list")
             _check_tags(tags)
-            _lists = plan_prefix_lists(_rules(a), options)
-            quota = prefix_list_quota_note(len(_lists))
-        else:
-            quota = None  # EgressSecurityGroup reports it with its plan's notes
-        lists = tuple(_lists)
+            plan = plan_prefix_lists(_rules(a), options)
+            quota = prefix_list_quota_note(len(plan))
+            warnings = (quota,) if quota else ()
+        lists = tuple(plan)
         super().__init__(self._TYPE, name, None, opts)
-        if quota:
-            pulumi.log.warn(quota, resource=self)
+        warn_plan(self, warnings)
         ids: dict[str, pulumi.Output[str]] = {}
         for pl in lists:
             res = aws_ec2.ManagedPrefixList(
@@ -193,12 +190,12 @@ class DestinationPrefixLists(pulumi.ComponentResource):
                 ),
             )
             ids[pl.key] = res.id
-        self._ids = ids
+        self.list_ids = ids
         self.prefix_list_ids = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
-        self.prefix_lists = {
+        self.prefix_lists = pulumi.Output.from_input({
             pl.key: {k: v for k, v in pl.to_dict().items() if k != "key"} for pl in lists
-        }
-        self.plan = [pl.to_dict() for pl in lists]
+        })  # fmt: skip
+        self.plan = pulumi.Output.from_input([pl.to_dict() for pl in lists])
         self.register_outputs(
             {
                 "prefix_list_ids": self.prefix_list_ids,
@@ -231,11 +228,11 @@ class FqdnAllowlist(pulumi.ComponentResource):
     ``unenforced_fqdn_rules`` and ``plan``.
     """
 
-    network_firewall_rule_group_arn: pulumi.Output[str] | None
-    dns_firewall_rule_group_id: pulumi.Output[str] | None
-    dns_firewall_domain_list_id: pulumi.Output[str] | None
-    unenforced_fqdn_rules: list[dict[str, Any]]
-    plan: dict[str, Any]
+    network_firewall_rule_group_arn: pulumi.Output[str | None]
+    dns_firewall_rule_group_id: pulumi.Output[str | None]
+    dns_firewall_domain_list_id: pulumi.Output[str | None]
+    unenforced_fqdn_rules: pulumi.Output[list[dict[str, Any]]]
+    plan: pulumi.Output[dict[str, Any]]
 
     _TYPE = FQDN_ALLOWLIST
 
@@ -245,81 +242,32 @@ class FqdnAllowlist(pulumi.ComponentResource):
         args: FqdnAllowlistArgs | None = None,
         opts: pulumi.ResourceOptions | None = None,
         *,
-        _plan: FqdnPlan | None = None,
+        plan: FqdnPlan | None = None,
         **kwargs: Any,
     ) -> None:
+        """``plan``: planned already (by :func:`plan_for`); then ``rules`` and the planning
+        arguments are not read, and the planner's caller reports its warnings."""
         a = _args("FqdnAllowlist", args, kwargs)
         dns_firewall_vpc_id, tags = a["dns_firewall_vpc_id"], a["tags"]
-        warn = _plan is None
-        if _plan is None:
+        warnings: tuple[str, ...] = ()
+        if plan is None:
             options = _options(a)
             _check_dns_vpc(dns_firewall_vpc_id, options)
             _check_tags(tags)
-            _plan = plan_fqdn(_rules(a), options)
-        plan = _plan
+            plan = plan_fqdn(_rules(a), options)
+            warnings = plan.warnings
         super().__init__(self._TYPE, name, None, opts)
-        self.network_firewall_rule_group_arn = None
-        self.dns_firewall_rule_group_id = None
-        self.dns_firewall_domain_list_id = None
-        nfw = plan.network_firewall
-        if nfw is not None:
-            group = aws_networkfirewall.RuleGroup(
-                f"{name}-{nfw.resource_name}",
-                type="STATEFUL",
-                capacity=nfw.capacity,
-                description=nfw.description,
-                rule_group={"rules_source": {"rules_string": nfw.rules_string}},
-                tags=dict(tags or {}) or None,
-                opts=_child(self),
-            )
-            self.network_firewall_rule_group_arn = group.arn
+        arn = self._network_firewall(name, plan.network_firewall, tags)
         dns = plan.dns_firewall
-        if dns is not None:
-            # The DNS Firewall names carry name_prefix but are cosmetic and cannot change in
-            # place: a rename would replace the domain list, rule group, rule and VPC
-            # association, and the new association would ask for the priority the old one
-            # still holds ("a unique priority for each rule group that you associate with
-            # a single VPC", AssociateFirewallRuleGroup). So a name stays as created; the
-            # tags follow the settings.
-            keep_name = pulumi.ResourceOptions(parent=self, ignore_changes=["name"])
-            domains = aws_route53.ResolverFirewallDomainList(
-                f"{name}-domains",
-                name=dns.name,
-                domains=list(dns.domains),
-                tags=dict(tags or {}) or None,
-                opts=keep_name,
-            )
-            group_dns = aws_route53.ResolverFirewallRuleGroup(
-                f"{name}-dns-rules",
-                name=dns.name,
-                tags=dict(tags or {}) or None,
-                opts=keep_name,
-            )
-            aws_route53.ResolverFirewallRule(
-                f"{name}-dns-allow",
-                name=f"{dns.name}-allow",
-                action="ALLOW",
-                firewall_rule_group_id=group_dns.id,
-                firewall_domain_list_id=domains.id,
-                priority=dns.rule_priority,
-                opts=keep_name,
-            )
-            if dns_firewall_vpc_id is not None:
-                aws_route53.ResolverFirewallRuleGroupAssociation(
-                    f"{name}-dns-vpc",
-                    name=dns.name,
-                    firewall_rule_group_id=group_dns.id,
-                    vpc_id=dns_firewall_vpc_id,
-                    priority=dns.priority,
-                    tags=dict(tags or {}) or None,
-                    opts=keep_name,
-                )
-            self.dns_firewall_rule_group_id = group_dns.id
-            self.dns_firewall_domain_list_id = domains.id
-        self.unenforced_fqdn_rules = [u.to_dict() for u in plan.unenforced]
-        self.plan = plan.to_dict()
-        if warn:
-            _warn_unenforced(self.unenforced_fqdn_rules, self)
+        group_id, domains_id = self._dns_firewall(name, dns, dns_firewall_vpc_id, tags)
+        self.network_firewall_rule_group_arn = pulumi.Output.from_input(arn)
+        self.dns_firewall_rule_group_id = pulumi.Output.from_input(group_id)
+        self.dns_firewall_domain_list_id = pulumi.Output.from_input(domains_id)
+        self.unenforced_fqdn_rules = pulumi.Output.from_input(
+            [u.to_dict() for u in plan.unenforced]
+        )
+        self.plan = pulumi.Output.from_input(plan.to_dict())
+        warn_plan(self, warnings)
         self.register_outputs(
             {
                 "network_firewall_rule_group_arn": self.network_firewall_rule_group_arn,
@@ -330,17 +278,72 @@ class FqdnAllowlist(pulumi.ComponentResource):
             }
         )
 
+    def _network_firewall(
+        self, name: str, nfw: NetworkFirewallPlan | None, tags: Mapping[str, str] | None
+    ) -> pulumi.Output[str] | None:
+        if nfw is None:
+            return None
+        group = aws_networkfirewall.RuleGroup(
+            f"{name}-{nfw.resource_name}",
+            type="STATEFUL",
+            capacity=nfw.capacity,
+            description=nfw.description,
+            rule_group={"rules_source": {"rules_string": nfw.rules_string}},
+            tags=dict(tags or {}) or None,
+            opts=_child(self),
+        )
+        return group.arn
 
-def _warn_unenforced(unenforced: list[dict[str, Any]], resource: pulumi.Resource) -> None:
-    if not unenforced:
-        return
-    flows = "; ".join(f"{u['protocol']} {u['ports']} to {u['fqdn']}" for u in unenforced)
-    pulumi.log.warn(
-        f"{len(unenforced)} FQDN egress rule(s) are not enforced: {flows}. "
-        "Set fqdn_enforcement (network-firewall, dns-firewall) or allow them elsewhere; "
-        "see the unenforced_fqdn_rules output",
-        resource=resource,
-    )
+    def _dns_firewall(
+        self,
+        name: str,
+        dns: DnsFirewallPlan | None,
+        vpc_id: pulumi.Input[str] | None,
+        tags: Mapping[str, str] | None,
+    ) -> tuple[pulumi.Output[str] | None, pulumi.Output[str] | None]:
+        """The DNS Firewall rule group's and domain list's ids (None when not planned)."""
+        if dns is None:
+            return None, None
+        # The DNS Firewall names carry name_prefix but are cosmetic and cannot change in
+        # place: a rename would replace the domain list, rule group, rule and VPC
+        # association, and the new association would ask for the priority the old one
+        # still holds ("a unique priority for each rule group that you associate with
+        # a single VPC", AssociateFirewallRuleGroup). So a name stays as created; the
+        # tags follow the settings.
+        keep_name = pulumi.ResourceOptions(parent=self, ignore_changes=["name"])
+        domains = aws_route53.ResolverFirewallDomainList(
+            f"{name}-domains",
+            name=dns.name,
+            domains=list(dns.domains),
+            tags=dict(tags or {}) or None,
+            opts=keep_name,
+        )
+        group_dns = aws_route53.ResolverFirewallRuleGroup(
+            f"{name}-dns-rules",
+            name=dns.name,
+            tags=dict(tags or {}) or None,
+            opts=keep_name,
+        )
+        aws_route53.ResolverFirewallRule(
+            f"{name}-dns-allow",
+            name=f"{dns.name}-allow",
+            action="ALLOW",
+            firewall_rule_group_id=group_dns.id,
+            firewall_domain_list_id=domains.id,
+            priority=dns.rule_priority,
+            opts=keep_name,
+        )
+        if vpc_id is not None:
+            aws_route53.ResolverFirewallRuleGroupAssociation(
+                f"{name}-dns-vpc",
+                name=dns.name,
+                firewall_rule_group_id=group_dns.id,
+                vpc_id=vpc_id,
+                priority=dns.priority,
+                tags=dict(tags or {}) or None,
+                opts=keep_name,
+            )
+        return group_dns.id, domains.id
 
 
 # --------------------------------------------------------------------------- security groups
@@ -353,7 +356,7 @@ class EgressSecurityGroup(pulumi.ComponentResource):
     quota needs when ``shard`` is on) or ``security_group_id`` (add egress rules to that
     existing group; over the quota is then an error, and ``rule_limit`` should be the
     quota the group has left). ``rules`` is a
-    :class:`~korefw.core.model.RuleSet` or a region code (``"jp"``), narrowed by
+    :class:`~korefw.core.rules.model.RuleSet` or a region code (``"jp"``), narrowed by
     ``sections`` and ``components`` (case-insensitive globs).
 
     ``mode``: ``cidr`` (one egress rule per protocol, port range and CIDR), ``prefix-list``
@@ -371,12 +374,12 @@ class EgressSecurityGroup(pulumi.ComponentResource):
 
     security_group_ids: pulumi.Output[list[str]]
     prefix_list_ids: pulumi.Output[dict[str, str]]
-    rule_count: int
-    quota_used: list[dict[str, int]]
-    unenforced_fqdn_rules: list[dict[str, Any]]
-    network_firewall_rule_group_arn: pulumi.Output[str] | None
-    dns_firewall_rule_group_id: pulumi.Output[str] | None
-    plan: dict[str, Any]
+    rule_count: pulumi.Output[int]
+    quota_used: pulumi.Output[list[dict[str, int]]]
+    unenforced_fqdn_rules: pulumi.Output[list[dict[str, Any]]]
+    network_firewall_rule_group_arn: pulumi.Output[str | None]
+    dns_firewall_rule_group_id: pulumi.Output[str | None]
+    plan: pulumi.Output[dict[str, Any]]
 
     _TYPE = EGRESS_SECURITY_GROUP
 
@@ -389,54 +392,101 @@ class EgressSecurityGroup(pulumi.ComponentResource):
     ) -> None:
         a = _args("EgressSecurityGroup", args, kwargs)
         plan = plan_for(a)
-        vpc_id, security_group_id = a["vpc_id"], a["security_group_id"]
-        dns_firewall_vpc_id, name_prefix, tags = (
-            a["dns_firewall_vpc_id"],
-            a["name_prefix"],
-            a["tags"],
-        )
+        name_prefix, tags = a["name_prefix"], a["tags"]
         super().__init__(self._TYPE, name, None, opts)
-
-        pl_ids: dict[str, pulumi.Output[str]] = {}
+        list_ids: dict[str, pulumi.Output[str]] = {}
+        self.prefix_list_ids = pulumi.Output.from_input({})
         if plan.prefix_lists:
             lists = DestinationPrefixLists(
                 f"{name}-prefix-lists",
                 name_prefix=name_prefix,
                 tags=tags,
                 opts=_child(self),
-                _lists=plan.prefix_lists,
+                plan=plan.prefix_lists,
             )
-            pl_ids = lists._ids  # each egress rule depends on its own list only
-            self.prefix_list_ids = lists.prefix_list_ids
-        else:
-            self.prefix_list_ids = pulumi.Output.from_input({})
+            list_ids, self.prefix_list_ids = lists.list_ids, lists.prefix_list_ids
+        security_group_id = a["security_group_id"]
+        group_ids: list[pulumi.Input[str]] = (
+            [security_group_id]
+            if security_group_id is not None
+            else self._groups(name, plan, a["vpc_id"], name_prefix, tags)
+        )
+        self._egress_rules(name, plan, group_ids, list_ids, tags)
+        arn: pulumi.Output[str] | None = None
+        dns_group: pulumi.Output[str] | None = None
+        fqdn = plan.fqdn
+        if fqdn.network_firewall is not None or fqdn.dns_firewall is not None:
+            allowlist = FqdnAllowlist(
+                f"{name}-fqdn",
+                dns_firewall_vpc_id=a["dns_firewall_vpc_id"],
+                name_prefix=name_prefix,
+                tags=tags,
+                opts=_child(self),
+                plan=fqdn,
+            )
+            arn = allowlist.network_firewall_rule_group_arn
+            dns_group = allowlist.dns_firewall_rule_group_id
+        self.network_firewall_rule_group_arn = pulumi.Output.from_input(arn)
+        self.dns_firewall_rule_group_id = pulumi.Output.from_input(dns_group)
+        self.security_group_ids = pulumi.Output.all(*group_ids)
+        self.rule_count = pulumi.Output.from_input(plan.rule_count)
+        self.quota_used = pulumi.Output.from_input(plan.quota_used)
+        self.unenforced_fqdn_rules = pulumi.Output.from_input(
+            [u.to_dict() for u in plan.unenforced_fqdn_rules]
+        )
+        self.plan = pulumi.Output.from_input(plan.to_dict())
+        warn_plan(self, plan.warnings)
+        self.register_outputs(
+            {
+                "security_group_ids": self.security_group_ids,
+                "prefix_list_ids": self.prefix_list_ids,
+                "rule_count": self.rule_count,
+                "quota_used": self.quota_used,
+                "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
+                "network_firewall_rule_group_arn": self.network_firewall_rule_group_arn,
+                "dns_firewall_rule_group_id": self.dns_firewall_rule_group_id,
+                "plan": self.plan,
+            }
+        )
 
-        group_ids: list[pulumi.Input[str]]
-        if security_group_id is not None:
-            group_ids = [security_group_id]
-        else:
-            group_ids = []
-            for g in plan.groups:
-                tag_name = "-".join(
-                    p for p in (name_prefix, plan.region, "egress", str(g.index)) if p
-                )
-                sg = aws_ec2.SecurityGroup(
-                    f"{name}-{g.resource_name}",
-                    vpc_id=vpc_id,
-                    description=g.description,
-                    tags=_with_name(tags, tag_name),
-                    # AWS cannot change a description in place: a new one would replace
-                    # the group (and strand its network interfaces on the old one). The
-                    # description is cosmetic; groups korefw 0.x described with the
-                    # namePrefix keep theirs.
-                    opts=pulumi.ResourceOptions(parent=self, ignore_changes=["description"]),
-                )
-                group_ids.append(sg.id)
+    def _groups(
+        self,
+        name: str,
+        plan: AwsPlan,
+        vpc_id: pulumi.Input[str],
+        name_prefix: str,
+        tags: Mapping[str, str] | None,
+    ) -> list[pulumi.Input[str]]:
+        """Create the planned security groups; their ids in group order."""
+        group_ids: list[pulumi.Input[str]] = []
+        for g in plan.groups:
+            tag_name = "-".join(p for p in (name_prefix, plan.region, "egress", str(g.index)) if p)
+            sg = aws_ec2.SecurityGroup(
+                f"{name}-{g.resource_name}",
+                vpc_id=vpc_id,
+                description=g.description,
+                tags=_with_name(tags, tag_name),
+                # AWS cannot change a description in place: a new one would replace
+                # the group (and strand its network interfaces on the old one). The
+                # description is cosmetic; groups korefw 0.x described with the
+                # namePrefix keep theirs.
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=["description"]),
+            )
+            group_ids.append(sg.id)
+        return group_ids
 
+    def _egress_rules(
+        self,
+        name: str,
+        plan: AwsPlan,
+        group_ids: Sequence[pulumi.Input[str]],
+        list_ids: Mapping[str, pulumi.Output[str]],
+        tags: Mapping[str, str] | None,
+    ) -> None:
         for r in plan.rules:
             destination: dict[str, pulumi.Input[str]]
             if r.prefix_list is not None:
-                destination = {"prefix_list_id": pl_ids[r.prefix_list]}
+                destination = {"prefix_list_id": list_ids[r.prefix_list]}
             elif r.family == 4:
                 destination = {"cidr_ipv4": r.cidr or ""}
             else:
@@ -452,39 +502,3 @@ class EgressSecurityGroup(pulumi.ComponentResource):
                 opts=_child(self, former=r.former_name and f"{name}-{r.former_name}"),
                 **destination,
             )
-
-        self.network_firewall_rule_group_arn = None
-        self.dns_firewall_rule_group_id = None
-        fqdn = plan.fqdn
-        if fqdn.network_firewall is not None or fqdn.dns_firewall is not None:
-            allowlist = FqdnAllowlist(
-                f"{name}-fqdn",
-                dns_firewall_vpc_id=dns_firewall_vpc_id,
-                name_prefix=name_prefix,
-                tags=tags,
-                opts=_child(self),
-                _plan=fqdn,
-            )
-            self.network_firewall_rule_group_arn = allowlist.network_firewall_rule_group_arn
-            self.dns_firewall_rule_group_id = allowlist.dns_firewall_rule_group_id
-
-        self.security_group_ids = pulumi.Output.all(*group_ids)
-        self.rule_count = plan.rule_count
-        self.quota_used = plan.quota_used
-        self.unenforced_fqdn_rules = plan.unenforced_fqdn_rules
-        self.plan = plan.to_dict()
-        _warn_unenforced(self.unenforced_fqdn_rules, self)
-        for note in plan.notes:
-            pulumi.log.warn(note, resource=self)
-        self.register_outputs(
-            {
-                "security_group_ids": self.security_group_ids,
-                "prefix_list_ids": self.prefix_list_ids,
-                "rule_count": self.rule_count,
-                "quota_used": self.quota_used,
-                "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
-                "network_firewall_rule_group_arn": self.network_firewall_rule_group_arn,
-                "dns_firewall_rule_group_id": self.dns_firewall_rule_group_id,
-                "plan": self.plan,
-            }
-        )

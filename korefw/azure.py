@@ -1,6 +1,6 @@
 """Azure egress components: an NSG allowlist, and Azure Firewall rules for FQDN egress.
 
-The components are thin: :func:`korefw.core.azure_plan.plan_azure` computes every name,
+The components are thin: :func:`korefw.core.plan.azure_plan.plan_azure` computes every name,
 merge, priority and limit check as plain data, and validates the options, before the
 first resource is registered. The components only materialize that plan.
 """
@@ -15,20 +15,18 @@ import pulumi
 from pulumi_azure_native import network
 
 from .args import EgressNetworkSecurityGroupArgs
-from .core.azure_plan import (
+from .core.errors import ConfigError
+from .core.plan.azure_data import AzurePlan, FirewallPlan, FirewallRule, NsgRule
+from .core.plan.azure_options import (
     APPLICATION_COLLECTION_PRIORITY,
     NETWORK_COLLECTION_PRIORITY,
     AzureOptions,
-    AzurePlan,
-    FirewallPlan,
-    FirewallRule,
-    NsgRule,
     parse_firewall_policy_id,
-    plan_azure,
 )
-from .core.errors import ConfigError
-from .core.options import COMPONENT_OPTIONS, resolve
-from .core.regions import select_rules
+from .core.plan.azure_plan import plan_azure
+from .core.plan.options import COMPONENT_OPTIONS, resolve
+from .core.read.regions import select_rules
+from .warn import warn_plan
 
 NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
 FQDN_TYPE = "korefw:azure:FqdnAllowlist"
@@ -171,49 +169,11 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         super().__init__(self._TYPE, name, None, opts)
         self.azure_plan = plan
         child = pulumi.ResourceOptions(parent=self)
-        sources = plan.options.source_address_prefixes
-        nsg_id: pulumi.Output[str | None]
-        if _given(network_security_group_name):
-            # Keyed by priority (see NsgRule.resource_name): a new rule never lands on a
-            # priority an old rule still holds. A renamed rule (namePrefix) is replaced
-            # delete-first, because its successor takes the same priority: a moment
-            # without that rule (or, for the Deny rule, without the Deny) is the lesser
-            # harm than an update that fails with SecurityRuleConflict. The alias is the
-            # logical name korefw 0.x gave the rule.
-            created = [
-                network.SecurityRule(
-                    f"{name}-{r.resource_name}",
-                    security_rule_name=r.name,
-                    resource_group_name=resource_group_name,
-                    network_security_group_name=network_security_group_name,
-                    **_rule_fields(r, sources),
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        aliases=[pulumi.Alias(name=f"{name}-{r.name}")],
-                        delete_before_replace=True,
-                    ),
-                )
-                for r in plan.nsg_rules
-            ]
-            nsg_name = pulumi.Output.from_input(network_security_group_name)
-            nsg_id = (
-                created[0].id.apply(lambda i: i.rsplit("/securityRules/", 1)[0])
-                if created
-                else pulumi.Output.from_input(None)
-            )
-        else:
-            nsg = network.NetworkSecurityGroup(
-                name,
-                resource_group_name=resource_group_name,
-                location=location,
-                security_rules=[
-                    network.SecurityRuleArgs(name=r.name, **_rule_fields(r, sources))
-                    for r in plan.nsg_rules
-                ],
-                tags=dict(tags) if tags else None,
-                opts=child,
-            )
-            nsg_name, nsg_id = nsg.name, nsg.id
+        nsg_name, nsg_id = (
+            self._rules_on_existing(name, plan, resource_group_name, network_security_group_name)
+            if _given(network_security_group_name)
+            else self._new_nsg(name, plan, resource_group_name, location, tags)
+        )
         ip_group_ids: pulumi.Input[dict[str, str]] = {}
         policy_id: pulumi.Input[str | None] = None
         if plan.firewall or plan.ip_groups:
@@ -227,8 +187,7 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
                 opts=child,
             )
             ip_group_ids, policy_id = fqdn.ip_group_ids, fqdn.firewall_policy_id
-        for warning in plan.warnings:
-            pulumi.log.warn(f"{name}: {warning}", resource=self)
+        warn_plan(self, (f"{name}: {w}" for w in plan.warnings))
 
         self.network_security_group_id = nsg_id
         self.network_security_group_name = nsg_name
@@ -250,6 +209,67 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
                 "plan": self.plan,
             }
         )
+
+
+    def _rules_on_existing(
+        self,
+        name: str,
+        plan: AzurePlan,
+        resource_group_name: pulumi.Input[str],
+        network_security_group_name: pulumi.Input[str],
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str | None]]:
+        """``SecurityRule`` resources on an existing NSG; its name and id."""
+        # Keyed by priority (see NsgRule.resource_name): a new rule never lands on a
+        # priority an old rule still holds. A renamed rule (namePrefix) is replaced
+        # delete-first, because its successor takes the same priority: a moment
+        # without that rule (or, for the Deny rule, without the Deny) is the lesser
+        # harm than an update that fails with SecurityRuleConflict. The alias is the
+        # logical name korefw 0.x gave the rule.
+        created = [
+            network.SecurityRule(
+                f"{name}-{r.resource_name}",
+                security_rule_name=r.name,
+                resource_group_name=resource_group_name,
+                network_security_group_name=network_security_group_name,
+                **_rule_fields(r, plan.options.source_address_prefixes),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=[pulumi.Alias(name=f"{name}-{r.name}")],
+                    delete_before_replace=True,
+                ),
+            )
+            for r in plan.nsg_rules
+        ]
+        nsg_name = pulumi.Output.from_input(network_security_group_name)
+        nsg_id: pulumi.Output[str | None] = (
+            created[0].id.apply(lambda i: i.rsplit("/securityRules/", 1)[0])
+            if created
+            else pulumi.Output.from_input(None)
+        )
+        return nsg_name, nsg_id
+
+    def _new_nsg(
+        self,
+        name: str,
+        plan: AzurePlan,
+        resource_group_name: pulumi.Input[str],
+        location: pulumi.Input[str] | None,
+        tags: Mapping[str, str] | None,
+    ) -> tuple[pulumi.Output[str], pulumi.Output[str | None]]:
+        """A new NSG holding every rule inline; its name and id."""
+        sources = plan.options.source_address_prefixes
+        nsg = network.NetworkSecurityGroup(
+            name,
+            resource_group_name=resource_group_name,
+            location=location,
+            security_rules=[
+                network.SecurityRuleArgs(name=r.name, **_rule_fields(r, sources))
+                for r in plan.nsg_rules
+            ],
+            tags=dict(tags) if tags else None,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return nsg.name, nsg.id
 
 
 def _rule_fields(r: NsgRule, sources: Sequence[str]) -> dict[str, Any]:
@@ -311,15 +331,11 @@ class FqdnAllowlist(pulumi.ComponentResource):
                 where="firewall_policy_id",
                 value=firewall_policy_id,
             )
-        policy_ref = (
-            parse_firewall_policy_id(firewall_policy_id)
-            if isinstance(firewall_policy_id, str)
-            else None
-        )
+        if isinstance(firewall_policy_id, str):
+            parse_firewall_policy_id(firewall_policy_id)  # a bad id fails before registering
         if not _given(resource_group_name):
             raise ConfigError("required", where="resource_group_name", value=resource_group_name)
         super().__init__(FQDN_TYPE, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         tag_map = dict(tags) if tags else None
         groups = {
             g.name: network.IpGroup(
@@ -336,45 +352,11 @@ class FqdnAllowlist(pulumi.ComponentResource):
             for g in plan.ip_groups
         }
         ids: dict[str, pulumi.Output[str]] = {n: g.id for n, g in groups.items()}
-        policy_id: pulumi.Input[str | None] = None
-        rcg_id: pulumi.Input[str | None] = None
-        if fw is not None:
-            policy_rg: pulumi.Input[str]
-            policy_name: pulumi.Input[str]
-            if fw.policy == "new":
-                policy = network.FirewallPolicy(
-                    name,
-                    resource_group_name=resource_group_name,
-                    location=location,
-                    dns_settings=network.DnsSettingsArgs(enable_proxy=True),
-                    tags=tag_map,
-                    opts=child,
-                )
-                policy_rg, policy_name, policy_id = resource_group_name, policy.name, policy.id
-            elif policy_ref is not None:
-                policy_rg, policy_name = policy_ref
-                policy_id = firewall_policy_id
-            else:  # an Output: split it once it is known
-                parts = pulumi.Output.from_input(firewall_policy_id).apply(
-                    lambda i: parse_firewall_policy_id(str(i))
-                )
-                policy_rg, policy_name = parts[0], parts[1]
-                policy_id = firewall_policy_id
-            collections = _collections(fw, ids)
-            if collections:
-                rcg = network.FirewallPolicyRuleCollectionGroup(
-                    f"{name}-rule-collection-group",
-                    rule_collection_group_name=fw.rule_collection_group,
-                    firewall_policy_name=policy_name,
-                    resource_group_name=policy_rg,
-                    priority=fw.priority,
-                    rule_collections=collections,
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        aliases=[pulumi.Alias(name=f"{name}-{fw.rule_collection_group}")],
-                    ),
-                )
-                rcg_id = rcg.id
+        policy_id, rcg_id = (
+            self._firewall(name, fw, ids, resource_group_name, location, firewall_policy_id, tags)
+            if fw is not None
+            else (None, None)
+        )
         self.ip_group_ids = pulumi.Output.from_input(ids)
         self.firewall_policy_id = pulumi.Output.from_input(policy_id)
         self.rule_collection_group_id = pulumi.Output.from_input(rcg_id)
@@ -385,6 +367,59 @@ class FqdnAllowlist(pulumi.ComponentResource):
                 "rule_collection_group_id": self.rule_collection_group_id,
             }
         )
+
+
+    def _firewall(
+        self,
+        name: str,
+        fw: FirewallPlan,
+        ids: Mapping[str, pulumi.Output[str]],
+        resource_group_name: pulumi.Input[str],
+        location: pulumi.Input[str] | None,
+        firewall_policy_id: pulumi.Input[str] | None,
+        tags: Mapping[str, str] | None,
+    ) -> tuple[pulumi.Input[str | None], pulumi.Input[str | None]]:
+        """The Firewall Policy (new, or the one given) and the rule collection group on it;
+        their ids."""
+        policy_id: pulumi.Input[str | None] = None
+        rcg_id: pulumi.Input[str | None] = None
+        policy_rg: pulumi.Input[str]
+        policy_name: pulumi.Input[str]
+        if fw.policy == "new":
+            policy = network.FirewallPolicy(
+                name,
+                resource_group_name=resource_group_name,
+                location=location,
+                dns_settings=network.DnsSettingsArgs(enable_proxy=True),
+                tags=dict(tags) if tags else None,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            policy_rg, policy_name, policy_id = resource_group_name, policy.name, policy.id
+        elif isinstance(firewall_policy_id, str):
+            policy_rg, policy_name = parse_firewall_policy_id(firewall_policy_id)
+            policy_id = firewall_policy_id
+        else:  # an Output: split it once it is known
+            parts = pulumi.Output.from_input(firewall_policy_id).apply(
+                lambda i: parse_firewall_policy_id(str(i))
+            )
+            policy_rg, policy_name = parts[0], parts[1]
+            policy_id = firewall_policy_id
+        collections = _collections(fw, ids)
+        if collections:
+            rcg = network.FirewallPolicyRuleCollectionGroup(
+                f"{name}-rule-collection-group",
+                rule_collection_group_name=fw.rule_collection_group,
+                firewall_policy_name=policy_name,
+                resource_group_name=policy_rg,
+                priority=fw.priority,
+                rule_collections=collections,
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    aliases=[pulumi.Alias(name=f"{name}-{fw.rule_collection_group}")],
+                ),
+            )
+            rcg_id = rcg.id
+        return policy_id, rcg_id
 
 
 def _collections(

@@ -1,6 +1,6 @@
 """Kore.ai's egress rules as Kubernetes NetworkPolicies (``pip install 'korefw[k8s]'``).
 
-The component is thin: :func:`korefw.core.k8s_plan.plan_k8s` decides every policy, name
+The component is thin: :func:`korefw.core.plan.k8s_plan.plan_k8s` decides every policy, name
 and spec before the first resource is registered; this module turns the plan into
 ``pulumi_kubernetes`` resources.
 """
@@ -13,9 +13,9 @@ from typing import Any
 import pulumi
 
 from .core.errors import ConfigError
-from .core.k8s_plan import plan_k8s
-from .core.model import RuleSet
-from .core.regions import select_rules
+from .core.plan.k8s_plan import plan_k8s
+from .core.read.regions import select_rules
+from .core.rules.model import RuleSet
 
 try:
     import pulumi_kubernetes as k8s

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from .core.config import PROJECT, validate
 from .core.errors import ConfigError
+from .core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR, stack_file
 

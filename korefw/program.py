@@ -14,10 +14,10 @@ from typing import Any
 
 import pulumi
 
-from .core.config import PROJECT, StackConfig, validate
 from .core.errors import KorefwError
-from .core.model import RuleSet
-from .core.options import COMPONENT_OPTIONS
+from .core.plan.config import PROJECT, StackConfig, validate
+from .core.plan.options import COMPONENT_OPTIONS
+from .core.rules.model import RuleSet
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def read_config() -> dict[str, Any]:
 
 def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
     """The stack's rule set: shipped region data or ``rulesFile``, then the filters."""
-    from .core.regions import load_rules
+    from .core.read.regions import load_rules
 
     source = cfg["rulesFile"]
     if source:

@@ -1,9 +1,9 @@
 """korefw's CrossGuard policy pack: egress to Kore.ai exactly as published.
 
-A thin shell over :mod:`korefw.core.policycheck`, which decides what is korefw-managed, what is
-in scope and what is wider than Kore's rules. The two mandatory policies take the same
-configuration (``--policy-pack-config``): ``region`` (default: the stack's ``korefw:region``)
-and ``scope`` (``korefw-managed`` or ``kore-addresses``).
+A thin shell over :mod:`korefw.core.check.policycheck`, which decides what is
+korefw-managed, what is in scope and what is wider than Kore's rules. The two mandatory
+policies take the same configuration (``--policy-pack-config``): ``region`` (default: the
+stack's ``korefw:region``) and ``scope`` (``korefw-managed`` or ``kore-addresses``).
 """
 
 from collections.abc import Mapping
@@ -22,10 +22,10 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from korefw.core import policycheck
-from korefw.core.allowset import AllowSet
+from korefw.core.check import policycheck
 from korefw.core.errors import KorefwError
-from korefw.core.regions import load_rules, region_codes
+from korefw.core.read.regions import load_rules, region_codes
+from korefw.core.rules.allowset import AllowSet
 
 CONFIG = PolicyConfigSchema(
     properties={

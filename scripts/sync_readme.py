@@ -17,8 +17,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from korefw.core.config import project_schema, reference_markdown  # noqa: E402
-from korefw.core.options import COMPONENT_CLOUD, COMPONENT_OPTIONS, Option  # noqa: E402
+from korefw.core.plan.config import project_schema, reference_markdown  # noqa: E402
+from korefw.core.plan.options import COMPONENT_CLOUD, COMPONENT_OPTIONS, Option  # noqa: E402
 
 ARGS_MODULE = ROOT / "korefw" / "args.py"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
@@ -76,7 +76,7 @@ def _doc(o: Option) -> str:
 def args_source() -> str:
     """The text of ``korefw/args.py``: one TypedDict per component, from the options."""
     out = [
-        '"""The args type of each korefw component. GENERATED from korefw/core/options.py by',
+        '"""The args type of each korefw component. GENERATED from korefw/core/plan/options.py by',
         "scripts/sync_readme.py: edit the options there, then rerun the script.",
         "",
         "Pulumi's component analyzer reads these annotations as objects, so this module has no",

@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from korefw.cli import main as korefw
+from korefw.core.check.lint import lint
+from korefw.core.check.plandiff import diff_rules
 from korefw.core.errors import KorefwError
-from korefw.core.lint import lint
-from korefw.core.model import Rule, RuleSet
-from korefw.core.plandiff import diff_rules
-from korefw.core.regions import DATA_DIR, PAGES_DIR, REGIONS, read_sources, region_codes
-from korefw.core.ruledata import loads
+from korefw.core.read.regions import DATA_DIR, PAGES_DIR, REGIONS, read_sources, region_codes
+from korefw.core.read.ruledata import loads
+from korefw.core.rules.model import Rule, RuleSet
 
 
 def relabellings(old: RuleSet, new: RuleSet) -> list[str]:

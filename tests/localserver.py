@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from korefw.core.regions import PAGES_DIR
+from korefw.core.read.regions import PAGES_DIR
 
 
 def newer_japan_page() -> bytes:

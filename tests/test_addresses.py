@@ -9,14 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from korefw.core.addresses import (
+from korefw.core.errors import KorefwError
+from korefw.core.rules.addresses import (
     check_breadth,
     collapse,
     parse_ip_destination,
     parse_network,
     range_to_cidrs,
 )
-from korefw.core.errors import KorefwError
 
 
 def _minimal_block_count(lo: int, hi: int, bits: int) -> int:

@@ -11,14 +11,14 @@ from typing import Any
 
 import pulumi
 import pytest
-from test_aws_plan import SHIPPED, japan, many_destinations, rule, undigested
+from conftest import SHIPPED, japan, many_destinations, rule, undigested
 
 from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
-from korefw.core.allowset import AllowSet
+from korefw.core.check.verify import verify
 from korefw.core.errors import ConfigError, KorefwError, PlanError
-from korefw.core.model import Protocol, RuleSet
-from korefw.core.regions import load_rules
-from korefw.core.verify import verify
+from korefw.core.read.regions import load_rules
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import Protocol, RuleSet
 from korefw.offline import OfflinePlan, run_offline
 
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"

@@ -13,16 +13,16 @@ from typing import Any
 
 import pulumi
 import pytest
+from conftest import rule_sets
 from hypothesis import HealthCheck, given, settings
-from test_azure_plan import rule_sets
 
 from korefw.azure import FQDN_TYPE, NSG_TYPE, EgressNetworkSecurityGroup, plan_for
-from korefw.core.allowset import AllowSet
-from korefw.core.azure_plan import MERGE_MODES
 from korefw.core.errors import ConfigError, KorefwError, PlanError
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
-from korefw.core.regions import load_rules, region_codes
+from korefw.core.plan.azure_options import MERGE_MODES
+from korefw.core.read.regions import load_rules, region_codes
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 from korefw.offline import OfflinePlan, run_offline
 
 NSG = "azure-native:network:NetworkSecurityGroup"
@@ -175,7 +175,7 @@ def test_deny_rule_is_last_in_band_and_really_restricts(jp: RuleSet) -> None:
     assert (deny["destinationAddressPrefix"], deny["protocol"]) == ("Internet", "*")
     assert all(2000 <= r["priority"] < 2499 for r in rules[:-1])
     # korefw's plan reader agrees: no note that AllowInternetOutBound still lets all out.
-    from korefw.core.verify import verify
+    from korefw.core.check.verify import verify
 
     result = verify(plan.to_preview_json(), jp)
     assert result.ok, result.render()

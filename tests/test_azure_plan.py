@@ -7,48 +7,28 @@ import random
 import time
 
 import pytest
+from conftest import rule, rule_sets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.allowset import AllowSet
-from korefw.core.azure_plan import (
+from korefw.core.errors import ConfigError, PlanError
+from korefw.core.plan.azure_data import AzurePlan
+from korefw.core.plan.azure_options import (
     MAX_DESCRIPTION_LEN,
     MAX_NAME_LEN,
     MAX_PREFIXES_PER_NSG,
     MERGE_MODES,
     NAME_RE,
     AzureOptions,
-    AzurePlan,
-    assign_priorities,
-    home_priority,
     parse_firewall_policy_id,
-    plan_azure,
 )
-from korefw.core.errors import ConfigError, PlanError
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
-from korefw.core.regions import load_rules, region_codes
+from korefw.core.plan.azure_plan import assign_priorities, home_priority, plan_azure
+from korefw.core.read.regions import load_rules, region_codes
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 TCP, UDP = Protocol.TCP, Protocol.UDP
-
-
-def rule(
-    section: str,
-    protocols: tuple[Protocol, ...],
-    ports: list[tuple[int, int]],
-    cidrs: list[str] = (),  # type: ignore[assignment]
-    fqdns: list[str] = (),  # type: ignore[assignment]
-    component: str = "",
-) -> Rule:
-    return Rule(
-        section=section,
-        component=component,
-        protocols=protocols,
-        ports=tuple(PortRange(lo, hi) for lo, hi in ports),
-        cidrs=tuple(ipaddress.ip_network(c) for c in cidrs),
-        fqdns=tuple(fqdns),
-        region="t",
-    )
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +116,9 @@ def test_descriptions_name_section_and_component(jp: RuleSet) -> None:
 def test_overlapping_destinations_split_exactly() -> None:
     rules = RuleSet(
         (
-            rule("A", (TCP,), [(443, 443)], ["10.1.0.0/24"]),
-            rule("A", (TCP,), [(80, 80)], ["10.1.0.5/32"]),
-            rule("B", (TCP,), [(443, 443)], ["10.1.0.128/25", "10.2.0.0/16"]),
+            rule("A", "", (TCP,), [(443, 443)], ["10.1.0.0/24"], region="t"),
+            rule("A", "", (TCP,), [(80, 80)], ["10.1.0.5/32"], region="t"),
+            rule("B", "", (TCP,), [(443, 443)], ["10.1.0.128/25", "10.2.0.0/16"], region="t"),
         ),
         region="t",
     )
@@ -154,7 +134,8 @@ def test_overlapping_destinations_split_exactly() -> None:
 
 def test_ipv6_destinations_get_their_own_rules() -> None:
     rules = RuleSet(
-        (rule("A", (TCP,), [(443, 443)], ["192.0.2.0/24", "2001:db8::/48"]),), region="t"
+        (rule("A", "", (TCP,), [(443, 443)], ["192.0.2.0/24", "2001:db8::/48"], region="t"),),
+        region="t",
     )
     plan = plan_azure(rules)
     check_invariants(plan, rules)
@@ -167,8 +148,8 @@ def test_the_4000_prefix_limit_is_per_nsg_not_per_rule() -> None:
     nets = [str(ipaddress.ip_address(0xC6120000 + 2 * i)) + "/32" for i in range(4000)]
     at_limit = RuleSet(
         (
-            rule("A", (TCP,), [(443, 443)], nets[:2500]),
-            rule("B", (UDP,), [(3478, 3478)], nets[2500:]),
+            rule("A", "", (TCP,), [(443, 443)], nets[:2500], region="t"),
+            rule("B", "", (UDP,), [(3478, 3478)], nets[2500:], region="t"),
         ),
         region="t",
     )
@@ -176,7 +157,7 @@ def test_the_4000_prefix_limit_is_per_nsg_not_per_rule() -> None:
     check_invariants(plan, at_limit)
     limits = plan.to_dict()["limits"]["destination_prefixes"]
     assert (limits["used"], limits["limit"]) == (4000, 4000) and limits["per"].startswith("NSG")
-    over = at_limit.extend([rule("C", (TCP,), [(8443, 8443)], ["198.51.100.7"])])
+    over = at_limit.extend([rule("C", "", (TCP,), [(8443, 8443)], ["198.51.100.7"], region="t")])
     # Every rule is far below 4,000; the NSG as a whole is over.
     with pytest.raises(PlanError, match=r"4001 destination .* 4000 per NSG") as err:
         plan_azure(over)
@@ -223,16 +204,19 @@ def with_row(rules: RuleSet, row: Rule) -> RuleSet:
 
 
 NEW_ROWS = {
-    "new-port-set": rule("Voice Gateway (VG)", (TCP,), [(5062, 5062)], ["35.76.183.250"]),
+    "new-port-set": rule(
+        "Voice Gateway (VG)", "", (TCP,), [(5062, 5062)], ["35.76.183.250"], region="t"
+    ),
     "existing-port-set": rule(
         "Voice Gateway (VG)",
+        "Session Border Controller (SBC) (Agent SBC)",
         (TCP,),
         [(5060, 5061), (8443, 8443)],
         ["54.248.11.39"],
-        component="Session Border Controller (SBC) (Agent SBC)",
+        region="t",
     ),
-    "new-section": rule("Extra", (UDP,), [(4000, 4010)], ["203.0.113.0/28"]),
-    "fqdn": rule("FQDN", (TCP,), [(443, 443)], fqdns=["*.example.com"]),
+    "new-section": rule("Extra", "", (UDP,), [(4000, 4010)], ["203.0.113.0/28"], region="t"),
+    "fqdn": rule("FQDN", "", (TCP,), [(443, 443)], fqdns=["*.example.com"], region="t"),
 }
 
 
@@ -284,12 +268,12 @@ def test_pins_come_first_and_displace_others(jp: RuleSet) -> None:
 
 
 def test_pin_keeps_a_rule_in_place_when_a_new_rule_takes_its_slot() -> None:
-    base = RuleSet((rule("A", (TCP,), [(443, 443)], ["192.0.2.1"]),), region="t")
+    base = RuleSet((rule("A", "", (TCP,), [(443, 443)], ["192.0.2.1"], region="t"),), region="t")
     band = (100, 102)  # two Allow priorities; 102 is kept for the Deny rule
     (old,) = plan_azure(base, AzureOptions(priority_band=band)).allow_rules()
     moved = kept = 0
     for port in range(1000, 1040):  # "korefw-tcp-10xx-..." sorts first and wins a shared slot
-        grown = base.extend([rule("A", (TCP,), [(port, port)], ["192.0.2.2"])])
+        grown = base.extend([rule("A", "", (TCP,), [(port, port)], ["192.0.2.2"], region="t")])
         free = {
             r.name: r.priority
             for r in plan_azure(grown, AzureOptions(priority_band=band)).nsg_rules
@@ -390,9 +374,9 @@ def test_empty_rule_set_is_an_error() -> None:
 def test_without_a_firewall_fqdn_rules_are_reported_unenforced(jp: RuleSet) -> None:
     plan = plan_azure(jp)
     assert plan.firewall is None
-    fqdns = {u.fqdn for u in plan.unenforced_fqdn_rules}
+    fqdns = {u.flow.fqdn for u in plan.unenforced_fqdn_rules}
     assert fqdns == {f for r in jp.fqdn_rules() for f in r.fqdns}
-    kore = next(u for u in plan.unenforced_fqdn_rules if u.fqdn == "*.kore.ai")
+    kore = next(u for u in plan.unenforced_fqdn_rules if u.flow.fqdn == "*.kore.ai")
     assert kore.to_dict() == {
         "fqdn": "*.kore.ai",
         "protocol": "tcp",
@@ -424,8 +408,15 @@ def test_firewall_rules_cover_every_fqdn_flow(jp: RuleSet) -> None:
 def test_wildcard_udp_and_wide_ranges_cannot_be_application_rules() -> None:
     rules = RuleSet(
         (
-            rule("F", (TCP, UDP), [(443, 443), (6000, 65535)], fqdns=["*.example.com"]),
-            rule("F", (UDP,), [(3478, 3478)], fqdns=["stun.example.com"]),
+            rule(
+                "F",
+                "",
+                (TCP, UDP),
+                [(443, 443), (6000, 65535)],
+                fqdns=["*.example.com"],
+                region="t",
+            ),
+            rule("F", "", (UDP,), [(3478, 3478)], fqdns=["stun.example.com"], region="t"),
         ),
         region="t",
     )
@@ -435,7 +426,7 @@ def test_wildcard_udp_and_wide_ranges_cannot_be_application_rules() -> None:
     assert app.ports == ("443",)
     (net,) = plan.firewall.network_rules
     assert (net.protocols, net.destination_fqdns) == (("UDP",), ("stun.example.com",))
-    left = sorted((u.protocol, u.ports_text) for u in plan.unenforced_fqdn_rules)
+    left = sorted((u.flow.protocol, u.flow.ports_text) for u in plan.unenforced_fqdn_rules)
     assert left == [("tcp", "6000-65535"), ("udp", "443, 6000-65535")]
 
 
@@ -455,46 +446,6 @@ def test_deny_warns_that_fqdn_egress_is_blocked_too(jp: RuleSet) -> None:
 
 
 # ---------------------------------------------------------------- properties
-
-_BASES = [0xC6120000, 0xC6121000, 0xC0000200]  # 198.18.0.0, 198.18.16.0, 192.0.2.0
-
-
-@st.composite
-def networks(draw: st.DrawFn) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    if draw(st.integers(0, 9)) == 0:
-        plen = draw(st.integers(120, 128))
-        host = draw(st.integers(0, 255))
-        return ipaddress.ip_network((0x20010DB8 << 96 | host, plen), strict=False)
-    plen = draw(st.integers(20, 32))
-    addr = draw(st.sampled_from(_BASES)) + draw(st.integers(0, 4095))
-    return ipaddress.ip_network((addr, plen), strict=False)
-
-
-@st.composite
-def port_ranges(draw: st.DrawFn) -> PortRange:
-    lo = draw(st.sampled_from([53, 443, 3478, 5060, 5061, 6000, 10000, 65000]))
-    return PortRange(lo, min(65535, lo + draw(st.sampled_from([0, 0, 1, 10, 1000]))))
-
-
-@st.composite
-def rule_sets(draw: st.DrawFn) -> RuleSet:
-    rows = []
-    for _ in range(draw(st.integers(1, 12))):
-        protos = draw(st.sampled_from([(TCP,), (UDP,), (TCP, UDP)]))
-        ports = tuple(draw(st.lists(port_ranges(), min_size=1, max_size=3)))
-        cidrs = tuple(draw(st.lists(networks(), min_size=0, max_size=4)))
-        fqdns = () if cidrs and draw(st.booleans()) else ("*.example.com",)
-        rows.append(
-            Rule(
-                section=draw(st.sampled_from(["A", "B"])),
-                component=draw(st.sampled_from(["x", "y", ""])),
-                protocols=protos,
-                ports=ports,
-                cidrs=cidrs,
-                fqdns=fqdns if not cidrs else (),
-            )
-        )
-    return RuleSet(tuple(rows), region="t")
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

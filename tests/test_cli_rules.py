@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from korefw.cli import build_parser, main
-from korefw.core.regions import PAGES_DIR, data_path
+from korefw.core.read.regions import PAGES_DIR, data_path
 
 AUDIO = "AudioCodes"
 VG = "Voice Gateway (VG)"

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from korefw.core.config import SCHEMA, project_schema, validate
 from korefw.core.errors import ConfigError
+from korefw.core.plan.config import SCHEMA, project_schema, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 WHERE = "stacks/Pulumi.t.yaml"

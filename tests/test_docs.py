@@ -53,3 +53,15 @@ def test_args_types_are_generated_from_the_options() -> None:
 def test_pulumi_yaml_config_block_is_generated() -> None:
     text = (ROOT / "Pulumi.yaml").read_text()
     assert _sync_module().pulumi_yaml(text) == text, "run .venv/bin/python scripts/sync_readme.py"
+
+
+def test_architecture_note_names_only_files_that_exist() -> None:
+    """docs/architecture.md points a new engineer at real modules."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:core/|korefw/|bench/|tests/)[\w/]+\.py)`", text))
+    assert named, "the note names no module"
+    for path in sorted(named):
+        where = ROOT / path if not path.startswith("core/") else ROOT / "korefw" / path
+        assert where.exists(), path
+    for stage in ("read", "rules", "plan", "check"):
+        assert f"core/{stage}/" in text

@@ -13,13 +13,13 @@ import pytest
 from localserver import Server, newer_japan_page, running, snapshot
 
 from korefw.cli import main
-from korefw.core import fetch as fetch_mod
 from korefw.core import safewrite
 from korefw.core.errors import KorefwError
-from korefw.core.fetch import check_url, root_url
-from korefw.core.regions import PAGES_DIR, read_sources
-from korefw.core.ruledata import read as read_data
-from korefw.core.vendor import import_page
+from korefw.core.read import fetch as fetch_mod
+from korefw.core.read.fetch import check_url, root_url
+from korefw.core.read.regions import PAGES_DIR, read_sources
+from korefw.core.read.ruledata import read as read_data
+from korefw.core.read.vendor import import_page
 
 JP_PATH = "/docs/xo/channels/voice-gateway/japan-firewall-rules.md"
 US_PATH = "/docs/xo/channels/voice-gateway/us-firewall-rules.md"

@@ -20,13 +20,13 @@ import pytest
 from korefw.aws import EgressSecurityGroup
 from korefw.azure import EgressNetworkSecurityGroup
 from korefw.cli import main
-from korefw.core.config import PROJECT
-from korefw.core.hazards import Hazard, apply_hazards
-from korefw.core.model import RuleSet
-from korefw.core.plandiff import diff_plans
-from korefw.core.planread import AWS_SG, AZ_NSG
-from korefw.core.regions import load_rules
-from korefw.core.steps import changes
+from korefw.core.check.hazards import Hazard, apply_hazards
+from korefw.core.check.plandiff import diff_plans
+from korefw.core.check.planread import AWS_SG, AZ_NSG
+from korefw.core.check.steps import changes
+from korefw.core.plan.config import PROJECT
+from korefw.core.read.regions import load_rules
+from korefw.core.rules.model import RuleSet
 from korefw.offline import run_offline
 from korefw.preview import load_stack
 from korefw.program import PROJECT_DIR

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from korefw.cli import main
-from korefw.core.regions import DATA_DIR, PAGES_DIR
+from korefw.core.read.regions import DATA_DIR, PAGES_DIR
 
 PAGE = str(PAGES_DIR / "japan-firewall-rules.md")
 

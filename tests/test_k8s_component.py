@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pulumi_kubernetes")
 
-from korefw.core.allowset import AllowSet
+from korefw.core.check.rendered import RenderedReading, k8s_allow_set
 from korefw.core.errors import KorefwError
-from korefw.core.k8s_plan import ip_block, plan_k8s
-from korefw.core.regions import load_rules
-from korefw.core.rendered import RenderedReading, k8s_allow_set
+from korefw.core.plan.k8s_plan import ip_block, plan_k8s
+from korefw.core.read.regions import load_rules
+from korefw.core.rules.allowset import AllowSet
 from korefw.k8s import EGRESS_NETWORK_POLICY, EgressNetworkPolicy
 from korefw.offline import OfflinePlan, run_offline
 
@@ -72,7 +72,7 @@ def test_cilium_enforces_every_fqdn_rule_with_the_dns_visibility_rule() -> None:
     dns = cnp.inputs["spec"]["egress"][0]
     assert dns["toEndpoints"][0]["matchLabels"]["k8s:k8s-app"] == "kube-dns"
     assert dns["toPorts"][0]["rules"] == {"dns": [{"matchPattern": "*"}]}
-    from korefw.core.rendered import fqdn_enforced
+    from korefw.core.check.rendered import fqdn_enforced
 
     assert all(fqdn_enforced(r, reading.fqdns) for r in load_rules("jp").fqdn_rules())
     (comp,) = plan.of_type(EGRESS_NETWORK_POLICY)

@@ -6,8 +6,8 @@ import json
 import runpy
 from pathlib import Path
 
-from korefw.core.planread import read_plan
-from korefw.core.regions import load_rules
+from korefw.core.check.planread import read_plan
+from korefw.core.read.regions import load_rules
 from korefw.offline import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from korefw.core.lint import (
+from korefw.core.check.lint import (
     ALIAS_CONFLICT,
     DUPLICATE,
     LABEL_MISMATCH,
@@ -11,8 +11,8 @@ from korefw.core.lint import (
     Warning,
     lint,
 )
-from korefw.core.regions import load_region
-from korefw.core.vendor import import_text
+from korefw.core.read.regions import load_region
+from korefw.core.read.vendor import import_text
 
 HEADER = (
     "## {section}\n\n"

@@ -21,9 +21,9 @@ from korefw import package
 from korefw.aws import EgressSecurityGroup
 from korefw.azure import EgressNetworkSecurityGroup
 from korefw.cli import main
-from korefw.core.config import validate
 from korefw.core.errors import ConfigError, KorefwError
-from korefw.core.options import COMPONENT_OPTIONS, resolve
+from korefw.core.plan.config import validate
+from korefw.core.plan.options import COMPONENT_OPTIONS, resolve
 from korefw.offline import OfflinePlan, run_offline
 from korefw.preview import load_stack
 from korefw.program import aws_kwargs, azure_kwargs
@@ -269,8 +269,8 @@ def test_a_new_option_is_one_declaration(monkeypatch: pytest.MonkeyPatch) -> Non
     """What the README's developer note promises: one Option, and everything follows."""
     import importlib.util
 
-    from korefw.core import config
-    from korefw.core.options import Option
+    from korefw.core.plan import config
+    from korefw.core.plan.options import Option
     from korefw.program import component_kwargs
 
     flag = Option("log_rules", "boolean", "Log each egress rule.", False, setting="aws")

@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 
 from korefw.aws import EgressSecurityGroup
 from korefw.azure import EgressNetworkSecurityGroup
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
-from korefw.core.verify import verify
+from korefw.core.check.verify import verify
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 from korefw.offline import run_offline
 
 AWS_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"

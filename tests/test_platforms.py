@@ -16,18 +16,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from korefw.cli import main
-from korefw.core import aerleon_export as ae
-from korefw.core.allowset import AllowSet
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
-from korefw.core.regions import load_rules
-from korefw.core.rendered import (
+from korefw.core.check.rendered import (
     RenderedReading,
     gce_allow_set,
     k8s_allow_set,
     read_rendered,
     verify_rendered,
 )
+from korefw.core.plan import aerleon_export as ae
+from korefw.core.read.regions import load_rules
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 pytest.importorskip("aerleon")
 

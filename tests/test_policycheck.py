@@ -1,4 +1,4 @@
-"""korefw.core.policycheck: the policy pack's decisions, without gRPC."""
+"""korefw.core.check.policycheck: the policy pack's decisions, without gRPC."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from korefw.core import policycheck as pc
-from korefw.core.allowset import AllowSet
-from korefw.core.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE, AZ_NSG, AZ_RULE
-from korefw.core.regions import load_rules, region_codes
+from korefw.core.check import policycheck as pc
+from korefw.core.check.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE, AZ_NSG, AZ_RULE
+from korefw.core.read.regions import load_rules, region_codes
+from korefw.core.rules.allowset import AllowSet
 
 STACK = "urn:pulumi:dev::app::"
 RULE_T = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from korefw.cli import main
-from korefw.core.plandiff import diff_plans
-from korefw.core.regions import PAGES_DIR, load_rules
-from korefw.core.verify import verify
+from korefw.core.check.plandiff import diff_plans
+from korefw.core.check.verify import verify
+from korefw.core.read.regions import PAGES_DIR, load_rules
 from korefw.preview import plan_stack, render_text, stacks
 
 ROOT = Path(__file__).resolve().parent.parent

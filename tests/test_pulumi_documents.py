@@ -39,13 +39,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from korefw.cli import main
+from korefw.core.check.plandiff import diff_plans, diff_update
+from korefw.core.check.pulumidoc import load_document, state_after
+from korefw.core.check.verify import verify
 from korefw.core.errors import KorefwError
-from korefw.core.model import Rule, RuleSet
-from korefw.core.plandiff import diff_plans, diff_update
-from korefw.core.ports import PortRange
-from korefw.core.pulumidoc import load_document, state_after
-from korefw.core.ruledata import Provenance, dump
-from korefw.core.verify import verify
+from korefw.core.read.ruledata import Provenance, dump
+from korefw.core.rules.model import Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "pulumi"
 STATE = str(FIX / "aws-state.json")

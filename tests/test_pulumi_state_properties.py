@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from korefw.core.model import Rule, RuleSet
-from korefw.core.plandiff import diff_update
-from korefw.core.ports import PortRange
-from korefw.core.pulumidoc import DocumentError, parse_document, state_after
-from korefw.core.verify import verify
+from korefw.core.check.plandiff import diff_update
+from korefw.core.check.pulumidoc import DocumentError, parse_document, state_after
+from korefw.core.check.verify import verify
+from korefw.core.rules.model import Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 P = "urn:pulumi:prod::korefw::"
 ROOT = P + "pulumi:pulumi:Stack::korefw-prod"

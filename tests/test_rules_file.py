@@ -9,7 +9,7 @@ import pytest
 
 from korefw.cli import main
 from korefw.core.errors import KorefwError
-from korefw.core.regions import PAGES_DIR
+from korefw.core.read.regions import PAGES_DIR
 from korefw.preview import plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,9 +13,7 @@ only) are never loaded by a stack that does not enforce FQDN rules.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import random
 import subprocess
 import sys
 import textwrap
@@ -23,11 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from measure import python_calls
+from synthetic import synthetic_rules
 
-from korefw.core.aws_plan import AwsOptions, plan_aws
-from korefw.core.azure_plan import AzureOptions, plan_azure
-from korefw.core.model import Protocol, Rule, RuleSet
-from korefw.core.ports import PortRange
+from korefw.core.plan.aws_options import AwsOptions
+from korefw.core.plan.aws_plan import plan_aws
+from korefw.core.plan.azure_options import AzureOptions
+from korefw.core.plan.azure_plan import plan_azure
+from korefw.core.rules.model import RuleSet
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,55 +141,9 @@ def test_fqdn_enforcement_loads_route53_and_networkfirewall_lazily(
 
 # ---------------------------------------------------------------- linear work
 
-_PROFILES = (
-    ((Protocol.TCP,), ((443, 443),)),
-    ((Protocol.TCP, Protocol.UDP), ((5060, 5061),)),
-    ((Protocol.UDP,), ((10000, 60000),)),
-    ((Protocol.TCP, Protocol.UDP), ((3478, 3478),)),
-)
-
-
 def synthetic(n: int, sections: int) -> RuleSet:
-    """``n`` rows, one distinct destination each (IPv4 /32 and /28, some IPv6 /64)."""
-    rng = random.Random(n)
-    rules = []
-    for i in range(n):
-        kind = i % 20
-        net: ipaddress.IPv4Network | ipaddress.IPv6Network
-        if kind == 0:
-            net = ipaddress.IPv6Network(((0x2001_0DB8 << 96) + (i << 64), 64))
-        elif kind < 5:
-            net = ipaddress.IPv4Network(((100 << 24) + (i << 4), 28))
-        else:
-            net = ipaddress.IPv4Network(((10 << 24) + 2 * i, 32))
-        protos, ports = _PROFILES[rng.randrange(len(_PROFILES))]
-        rules.append(
-            Rule(
-                section=f"S{i % sections}",
-                component=f"c{rng.randrange(3)}",
-                protocols=protos,
-                ports=tuple(PortRange(lo, hi) for lo, hi in ports),
-                cidrs=(net,),
-            )
-        )
-    return RuleSet(tuple(rules), region="syn")
-
-
-def python_calls(fn: Callable[[], object]) -> int:
-    """How many Python function calls ``fn()`` makes: a deterministic measure of work."""
-    calls = 0
-
-    def profile(frame: object, event: str, arg: object) -> None:
-        nonlocal calls
-        if event == "call":
-            calls += 1
-
-    sys.setprofile(profile)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return calls
+    """The benchmarks' synthetic set of ``n`` rows over ``sections`` sections."""
+    return synthetic_rules(n, seed=n, sections=sections)
 
 
 PLANNERS: dict[str, Callable[[RuleSet], object]] = {
@@ -213,10 +168,10 @@ def test_planner_work_grows_linearly(planner: str) -> None:
 
 
 def test_aws_cidr_output_is_proportional_to_the_rows() -> None:
-    # Distinct destinations: one egress rule per (row, protocol); groups of <= 60.
+    # Distinct destinations: one egress rule per (row, protocol, port range); groups of <= 60.
     for n in (100, 1000):
         rules = synthetic(n, 10)
         plan = plan_aws(rules, AwsOptions(mode="cidr"))
-        expected = sum(len(r.protocols) for r in rules)
+        expected = sum(len(r.protocols) * len(r.ports) for r in rules)
         assert plan.rule_count == expected
         assert len(plan.groups) <= -(-expected // 60) + 2

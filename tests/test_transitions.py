@@ -33,12 +33,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.allowset import AllowSet
-from korefw.core.aws_plan import MODES, AwsOptions, AwsPlan, plan_aws
-from korefw.core.azure_plan import MERGE_MODES, AzureOptions, AzurePlan, NsgRule, plan_azure
 from korefw.core.errors import PlanError
-from korefw.core.model import RuleSet
-from korefw.core.regions import load_rules, region_codes
+from korefw.core.plan.aws_data import AwsPlan
+from korefw.core.plan.aws_options import MODES, AwsOptions
+from korefw.core.plan.aws_plan import plan_aws
+from korefw.core.plan.azure_data import AzurePlan, NsgRule
+from korefw.core.plan.azure_options import MERGE_MODES, AzureOptions
+from korefw.core.plan.azure_plan import plan_azure
+from korefw.core.read.regions import load_rules, region_codes
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import RuleSet
 from korefw.offline import run_offline
 from korefw.preview import PROJECT_DIR, load_stack
 
@@ -157,7 +161,7 @@ def test_aws_row_added_or_removed_applies_without_hazard(code: str) -> None:
                         if moves:
                             residue = ("gap:", "quota:", "new shard group", "security group")
                             found = [h for h in found if not h.startswith(residue)]
-                        # Known limit (korefw.core.aws_plan._shard): over one group, a rule
+                        # Known limit (korefw.core.plan.aws_plan._shard): over one group, a rule
                         # can move across a group boundary (replaced: created in the next
                         # group before it leaves its own), which can pass a group's quota
                         # at the peak. Only prefix-list headroom shards these regions.

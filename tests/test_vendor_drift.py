@@ -13,7 +13,7 @@ import pytest
 import yaml
 from localserver import Server, newer_japan_page, running, snapshot
 
-from korefw.core.regions import DATA_DIR, PAGES_DIR, read_sources
+from korefw.core.read.regions import DATA_DIR, PAGES_DIR, read_sources
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,14 +7,14 @@ fixtures in ``test_vendor.py``.
 from __future__ import annotations
 
 import pytest
+from conftest import row
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from test_vendor import row
 
+from korefw.core.check.lint import AMBIGUOUS_CELL, lint
 from korefw.core.errors import VendorDataError
-from korefw.core.lint import AMBIGUOUS_CELL, lint
-from korefw.core.ruledata import Provenance, dump, loads
-from korefw.core.vendor import import_text
+from korefw.core.read.ruledata import Provenance, dump, loads
+from korefw.core.read.vendor import import_text
 
 
 def test_a_section_title_alone_does_not_make_a_header() -> None:

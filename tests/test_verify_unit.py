@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from korefw.core.allowset import AllowSet
-from korefw.core.model import Rule, RuleSet
-from korefw.core.plandiff import diff_plans
-from korefw.core.planread import read_plan
-from korefw.core.ports import PortRange
-from korefw.core.verify import verify
+from korefw.core.check.plandiff import diff_plans
+from korefw.core.check.planread import read_plan
+from korefw.core.check.verify import verify
+from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.model import Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 

@@ -6,7 +6,7 @@ import pulumi_aws.vpc as vpc
 
 from korefw.aws import EgressSecurityGroup
 from korefw.azure import EgressNetworkSecurityGroup
-from korefw.core.regions import load_rules
+from korefw.core.read.regions import load_rules
 
 config = pulumi.Config()
 

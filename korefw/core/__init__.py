@@ -1,4 +1,5 @@
-"""The pure core: rule model, address arithmetic, importer and per-cloud planners.
+"""The pure core, one folder per pipeline stage: ``read``, ``rules``, ``plan``, ``check``.
 
 Nothing under ``korefw.core`` imports ``pulumi``; a test enforces it.
+See docs/architecture.md.
 """

@@ -1,0 +1,65 @@
+"""What every ``korefw`` command shares: exit codes, the ``REGION|FILE`` argument, JSON."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .core.read.regions import (
+    load_rules,
+    region_codes,
+)
+from .core.rules.model import Rule, RuleSet
+
+EXIT_OK = 0
+EXIT_NOT_ALLOWED = 1
+EXIT_ERROR = 2
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    """The positional ``REGION|FILE`` argument most commands take."""
+    parser.add_argument(
+        "source",
+        metavar="REGION|FILE",
+        help=f"a region code ({', '.join(region_codes())}), a shipped .toml data file, "
+        "or a Kore.ai vendor page (Markdown, MDX or HTML)",
+    )
+
+
+def load_source(args: argparse.Namespace) -> RuleSet:
+    """The rules named by ``args.source``."""
+    return load_rules(args.source)
+
+
+def rule_to_json(rule: Rule) -> dict[str, Any]:
+    """One rule as plain JSON values."""
+    return {
+        "section": rule.section,
+        "component": rule.component,
+        "protocols": [str(p) for p in rule.protocols],
+        "ports": [[p.lo, p.hi] for p in rule.ports],
+        "cidrs": [str(c) for c in rule.cidrs],
+        "fqdns": list(rule.fqdns),
+        "label": rule.label,
+        "destination": rule.destination,
+        "aliases": list(rule.aliases),
+        "origin": {"file": rule.origin.file, "line": rule.origin.line},
+    }
+
+
+def rules_to_json(rules: RuleSet) -> dict[str, Any]:
+    """A rule set as plain JSON values (what ``korefw rules --json`` prints)."""
+    return {
+        "region": rules.region,
+        "source": rules.source,
+        "retrieved": rules.retrieved,
+        "rules": [rule_to_json(r) for r in rules],
+    }
+
+
+def eprint(*parts: object) -> None:
+    print(*parts, file=sys.stderr)

@@ -1,0 +1,311 @@
+"""``korefw plan``, ``diff``, ``verify``, ``export`` and ``render``: stacks and rendered output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .cli_common import (
+    EXIT_OK,
+    add_source_argument,
+    eprint,
+    load_source,
+)
+from .core.errors import KorefwError
+from .core.read.regions import (
+    load_rules,
+)
+from .core.rules.model import RuleSet
+from .core.safewrite import check_output_dir, check_output_file, write_files
+
+# --------------------------------------------------------------------------- plan, diff, verify
+
+
+def add_plan_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw plan [--stack NAME] [--json]``."""
+    p = sub.add_parser(
+        "plan",
+        help="offline preview of a stack under Pulumi's mock runtime",
+        description="Run the korefw Pulumi program for a stack in-process under Pulumi's mock "
+        "runtime (no CLI, no credentials, no network) and print what `pulumi preview` would "
+        "create.",
+    )
+    p.add_argument("--stack", default="example-jp-aws", help="stack name (stacks/Pulumi.NAME.yaml)")
+    p.add_argument("--json", action="store_true", help="the shape of `pulumi preview --json`")
+    p.add_argument(
+        "--cwd",
+        type=Path,
+        default=None,
+        help="project directory holding __main__.py and stacks/ (default: this project)",
+    )
+    p.set_defaults(func=cmd_plan)
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """Print the offline plan of one stack."""
+    from .preview import plan_stack, render_text
+
+    plan = plan_stack(args.stack) if args.cwd is None else plan_stack(args.stack, args.cwd)
+    sys.stdout.write(plan.dumps() if args.json else render_text(plan))
+    return EXIT_OK
+
+
+def add_diff_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw diff OLD [NEW]``."""
+    p = sub.add_parser(
+        "diff",
+        help="rule-level Markdown diff of two plans, plan folders or rule sources",
+        description="Compare two plan JSON files (korefw plan --json, pulumi preview --json, "
+        "streamed or not), two folders of them (paired by file name), or two rule sources "
+        "(region codes, vendor pages or rule files), and print Markdown for a pull-request "
+        "comment. `korefw diff STATE.json PREVIEW.json` (STATE from `pulumi stack export`) "
+        "shows what the update changes, with the counts `pulumi up` reports; so does "
+        "`korefw diff PREVIEW.json` alone for a preview made with --show-sames. "
+        "Exit 0, or 2 when a document cannot be read or is incomplete.",
+    )
+    p.add_argument("old", metavar="OLD", help="a plan, a stack export, a folder, or rules")
+    p.add_argument("new", metavar="NEW", nargs="?", help="a plan, a folder, or rules")
+    p.add_argument("--title", default="korefw plan diff", help="heading of the comment")
+    p.set_defaults(func=cmd_diff)
+
+
+def _is_plan_path(text: str) -> bool:
+    return text == "-" or Path(text).suffix.lower() in (".json", ".jsonl")
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print the Markdown diff."""
+    from .core.check.plandiff import diff_plans, diff_rules, diff_update
+    from .core.check.pulumidoc import load_document
+
+    if args.new is None:
+        if not _is_plan_path(args.old):
+            raise KorefwError("give OLD and NEW, or one preview JSON file", where="diff",
+                              value=args.old)  # fmt: skip
+        sys.stdout.write(diff_update(load_document(args.old)).markdown(args.title))
+        return EXIT_OK
+    old, new = Path(args.old), Path(args.new)
+    if old.is_dir() and new.is_dir():
+        names = sorted({p.name for p in old.glob("*.json")} | {p.name for p in new.glob("*.json")})
+        parts = []
+        for name in names:
+            a = load_document(str(old / name)) if (old / name).exists() else None
+            b = load_document(str(new / name)) if (new / name).exists() else None
+            parts.append(diff_plans(a, b).markdown(f"{args.title}: {name[: -len('.json')]}"))
+        sys.stdout.write("\n".join(parts) if parts else f"### {args.title}\n\nNo stacks.\n")
+    elif _is_plan_path(args.old) and _is_plan_path(args.new):
+        d = diff_plans(load_document(args.old), load_document(args.new))
+        sys.stdout.write(d.markdown(args.title))
+    else:
+        sys.stdout.write(
+            diff_rules(load_rules(args.old), load_rules(args.new)).markdown(args.title)
+        )
+    return EXIT_OK
+
+
+VERIFY_EXIT_CODES = """exit codes:
+  0  every cloud allows exactly the vendor's flows
+  1  the plan differs: each missing or extra flow is named, and each rule the cloud would
+     reject or that is wider than TCP/UDP (a * or -1 protocol, two NSG rules with one
+     priority and direction, an NSG open to the Internet through AllowInternetOutBound)
+  2  the question cannot be decided: the document is unreadable or incomplete (a preview
+     of an existing stack without --show-sames and without --state), or a value that
+     decides the allow set is secret, encrypted or unknown; the message names the
+     resource and the field
+"""
+
+
+def add_verify_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw verify PLAN --rules REGION|FILE [--state STATE.json]``."""
+    p = sub.add_parser(
+        "verify",
+        help="prove a plan allows exactly the vendor's flows",
+        description="PLAN may also be rendered output of `korefw render` (a GCE .gce/.json "
+        "file, a Kubernetes .yml/.yaml manifest, or a folder of them): its effective allow "
+        "set is compared the same way, and each FQDN rule is named as enforced (Cilium "
+        "toFQDNs) or not. Compare each cloud's effective egress allow set after the update with "
+        "the rules. PLAN is `pulumi preview --json` output (with or without --show-sames or "
+        "--show-replacement-steps, or streamed with PULUMI_ENABLE_STREAMING_JSON_PREVIEW), "
+        "`korefw plan --json` output, or a `pulumi stack export` (what is deployed now); '-' "
+        "reads standard input. With --state, the preview is applied to that exported state, "
+        "so a default preview of an existing stack is enough.",
+        epilog=VERIFY_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("plan", metavar="PLAN", help="preview or stack export JSON file, or '-'")
+    p.add_argument("--rules", required=True, metavar="REGION|FILE")
+    p.add_argument(
+        "--state",
+        metavar="STATE.json",
+        help="the stack's current state, from `pulumi stack export` (PLAN is then a preview)",
+    )
+    p.add_argument(
+        "--egress-filtered-elsewhere",
+        action="store_true",
+        help="Azure: other Internet egress is filtered elsewhere (an Azure Firewall with a "
+        "route table), so an NSG without a Deny for other outbound traffic is accepted and "
+        "korefw's Allow rules are checked alone",
+    )
+    p.add_argument("--section", action="append", default=[], help="keep only this section")
+    p.add_argument("--component", action="append", default=[], help="keep only this component")
+    p.add_argument("--allow-dns", action="append", default=[], metavar="CIDR",
+                   help="rendered output: the resolver it was rendered with (UDP/TCP 53 "
+                   "expected too)")  # fmt: skip
+    p.set_defaults(func=cmd_verify)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Print the verification report; exit 0, 1 or 2."""
+    from .core.check.pulumidoc import load_document
+    from .core.check.verify import verify
+
+    rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
+    from .core.check.rendered import is_rendered
+
+    if args.plan != "-" and is_rendered(args.plan):
+        from .core.check.rendered import verify_rendered
+        from .core.plan.aerleon_export import parse_dns
+
+        rendered = verify_rendered(args.plan, rules, allow_dns=parse_dns(args.allow_dns))
+        print(rendered.render())
+        return rendered.exit_code
+    if args.state is not None and args.state == args.plan == "-":
+        raise KorefwError("only one of PLAN and --state can be standard input", where="verify")
+    state = None if args.state is None else load_document(args.state)
+    result = verify(
+        load_document(args.plan),
+        rules,
+        state=state,
+        egress_filtered_elsewhere=args.egress_filtered_elsewhere,
+    )
+    print(result.render())
+    return result.exit_code
+
+
+# --------------------------------------------------------------------------- export, render
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    """The per-platform header options ``export`` and ``render`` share."""
+    g = p.add_argument_group("platform options (aerleon header targets)")
+    g.add_argument("--filter-name", default="korefw-egress",
+                   help="Junos and Cisco filter name (default: korefw-egress)")
+    g.add_argument("--family", default="mixed", choices=("inet", "inet6", "mixed"),
+                   help="address family (default: mixed; iptables takes the one present)")
+    g.add_argument("--default-action", default="drop", choices=("drop", "accept"),
+                   help="iptables and nftables chain policy (default: drop); a closing deny "
+                   "term denies other flows anyway")
+    g.add_argument("--iptables-chain", default="OUTPUT", help="iptables chain (default: OUTPUT)")
+    g.add_argument("--nftables-hook", default="output", choices=("input", "output", "forward"),
+                   help="nftables base chain hook (default: output)")
+    g.add_argument("--nftables-priority", type=int, default=0,
+                   help="nftables base chain priority (default: 0)")
+    g.add_argument("--gce-network", default="default", help="GCE VPC network (default: default)")
+    g.add_argument("--from-zone", default="trust", help="Palo Alto source zone (default: trust)")
+    g.add_argument("--to-zone", default="untrust", help="Palo Alto destination zone")
+    g.add_argument("--allow-dns", action="append", default=[], metavar="CIDR",
+                   help="also allow UDP and TCP 53 to this resolver (the cluster's kube-dns "
+                   "service address, say): an egress policy selecting every pod blocks DNS "
+                   "otherwise; may repeat")  # fmt: skip
+
+
+def _render_options(args: argparse.Namespace) -> Any:
+    from .core.plan.aerleon_export import RenderOptions, parse_dns
+
+    return RenderOptions(
+        filter_name=args.filter_name, family=args.family, default_action=args.default_action,
+        iptables_chain=args.iptables_chain, nftables_hook=args.nftables_hook,
+        nftables_priority=args.nftables_priority, gce_network=args.gce_network,
+        from_zone=args.from_zone, to_zone=args.to_zone, allow_dns=parse_dns(args.allow_dns),
+    )  # fmt: skip
+
+
+def _report_unenforced(rules: RuleSet, options: Any) -> None:
+    from .core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+
+    for r in unenforced_fqdn_rules(rules):
+        eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
+                f"{', '.join(r.fqdns)} {'/'.join(r.protocols)} {','.join(map(str, r.ports))}")
+    for r, nets in omitted_by_family(rules, options):
+        eprint(f"not rendered for --family {options.family}: {r.origin}: "
+                f"{', '.join(map(str, nets))}")  # fmt: skip
+
+
+def add_export_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw export REGION|FILE --format aerleon -o DIR``."""
+    p = sub.add_parser(
+        "export",
+        help="write the rules as an aerleon policy and definitions",
+        description="Write an aerleon (capirca successor) policy, policies/pol/korefw-REGION.yaml, "
+        "and its network and service definitions, def/korefw-REGION.yaml, under DIR: one term "
+        "per egress rule named from its stable identity, the vendor's section and component "
+        "as comments, and a closing deny term. Run aerleon's `aclgen --base_directory "
+        "DIR/policies --definitions_directory DIR/def` on it, or copy both files into an "
+        "existing aerleon repository. FQDN rules are listed on stderr and in the policy "
+        "header: no platform here enforces them.",
+    )
+    add_source_argument(p)
+    p.add_argument("--format", default="aerleon", choices=("aerleon",))
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="an existing folder")
+    p.add_argument("--platform", action="append", default=[], metavar="P",
+                   help="header targets to include (default: all of render's platforms)")
+    _add_render_options(p)
+    p.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write the policy and definitions."""
+    from .core.plan.aerleon_export import PLATFORMS, export_files
+
+    out = check_output_dir(args.output, where="--output")
+    options = _render_options(args)
+    rules = load_source(args)
+    files = export_files(rules, options, args.platform or PLATFORMS)
+    for rel in files:
+        (out / rel).parent.mkdir(parents=True, exist_ok=True)
+    return _write_rendered(out, files, rules, options)
+
+
+def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:
+    """Write ``files`` (relative name -> text) under ``out`` as one step, and report."""
+    write_files({check_output_file(out / rel, where="--output"): text.encode()
+                 for rel, text in files.items()})  # fmt: skip
+    for rel in files:
+        print(f"wrote {out / rel}")
+    _report_unenforced(rules, options)
+    return EXIT_OK
+
+
+def add_render_command(sub: argparse._SubParsersAction) -> None:
+    """``korefw render REGION|FILE --platform P ... -o DIR``."""
+    from .core.plan.aerleon_export import PLATFORMS
+
+    p = sub.add_parser(
+        "render",
+        help="generate firewall configurations through aerleon",
+        description="Generate each platform's configuration from the rules in-process through "
+        "aerleon's API (pip install 'korefw[aerleon]'), with the file names aerleon's aclgen "
+        "uses: korefw-REGION.nft, korefw-REGION (iptables: the chain's rules), .ipt "
+        "(speedway: a whole iptables-restore file), .jcl, .acl, .xml, .gce (JSON) and .yml "
+        "(Kubernetes NetworkPolicyList). FQDN rules are listed on "
+        "stderr: no platform here enforces them.",
+    )
+    add_source_argument(p)
+    p.add_argument("--platform", action="append", required=True, choices=PLATFORMS, metavar="P",
+                   help=f"one of {', '.join(PLATFORMS)}; may repeat")
+    p.add_argument("-o", "--output", required=True, metavar="DIR", help="an existing folder")
+    _add_render_options(p)
+    p.set_defaults(func=cmd_render)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Generate and write every platform's file."""
+    from .core.plan.aerleon_export import generate
+
+    out = check_output_dir(args.output, where="--output")
+    options = _render_options(args)
+    rules = load_source(args)
+    return _write_rendered(out, generate(rules, list(dict.fromkeys(args.platform)), options),
+                           rules, options)  # fmt: skip

@@ -1,0 +1,286 @@
+"""Read the resources after an update back into effective egress rules.
+
+It reads what the cloud would be told, not korefw's intent: AWS standalone egress
+rules (``aws.vpc.SecurityGroupEgressRule`` and the older ``aws.ec2.SecurityGroupRule``),
+inline ``egress`` blocks, managed prefix lists and their entries; Azure inline
+``securityRules`` and ``SecurityRule`` resources, in priority order with Deny rules.
+References are resolved by id, or through ``propertyDependencies`` when a real
+preview does not know the id yet. The resources come from :mod:`korefw.core.check.pulumidoc`
+(a preview applied to the current state, or a stack export).
+
+A value that decides the allow set (protocol, port, address, access, priority) that is
+secret, unknown or malformed raises :class:`DocumentError` naming the resource and field:
+the question cannot be decided. Read resources (``external``) count as they were read:
+their ``outputs``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..rules.allowset import AllowSet
+from .pulumidoc import (
+    SECRET,
+    UNKNOWN_VALUES,
+    DocumentError,
+    PulumiDocument,
+    parse_document,
+    state_after,
+)
+from .rulefields import (
+    AWS_EGRESS,
+    AWS_PREFIX_LIST,
+    AWS_PREFIX_LIST_ENTRY,
+    AWS_SG,
+    AWS_SG_RULE,
+    AZ_NSG,
+    AZ_RULE,
+    PREFIX_LIST,
+    EffectiveRule,
+    Fields,
+    aws_rule,
+    azure_position,
+    azure_rule,
+    covers_all,
+)
+
+__all__ = ["UNKNOWN_VALUES", "DocumentError", "EffectiveRule", "PlanReading", "read_plan",
+           "read_states"]  # fmt: skip
+
+
+@dataclass
+class PlanReading:
+    """Effective egress rules of a plan, and what could not be read exactly."""
+
+    rules: list[EffectiveRule] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # cannot be decided (exit 2)
+    rejected: list[str] = field(default_factory=list)  # the cloud would reject (exit 1)
+    notes: list[str] = field(default_factory=list)
+    #: NSGs where nothing denies other outbound traffic (Azure's AllowInternetOutBound).
+    open_nsgs: list[str] = field(default_factory=list)
+
+    def clouds(self) -> list[str]:
+        """Clouds with at least one security group or NSG in the plan."""
+        return sorted({r.cloud for r in self.rules} | set(self._groups.values()))
+
+    _groups: dict[str, str] = field(default_factory=dict)  # group -> cloud
+    # (NSG, direction, priority, rule name) of every NSG rule, inbound too
+    _priorities: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    def groups(self, cloud: str | None = None) -> list[str]:
+        """Security group / NSG identities, sorted."""
+        return sorted(g for g, c in self._groups.items() if cloud in (None, c))
+
+    def allow_set(self, cloud: str, group: str | None = None) -> AllowSet:
+        """What ``cloud`` (or one of its groups) allows: Allow rules minus earlier Denies."""
+        rules = [r for r in self.rules if r.cloud == cloud and group in (None, r.group)]
+        if cloud == "aws":
+            return AllowSet(b for r in rules if r.access == "Allow" for b in r.boxes())
+        out = AllowSet()
+        by_group: dict[str, list[EffectiveRule]] = defaultdict(list)
+        for r in rules:
+            by_group[r.group].append(r)
+        for grp in by_group.values():
+            denied = AllowSet()
+            for r in sorted(grp, key=lambda r: r.priority):
+                mine = AllowSet(r.boxes())
+                if r.access == "Deny":
+                    denied = denied | mine
+                else:
+                    out = out | (mine - denied)
+        return out
+
+    def wider_than_l4(self) -> list[EffectiveRule]:
+        """Allow rules whose protocol is neither TCP nor UDP."""
+        return [r for r in self.rules if r.access == "Allow" and r.l4 is None]
+
+
+def read_plan(doc: Mapping[str, Any] | PulumiDocument, base: Any = None) -> PlanReading:
+    """Read a preview (``pulumi preview --json``, streamed, or ``korefw plan --json``) or a
+    stack export; with ``base`` (a stack export), the preview is applied on top of it."""
+    parsed = parse_document(doc)
+    return read_states(state_after(parsed, None if base is None else parse_document(base)))
+
+
+def _known_id(s: Mapping[str, Any]) -> bool:
+    rid = s.get("id")
+    return isinstance(rid, str) and bool(rid) and rid not in UNKNOWN_VALUES
+
+
+def _props(s: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a resource is: its outputs when it was read (external), else its inputs."""
+    if s.get("external") and s.get("outputs"):
+        return s["outputs"]
+    return s.get("inputs") or {}
+
+
+def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
+    """Effective egress rules of a list of resource states (as after an update)."""
+    states = [s for s in states if s.get("type")]
+    reading = PlanReading()
+    by_id = {s["id"]: s for s in states if _known_id(s)}
+    by_urn = {s["urn"]: s for s in states}
+    lists = _prefix_lists(states)
+    existing: dict[str, str] = {}  # literal group id or name -> cloud
+
+    def ref(s: Mapping[str, Any], key: str) -> Mapping[str, Any] | str | None:
+        """The resource a reference input points at, or the literal value (existing)."""
+        value = _props(s).get(key)
+        if value is SECRET:
+            raise DocumentError("secret, so the group cannot be identified",
+                                where=f"{s['urn']}: {key}")  # fmt: skip
+        if isinstance(value, str) and value and value not in UNKNOWN_VALUES:
+            return by_id.get(value, value)
+        for urn in s.get("propertyDependencies", {}).get(key, []):
+            if urn in by_urn:
+                return by_urn[urn]
+        return None
+
+    for s in states:
+        t, f = s["type"], Fields(s["urn"], _props(s))
+        if t == AWS_SG:
+            reading._groups[s["urn"]] = "aws"
+            for blk in f.each("egress"):
+                reading.rules.append(_aws_inline(s, blk, lists, reading))
+        elif t in (AWS_EGRESS, AWS_SG_RULE):
+            if t == AWS_SG_RULE and f.text("type") != "egress":
+                continue
+            group = ref(s, "securityGroupId")
+            gid = group["urn"] if isinstance(group, Mapping) else (group or "<unknown group>")
+            if not isinstance(group, Mapping):
+                existing[gid] = "aws"
+            reading._groups.setdefault(gid, "aws")
+            reading.rules.extend(_aws_rule(s, f, gid, lists, ref, reading))
+        elif t == AZ_NSG:
+            reading._groups[s["urn"]] = "azure"
+            for sr in f.each("securityRules"):
+                rule = _azure_rule(s["urn"], s["urn"], sr, reading)
+                if rule is not None:
+                    reading.rules.append(rule)
+        elif t == AZ_RULE:
+            nsg = ref(s, "networkSecurityGroupName")
+            if isinstance(nsg, Mapping):
+                gid = nsg["urn"]
+            else:
+                gid = f"{f.text('resourceGroupName', '?', decides=False)}/{nsg or '<unknown NSG>'}"
+                existing[gid] = "azure"
+            reading._groups.setdefault(gid, "azure")
+            rule = _azure_rule(gid, s["urn"], f, reading)
+            if rule is not None:
+                reading.rules.append(rule)
+    for gid, cloud in sorted(existing.items()):
+        kind = "security group" if cloud == "aws" else "NSG"
+        reading.notes.append(
+            f"existing {kind} {gid}: rules korefw does not manage are unseen unless the state "
+            "export includes them"
+        )
+    _check_azure(reading)
+    return reading
+
+
+def _check_azure(reading: PlanReading) -> None:
+    """Duplicate priorities, priorities out of range, and NSGs open to the Internet."""
+    for gid in reading.groups("azure"):
+        mine = [r for r in reading.rules if r.cloud == "azure" and r.group == gid]
+        denies_rest = any(
+            r.access == "Deny" and r.l4 is None and covers_all(r.destinations)
+            and (0, 65535) in r.ports
+            for r in mine
+        )  # fmt: skip
+        if not denies_rest:
+            reading.open_nsgs.append(gid)
+    seen: dict[tuple[str, str, int], str] = {}
+    for p in sorted(reading._priorities, key=lambda p: (p[0], p[1], p[2], p[3])):
+        gid, direction, priority, name = p
+        if not 100 <= priority <= 4096:
+            reading.rejected.append(
+                f"NSG rule {name!r} in {gid}: priority {priority} outside 100-4096"
+            )
+        key = (gid, direction, priority)
+        if key in seen:
+            reading.rejected.append(
+                f"NSG rules {seen[key]!r} and {name!r} in {gid} share priority {priority} "
+                f"and direction {direction}"
+            )
+        else:
+            seen[key] = name
+
+
+def _prefix_lists(states: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Prefix list id and URN -> CIDRs (entries inline or as separate resources)."""
+    out: dict[str, list[str]] = {}
+    urn_of_id: dict[str, str] = {}
+    for s in states:
+        if s["type"] == AWS_PREFIX_LIST:
+            f = Fields(s["urn"], _props(s))
+            cidrs = [e.text("cidr") for e in f.each("entries")]
+            out[s["urn"]] = cidrs
+            if _known_id(s):
+                out[s["id"]] = cidrs
+                urn_of_id[s["id"]] = s["urn"]
+    for s in states:
+        if s["type"] == AWS_PREFIX_LIST_ENTRY:
+            f = Fields(s["urn"], _props(s))
+            key = f.get("prefixListId", decides=False)
+            key = key if isinstance(key, str) and key not in UNKNOWN_VALUES else None
+            deps = s.get("propertyDependencies", {}).get("prefixListId", [])
+            cidr = f.text("cidr")
+            for k in {key, *deps} - {None}:
+                out.setdefault(k, []).append(cidr)
+                if k in urn_of_id:
+                    out[urn_of_id[k]].append(cidr)
+    return out
+
+
+def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: ignore[no-untyped-def]
+    rule = aws_rule(f, gid)
+    dests = [d for d in rule.destinations if not d.startswith(PREFIX_LIST)]
+    single = bool(f.get("prefixListId", decides=False) or _dep(s, "prefixListId"))
+    values = [f.get("prefixListId", decides=False)] if single else f.strings("prefixListIds")
+    for value in values:
+        target = ref(s, "prefixListId") if single else value
+        key = target["urn"] if isinstance(target, Mapping) else target
+        if key in lists:
+            dests += lists[key]
+        elif isinstance(key, str) and key.startswith("pl-"):
+            reading.problems.append(
+                f"{s['urn']}: prefix list {key} is not in the plan; its entries cannot be checked"
+            )
+        else:
+            reading.problems.append(f"{s['urn']}: unresolved prefix list reference {value!r}")
+    if f.get("referencedSecurityGroupId", decides=False) or f.get(
+        "sourceSecurityGroupId", decides=False
+    ):
+        reading.problems.append(f"{s['urn']}: egress to a security group cannot be checked")
+    return [EffectiveRule("aws", gid, s["urn"], rule.protocol, rule.ports, tuple(dests),
+                          rule.description)]  # fmt: skip
+
+
+def _dep(s: Mapping[str, Any], key: str) -> bool:
+    return bool(s.get("propertyDependencies", {}).get(key))
+
+
+def _aws_inline(s, f, lists, reading) -> EffectiveRule:  # type: ignore[no-untyped-def]
+    rule = aws_rule(f, s["urn"])
+    dests = [d for d in rule.destinations if not d.startswith(PREFIX_LIST)]
+    for pl in f.strings("prefixListIds"):
+        if pl in lists:
+            dests += lists[pl]
+        else:
+            reading.problems.append(f"{s['urn']}: unresolved prefix list reference {pl!r}")
+    return EffectiveRule("aws", s["urn"], s["urn"], rule.protocol, rule.ports, tuple(dests),
+                         rule.description)  # fmt: skip
+
+
+def _azure_rule(gid: str, urn: str, f: Fields, reading: PlanReading) -> EffectiveRule | None:
+    direction, priority, name = azure_position(f, urn.rsplit("::", 1)[-1])
+    reading._priorities.append((gid, direction, priority, name))
+    if direction != "Outbound":
+        return None
+    rule = azure_rule(f, gid, priority, name)
+    if f.get("destinationApplicationSecurityGroups", decides=False):
+        reading.problems.append(f"{urn}: destination application security groups cannot be checked")
+    return rule

@@ -1,0 +1,299 @@
+"""Policy checks: is a cloud egress rule within Kore's published rules, and if not, why.
+
+The CrossGuard policy pack in ``policy/`` is a thin shell over this module: it hands each
+resource's type, URN and properties here and reports what comes back.
+
+**korefw-managed.** A resource is korefw-managed when a korefw component (a type token
+``korefw:…``) is among its ancestors. Pulumi writes the ancestors' types into the URN
+(``urn:pulumi:STACK::PROJECT::korefw:aws:EgressSecurityGroup$aws:vpc/…::NAME``), whatever
+language registered the component, and tags or descriptions can be edited by hand, so the
+URN is the evidence. The inline rules of a korefw-managed security group or NSG are
+korefw-managed too.
+
+**Scopes.** ``korefw-managed`` checks korefw-managed rules only. ``kore-addresses`` checks,
+besides, every other egress rule whose destination overlaps Kore's published addresses
+(catch-all destinations such as ``0.0.0.0/0`` or ``Internet`` concern all egress, not Kore's,
+and are left to other policies).
+
+A rule is *within* the vendor's rules when every flow it allows (protocol × port × address)
+is one the vendor's rules for the region allow: :class:`~korefw.core.rules.allowset.AllowSet`
+arithmetic, the same as ``korefw verify``'s. Deny rules never widen anything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from ..rules.allowset import AllowSet, Box, Interval
+from .rulefields import (
+    AWS_EGRESS,
+    AWS_PREFIX_LIST,
+    AWS_PREFIX_LIST_ENTRY,
+    AWS_SG,
+    AWS_SG_RULE,
+    AZ_NSG,
+    AZ_RULE,
+    PREFIX_LIST,
+    EffectiveRule,
+    Fields,
+    aws_rule,
+    azure_position,
+    azure_rule,
+)
+from .rulefields import PREVIEW_UNKNOWNS as UNKNOWN
+
+Scope = Literal["korefw-managed", "kore-addresses"]
+SCOPES: tuple[Scope, ...] = ("korefw-managed", "kore-addresses")
+
+#: Destinations that mean "everywhere" (AWS CIDRs, Azure prefixes and service tags).
+CATCH_ALL = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
+_ALL_PORTS: Interval = (0, 65535)
+_WIDE_PROTOCOLS = {"-1", "all", "*", "any"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a resource breaks a policy."""
+
+    urn: str
+    message: str
+
+
+def managed_by_korefw(urn: str) -> bool:
+    """True when a korefw component is among the ancestors named in the URN's type chain."""
+    parts = urn.split("::")
+    if len(parts) < 4:
+        return False
+    return any(t.startswith("korefw:") for t in parts[2].split("$")[:-1])
+
+
+def resource_rules(type_: str, urn: str, props: Mapping[str, Any]) -> list[EffectiveRule]:
+    """The egress rules one resource declares (outbound NSG rules on Azure); [] for others.
+
+    ``props`` are the resource's Pulumi properties (camelCase). Prefix-list destinations
+    appear as ``prefix-list:ID``; values a preview does not know yet stay as Pulumi's
+    unknown sentinels.
+    """
+    f = Fields(urn, props, strict=False)
+    if type_ == AWS_SG:
+        return [aws_rule(blk, urn) for blk in f.each("egress")]
+    if type_ == AWS_EGRESS or (type_ == AWS_SG_RULE and props.get("type") == "egress"):
+        return [aws_rule(f, str(props.get("securityGroupId") or ""))]
+    if type_ == AZ_NSG:
+        return [r for sr in f.each("securityRules") if (r := _azure(urn, sr)) is not None]
+    if type_ == AZ_RULE:
+        group = f"{props.get('resourceGroupName', '')}/{props.get('networkSecurityGroupName', '')}"
+        return [r for r in [_azure(group, f)] if r is not None]
+    return []
+
+
+def _azure(group: str, f: Fields) -> EffectiveRule | None:
+    """An outbound NSG rule; None for an inbound one."""
+    direction, priority, name = azure_position(f, f.text("securityRuleName"))
+    return azure_rule(f, group, priority, name) if direction == "Outbound" else None
+
+
+def rule_findings(rule: EffectiveRule, allowed: AllowSet, region: str) -> list[str]:
+    """Why an Allow rule is not within ``allowed`` (the vendor's rules); [] when it is.
+
+    Prefix-list and unknown destinations cannot be expanded here: for them only the
+    protocol and the ports are checked (:func:`stack_findings` expands prefix lists).
+    """
+    if rule.access.lower() != "allow":
+        return []
+    if rule.l4 is None:
+        what = "all protocols" if str(rule.protocol).lower() in _WIDE_PROTOCOLS else "not TCP/UDP"
+        return [
+            f"protocol {rule.protocol!r} ({what}) is wider than Kore's published {region} "
+            "rules, which name only tcp and udp"
+        ]
+    out: list[str] = []
+    literal = tuple(d for d in rule.destinations if not _deferred(d))
+    if len(literal) < len(rule.destinations):
+        extra_ports = _port_view(AllowSet(_port_boxes(rule))) - _port_view(allowed)
+        if extra_ports:
+            ports = ", ".join(_ports_text(b.ports) for b in extra_ports.boxes())
+            out.append(
+                f"{rule.l4} port(s) {ports} are not in any of Kore's published {region} "
+                f"{rule.l4} rules"
+            )
+    if literal:
+        extra = AllowSet(replace(rule, destinations=literal).boxes()) - allowed
+        if extra:
+            out.append(f"wider than Kore's published {region} rules: {_flows(extra)}")
+    return out
+
+
+def touches_kore(rule: EffectiveRule, allowed: AllowSet) -> bool:
+    """True when a (non catch-all) destination of the rule overlaps one of Kore's addresses."""
+    dests = [d for d in rule.destinations if not _deferred(d) and str(d).lower() not in CATCH_ALL]
+    if not dests:
+        return False
+    mine = _address_view(AllowSet(replace(rule, destinations=tuple(dests)).boxes()))
+    return mine != mine - _address_view(allowed)
+
+
+def in_scope(rule: EffectiveRule, managed: bool, scope: Scope, allowed: AllowSet) -> bool:
+    """Whether the policy checks this rule under ``scope``."""
+    return managed or (scope == "kore-addresses" and touches_kore(rule, allowed))
+
+
+def resource_findings(
+    type_: str, urn: str, props: Mapping[str, Any], allowed: AllowSet, region: str, scope: Scope
+) -> list[Finding]:
+    """Every in-scope egress rule of one resource that is not within the vendor's rules."""
+    managed = managed_by_korefw(urn)
+    out: list[Finding] = []
+    for rule in resource_rules(type_, urn, props):
+        if in_scope(rule, managed, scope, allowed):
+            label = f"NSG rule {rule.name!r}: " if rule.name and type_ == AZ_NSG else ""
+            out += [Finding(urn, label + m) for m in rule_findings(rule, allowed, region)]
+    return out
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """A resource as a stack policy sees it."""
+
+    type: str
+    urn: str
+    props: Mapping[str, Any]
+    property_dependencies: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+def stack_findings(
+    resources: Sequence[StackResource], allowed: AllowSet, region: str, scope: Scope
+) -> list[Finding]:
+    """What only the whole stack shows: rules through prefix lists, and out-of-band rules.
+
+    - An egress rule whose prefix list is in the stack is checked with the list's entries
+      (unless its ports are already wider, which the resource policy reports).
+    - An egress rule or NSG rule that korefw does not manage, attached to a security group
+      or NSG that korefw created, is out of band: korefw's groups hold only korefw's rules.
+    """
+    lists = _prefix_list_entries(resources)
+    korefw_groups = {
+        r.urn for r in resources if r.type in (AWS_SG, AZ_NSG) and managed_by_korefw(r.urn)
+    }
+    out: list[Finding] = []
+    for res in resources:
+        managed = managed_by_korefw(res.urn)
+        for key in ("securityGroupId", "networkSecurityGroupName"):
+            for group in res.property_dependencies.get(key, ()):
+                if (
+                    group in korefw_groups
+                    and not managed
+                    and resource_rules(res.type, res.urn, res.props)
+                ):
+                    out.append(
+                        Finding(
+                            res.urn,
+                            f"out-of-band rule on {group.rsplit('::', 1)[-1]!r}, which korefw "
+                            "created: add egress to Kore through korefw's own options instead",
+                        )
+                    )
+        deps = [u for u in res.property_dependencies.get("prefixListId", ()) if u in lists]
+        if not deps:
+            continue
+        cidrs = tuple(c for u in deps for c in lists[u])
+        for rule in resource_rules(res.type, res.urn, res.props):
+            if in_scope(rule, managed, scope, allowed) and rule_findings(rule, allowed, region):
+                continue  # the resource policy reports it
+            own = tuple(d for d in rule.destinations if not d.startswith(PREFIX_LIST))
+            resolved = replace(rule, destinations=own + cidrs)
+            if in_scope(resolved, managed, scope, allowed):
+                out += [
+                    Finding(res.urn, f"through its prefix list: {m}")
+                    for m in rule_findings(resolved, allowed, region)
+                ]
+    return out
+
+
+def closing_deny_findings(resources: Sequence[StackResource]) -> list[Finding]:
+    """NSGs holding korefw's Allow rules with no Deny for other outbound traffic after them.
+
+    Azure's default ``AllowInternetOutBound`` rule (65001) lets all Internet egress out, so
+    without a closing Deny korefw's Allow rules restrict nothing.
+    """
+    groups: dict[str, list[EffectiveRule]] = defaultdict(list)
+    korefw: dict[str, str] = {}  # group -> URN of a korefw-managed resource in it
+    for res in resources:
+        if res.type not in (AZ_NSG, AZ_RULE):
+            continue
+        deps = res.property_dependencies.get("networkSecurityGroupName", ())
+        for rule in resource_rules(res.type, res.urn, res.props):
+            group = deps[0] if deps and res.type == AZ_RULE else rule.group
+            groups[group].append(rule)
+            if managed_by_korefw(res.urn) and rule.access.lower() == "allow":
+                korefw.setdefault(group, res.urn)
+    out: list[Finding] = []
+    for group, urn in korefw.items():
+        rules = groups[group]
+        last = max(r.priority for r in rules if r.access.lower() == "allow")
+        if not any(
+            r.access.lower() == "deny"
+            and r.priority > last
+            and any(str(d).lower() in CATCH_ALL for d in r.destinations)
+            for r in rules
+        ):
+            name = group.rsplit("::", 1)[-1]
+            out.append(
+                Finding(
+                    urn,
+                    f"NSG {name!r} has korefw's Allow rules but no Deny rule for other outbound "
+                    f"traffic after them (priority > {last}): Azure's default "
+                    "AllowInternetOutBound (65001) still lets all Internet egress out; set "
+                    "deny_other_outbound (korefw:azureDenyOtherOutbound)",
+                )
+            )
+    return out
+
+
+def _list(value: Any) -> list[Mapping[str, Any]]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [v for v in value if isinstance(v, Mapping)]
+    return []
+
+
+def _deferred(dest: str) -> bool:
+    return dest.startswith(PREFIX_LIST) or dest in UNKNOWN
+
+
+def _port_boxes(rule: EffectiveRule) -> list[Box]:
+    return [Box(str(rule.l4), 4, p, (0, 0)) for p in rule.ports]
+
+
+def _port_view(s: AllowSet) -> AllowSet:
+    """Protocols and ports only, whatever the addresses."""
+    return AllowSet(Box(b.protocol, 4, b.ports, (0, 0)) for b in s.boxes())
+
+
+def _address_view(s: AllowSet) -> AllowSet:
+    """Addresses only, whatever the protocol and ports."""
+    return AllowSet(Box("ip", b.version, _ALL_PORTS, b.addresses) for b in s.boxes())
+
+
+def _ports_text(ports: Interval) -> str:
+    return str(ports[0]) if ports[0] == ports[1] else f"{ports[0]}-{ports[1]}"
+
+
+def _flows(extra: AllowSet, limit: int = 3) -> str:
+    boxes = list(extra.boxes())
+    text = "; ".join(f"also allows {b}" for b in boxes[:limit])
+    return text + (f"; and {len(boxes) - limit} more" if len(boxes) > limit else "")
+
+
+def _prefix_list_entries(resources: Iterable[StackResource]) -> dict[str, list[str]]:
+    """Prefix list URN -> its CIDRs (inline ``entries`` and separate entry resources)."""
+    out: dict[str, list[str]] = {}
+    for r in resources:
+        if r.type == AWS_PREFIX_LIST:
+            out[r.urn] = [str(e["cidr"]) for e in _list(r.props.get("entries")) if e.get("cidr")]
+    for r in resources:
+        if r.type == AWS_PREFIX_LIST_ENTRY and r.props.get("cidr"):
+            for urn in r.property_dependencies.get("prefixListId", ()):
+                out.setdefault(urn, []).append(str(r.props["cidr"]))
+    return {urn: [c for c in cidrs if c not in UNKNOWN] for urn, cidrs in out.items()}

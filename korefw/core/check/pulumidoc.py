@@ -1,0 +1,395 @@
+"""One reading of what the Pulumi CLI prints: preview JSON, streamed engine events, stack exports.
+
+Shapes follow the engine's source (pulumi/pulumi):
+
+- ``pulumi preview --json``: ``display.PreviewDigest`` in ``pkg/display/json.go`` (top-level
+  ``config``, ``steps``, ``diagnostics``, ``duration``, ``changeSummary``, ``maybeCorrupt``,
+  each left out when empty), written by ``ShowPreviewDigest`` in
+  ``pkg/backend/display/json.go``. ``same`` steps are printed only with ``--show-sames`` and
+  ``create-replacement`` / ``delete-replaced`` only with ``--show-replacement-steps``
+  (``shouldShow`` in ``pkg/backend/display/display.go``); the root stack step always.
+  Secrets are printed as ``"[secret]"``.
+- ``PULUMI_ENABLE_STREAMING_JSON_PREVIEW``: one ``apitype.EngineEvent`` a line
+  (``sdk/go/common/apitype/events.go``), written by ``ShowJSONEvents`` without the
+  ``shouldShow`` filter; ``resourcePreEvent.metadata`` carries ``op``, ``urn``, ``old`` and
+  ``new``; ``summaryEvent.resourceChanges`` the counts. Secrets are
+  ``{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+  "ciphertext": "[secret]"}`` (blinding crypter, ``pkg/backend/display/events.go``).
+- ``pulumi stack export``: ``{"version": 3, "deployment": {"resources": [...]}}``
+  (``apitype.DeploymentV3`` / ``ResourceV3``); secrets are objects with ``ciphertext``, or with
+  ``plaintext`` (the value as JSON text) when exported with ``--show-secrets``
+  (``SerializePropertyValue`` in ``pkg/resource/stack/deployment.go``).
+
+Which ops carry which state follows ``pkg/resource/deploy/step.go``. :func:`state_after`
+applies a preview's steps, by op, to the current state.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import KorefwError
+
+#: Pulumi's marker for a value not known during a preview (and korefw's offline one).
+UNKNOWN_VALUES = {"04da6b54-80e4-46f7-96ec-b56ff0331ba9", "<computed>"}
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+ROOT_STACK = "pulumi:pulumi:Stack"
+
+#: Ops whose step carries the resource's state after the update (``newState``).
+NEW_STATE_OPS = frozenset({
+    "create", "same", "update", "replace", "create-replacement", "read", "read-replacement",
+    "import", "import-replacement", "refresh",
+})  # fmt: skip
+#: Ops that remove the resource from the state (``oldState`` only).
+DELETE_OPS = frozenset({"delete", "discard"})
+#: Ops that remove the replaced old copy of a resource whose new copy stays.
+DELETE_REPLACED_OPS = frozenset({"delete-replaced", "discard-replaced", "remove-pending-replace"})
+KNOWN_OPS = NEW_STATE_OPS | DELETE_OPS | DELETE_REPLACED_OPS
+#: Ops that act on a resource the current state must already have.
+_EXISTING_OPS = ("same", "update", "replace", "delete")
+#: Ops that are counted as one change in Pulumi's summary (``Logical()`` steps).
+LOGICAL_OPS = ("create", "update", "replace", "delete", "same", "read", "import", "discard")
+
+_EVENT_KEYS = {
+    "cancelEvent", "stdoutEvent", "diagnosticEvent", "preludeEvent", "summaryEvent",
+    "resourcePreEvent", "resOutputsEvent", "resOpFailedEvent", "policyEvent",
+    "policyRemediationEvent", "policyLoadEvent", "policyAnalyzeSummaryEvent",
+    "policyRemediateSummaryEvent", "policyAnalyzeStackSummaryEvent", "startDebuggingEvent",
+    "progressEvent", "errorEvent",
+}  # fmt: skip
+_PREVIEW_KEYS = {"config", "steps", "diagnostics", "duration", "changeSummary", "maybeCorrupt"}
+
+
+class DocumentError(KorefwError):
+    """A Pulumi document that cannot be read, is incomplete, or hides a deciding value."""
+
+
+class Secret:
+    """A secret value whose plaintext the document does not carry."""
+
+    def __repr__(self) -> str:
+        return "[secret]"
+
+
+SECRET = Secret()
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a preview: its op and the resource's state before and after."""
+
+    op: str
+    urn: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+
+
+@dataclass
+class PulumiDocument:
+    """A parsed preview (``kind`` ``preview`` or ``stream``) or stack export (``export``)."""
+
+    kind: str
+    where: str
+    steps: list[Step] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
+    change_summary: dict[str, int] | None = None
+
+    def omitted_unchanged(self) -> int | None:
+        """How many unchanged resources the preview leaves out: 0, a count, or None (unknown).
+
+        A preview of an existing stack prints its unchanged resources only with
+        ``--show-sames``, yet Pulumi's summary (``changeSummary`` / ``resourceChanges``)
+        counts every ``same`` step. Fewer ``same`` steps than counted means some were left
+        out. Without a summary, an existing stack (root stack step not ``create``) whose only
+        ``same`` step is the root's cannot be told apart from one that omits its sames.
+        """
+        if self.kind == "export":
+            return 0
+        shown = sum(1 for s in self.steps if s.op == "same")
+        if self.change_summary is not None:
+            return max(0, self.change_summary.get("same", 0) - shown)
+        root = next((s for s in self.steps if _type_of_urn(s.urn) == ROOT_STACK), None)
+        if root is not None and root.op != "create" and shown <= 1:
+            return None
+        return 0
+
+    def op_counts(self) -> dict[str, int]:
+        """Resources per change, as ``pulumi up`` will report them."""
+        if self.change_summary is not None:
+            return dict(self.change_summary)
+        counts: dict[str, int] = {}
+        for s in self.steps:
+            if s.op in LOGICAL_OPS:
+                counts[s.op] = counts.get(s.op, 0) + 1
+        return counts
+
+
+def _type_of_urn(urn: str) -> str:
+    parts = urn.split("::")
+    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
+
+
+def _short(value: object) -> object:
+    text = repr(value)
+    return value if len(text) <= 60 else text[:57] + "..."
+
+
+def load_document(path: str) -> PulumiDocument:
+    """Read a preview, a streamed preview or a stack export from a file, or ``-`` (stdin)."""
+    if path == "-":
+        return parse_text(sys.stdin.read(), "<stdin>")
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise DocumentError(f"cannot read: {reason}", where=path) from None
+    return parse_text(text, path)
+
+
+def parse_text(text: str, where: str) -> PulumiDocument:
+    """A document from its text: one JSON document, or JSON engine events one a line."""
+    try:
+        obj = json.loads(text)
+    except ValueError as exc:
+        lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+        if len(lines) < 2 or not _is_json_object(lines[0][1]):
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "invalid"
+            line = f":{exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+            raise DocumentError(f"not JSON ({msg})", where=f"{where}{line}") from None
+        events = []
+        for n, line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                raise DocumentError("not a JSON engine event", where=f"{where}:{n}") from None
+        return _stream(events, where)
+    return parse_document(obj, where)
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
+
+
+def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
+    """A document from parsed JSON (a preview, one engine event, or a stack export)."""
+    if isinstance(obj, PulumiDocument):
+        return obj
+    if not isinstance(obj, Mapping):
+        raise DocumentError("expected a JSON object", where=where, value=type(obj).__name__)
+    if "deployment" in obj or "version" in obj:
+        return _export(obj, where)
+    if _EVENT_KEYS & set(obj):
+        return _stream([obj], where)
+    unknown = set(obj) - _PREVIEW_KEYS
+    if unknown:
+        raise DocumentError(
+            "not a pulumi preview --json document, engine event or stack export "
+            "(unknown top-level key)", where=where, value=sorted(unknown)[0],
+        )  # fmt: skip
+    steps = obj.get("steps", [])
+    if not isinstance(steps, list):
+        raise DocumentError("expected a list", where=f"{where}: steps", value=_short(steps))
+    if not steps:
+        raise DocumentError("no steps (a preview always has the root stack's step)", where=where)
+    doc = PulumiDocument("preview", where, change_summary=_summary(obj.get("changeSummary"), where))
+    for i, raw in enumerate(steps):
+        at = f"{where}: steps[{i}]"
+        if not isinstance(raw, Mapping):
+            raise DocumentError("expected a step object", where=at, value=_short(raw))
+        doc.steps.append(_step(raw.get("op"), raw.get("urn"), raw.get("oldState"),
+                               raw.get("newState"), at))  # fmt: skip
+    return doc
+
+
+def _summary(raw: object, where: str) -> dict[str, int] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in raw.values()
+    ):
+        raise DocumentError("expected counts per op", where=f"{where}: changeSummary",
+                            value=_short(raw))  # fmt: skip
+    return {str(k): int(v) for k, v in raw.items()}
+
+
+def _step(op: object, urn: object, old: object, new: object, at: str) -> Step:
+    if not isinstance(op, str) or op not in KNOWN_OPS:
+        raise DocumentError("unknown step op", where=f"{at}: op", value=_short(op))
+    if not isinstance(urn, str) or not urn:
+        raise DocumentError("expected a URN", where=f"{at}: urn", value=_short(urn))
+    old_s = None if old is None else state(old, f"{at}: oldState")
+    new_s = None if new is None else state(new, f"{at}: newState")
+    if op in NEW_STATE_OPS and new_s is None:
+        raise DocumentError(f"a {op} step needs newState", where=at)
+    if op not in NEW_STATE_OPS and old_s is None:
+        raise DocumentError(f"a {op} step needs oldState", where=at)
+    return Step(str(op), urn, old_s, new_s)
+
+
+def state(raw: object, at: str) -> dict[str, Any]:
+    """A checked copy of one resource state, secrets revealed or replaced by :data:`SECRET`."""
+    if not isinstance(raw, Mapping):
+        raise DocumentError("expected a resource state object", where=at, value=_short(raw))
+    urn = raw.get("urn")
+    if not isinstance(urn, str) or not urn:
+        raise DocumentError("resource state has no urn", where=at, value=_short(urn))
+    at = f"{at} {urn}"
+    t = raw.get("type")
+    if not isinstance(t, str) or not t:
+        raise DocumentError("resource state has no type", where=at, value=_short(t))
+    rid = raw.get("id")
+    if rid is not None and not isinstance(rid, str):
+        raise DocumentError("expected a string", where=f"{at}: id", value=_short(rid))
+    out = dict(raw)
+    for key in ("inputs", "outputs"):
+        value = raw.get(key)
+        if value is None:
+            out[key] = {}
+        elif not isinstance(value, Mapping):
+            raise DocumentError("expected an object", where=f"{at}: {key}", value=_short(value))
+        else:
+            out[key] = _reveal(value, f"{at}: {key}")
+    deps = raw.get("propertyDependencies") or {}
+    if not isinstance(deps, Mapping) or not all(
+        isinstance(v, list) and all(isinstance(u, str) for u in v) for v in deps.values()
+    ):
+        raise DocumentError("expected lists of URNs", where=f"{at}: propertyDependencies",
+                            value=_short(deps))  # fmt: skip
+    out["propertyDependencies"] = dict(deps)
+    return out
+
+
+def _reveal(value: Any, at: str) -> Any:
+    if isinstance(value, Mapping):
+        if value.get(SECRET_SIG_KEY) == SECRET_SIG:
+            plain = value.get("plaintext")
+            if isinstance(plain, str):
+                try:
+                    return _reveal(json.loads(plain), at)
+                except ValueError:
+                    raise DocumentError("secret plaintext is not JSON", where=at) from None
+            return SECRET
+        return {k: _reveal(v, f"{at}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [_reveal(v, at) for v in value]
+    if value == "[secret]":
+        return SECRET
+    return value
+
+
+def _export(obj: Mapping[str, Any], where: str) -> PulumiDocument:
+    version = obj.get("version")
+    if version not in (3, 4):
+        raise DocumentError("unsupported stack export version (expected 3)",
+                            where=f"{where}: version", value=_short(version))  # fmt: skip
+    dep = obj.get("deployment")
+    if not isinstance(dep, Mapping):
+        raise DocumentError("expected an object", where=f"{where}: deployment", value=_short(dep))
+    resources = dep.get("resources") or []
+    if not isinstance(resources, list):
+        raise DocumentError("expected a list", where=f"{where}: deployment.resources",
+                            value=_short(resources))  # fmt: skip
+    doc = PulumiDocument("export", where)
+    doc.resources = [state(r, f"{where}: resources[{i}]") for i, r in enumerate(resources)]
+    return doc
+
+
+def _stream(events: list[Any], where: str) -> PulumiDocument:
+    doc = PulumiDocument("stream", where)
+    pre_op: dict[str, str] = {}
+    for n, ev in enumerate(events, 1):
+        at = f"{where}: event {n}"
+        if not isinstance(ev, Mapping) or not (_EVENT_KEYS & set(ev)):
+            raise DocumentError("not an engine event", where=at, value=_short(ev))
+        if "summaryEvent" in ev:
+            summary = ev["summaryEvent"]
+            if not isinstance(summary, Mapping):
+                raise DocumentError("expected an object", where=f"{at}: summaryEvent")
+            doc.change_summary = _summary(summary.get("resourceChanges") or {}, at)
+        for key in ("resourcePreEvent", "resOutputsEvent"):
+            if key not in ev:
+                continue
+            body = ev[key]
+            meta = body.get("metadata") if isinstance(body, Mapping) else None
+            if not isinstance(meta, Mapping):
+                raise DocumentError("expected metadata", where=f"{at}: {key}", value=_short(body))
+            step = _step(meta.get("op"), meta.get("urn"), meta.get("old"), meta.get("new"),
+                         f"{at}: {key}.metadata")  # fmt: skip
+            if key == "resourcePreEvent":
+                pre_op[step.urn] = step.op
+                doc.steps.append(step)
+            elif pre_op.get(step.urn) == "refresh" and (
+                (step.op == "update" and meta.get("detailedDiff") is not None)
+                or step.op == "delete"
+            ):
+                # As ShowPreviewDigest does: a refresh's outcome replaces its step.
+                doc.steps = [step if s.urn == step.urn else s for s in doc.steps]
+    if not doc.steps:
+        raise DocumentError("no resource events in the engine event stream", where=where)
+    return doc
+
+
+def state_after(doc: PulumiDocument, base: PulumiDocument | None = None) -> list[dict[str, Any]]:
+    """The resources after the update: ``base`` (or, without it, nothing) with each step applied.
+
+    A complete preview needs no ``base``; one that leaves out unchanged resources of an
+    existing stack raises :class:`DocumentError` saying how to get a complete picture.
+    """
+    if doc.kind == "export":
+        if base is not None:
+            raise DocumentError("PLAN is a stack export; --state needs a preview as PLAN",
+                                where=doc.where)  # fmt: skip
+        return [r for r in doc.resources if not r.get("delete")]
+    live: dict[str, dict[str, Any]] = {}
+    if base is not None:
+        if base.kind != "export":
+            raise DocumentError("expected a `pulumi stack export` document", where=base.where)
+        live = {r["urn"]: r for r in base.resources if not r.get("delete")}
+    else:
+        missing = doc.omitted_unchanged()
+        if missing != 0:
+            count = "its" if missing is None else f"{missing}"
+            raise DocumentError(
+                f"incomplete: this preview of an existing stack leaves out {count} unchanged "
+                "resources, so no verdict is possible; rerun `pulumi preview --json "
+                "--show-sames`, or pass the current state with `--state` (from "
+                "`pulumi stack export`)", where=doc.where,
+            )  # fmt: skip
+    for s in doc.steps:
+        known = s.urn in live
+        if base is not None and s.op in ("create",) and known:
+            raise DocumentError(f"the preview does not fit the state: it creates {s.urn}, "
+                                "which the state already has", where=doc.where)  # fmt: skip
+        pending_delete = s.op == "delete" and s.old is not None and s.old.get("delete")
+        if base is not None and s.op in _EXISTING_OPS and not known and not pending_delete:
+            raise DocumentError(f"the preview does not fit the state: it {s.op}s {s.urn}, "
+                                "which the state does not have", where=doc.where)  # fmt: skip
+        if s.op in NEW_STATE_OPS and s.new is not None:
+            live[s.new["urn"]] = s.new
+        elif s.op in DELETE_OPS and not (s.old and s.old.get("delete")):
+            live.pop(s.urn, None)
+        # DELETE_REPLACED_OPS remove the old copy only; the replacement stays.
+    return list(live.values())
+
+
+def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> list[dict[str, Any]]:
+    """The resources before the update: ``base``, or the old states a complete preview shows."""
+    if base is not None:
+        return [r for r in base.resources if not r.get("delete")]
+    if doc.kind == "export":
+        return [r for r in doc.resources if not r.get("delete")]
+    state_after(doc)  # raises when the preview is incomplete
+    before: dict[str, dict[str, Any]] = {}
+    for s in doc.steps:
+        if s.old is not None and not s.old.get("delete") and s.op not in DELETE_REPLACED_OPS:
+            before.setdefault(s.urn, s.old)
+    return list(before.values())

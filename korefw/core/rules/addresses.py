@@ -1,0 +1,106 @@
+"""Exact address arithmetic: ranges to CIDRs, collapsing, breadth checks.
+
+Everything here is exact: the union of the CIDRs returned equals the input, address
+for address, and no shorter list of CIDRs exists (``ipaddress.summarize_address_range``
+emits the unique minimal aligned cover).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+
+from ..errors import KorefwError
+
+IPAddress = IPv4Address | IPv6Address
+IPNetwork = IPv4Network | IPv6Network
+
+#: Blocks shorter than these prefixes are "dangerously broad" unless explicitly allowed.
+MIN_PREFIX = {4: 16, 6: 32}
+
+# Dashes Kore writes between the ends of a range: hyphen, en dash, em dash, minus, "to".
+_RANGE_RE = re.compile(r"^\s*(\S+?)\s*(?:-|–|—|−|\bto\b)\s*(\S+)\s*$")
+
+
+def parse_address(text: str, *, where: str | None = None) -> IPAddress:
+    """Parse one IPv4 or IPv6 address."""
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        raise KorefwError("malformed IP address", where=where, value=text) from None
+
+
+def parse_network(text: str, *, where: str | None = None) -> IPNetwork:
+    """Parse ``a.b.c.d`` (a host) or ``a.b.c.d/n``; host bits must be zero."""
+    raw = text.strip()
+    try:
+        if "/" in raw:
+            return ipaddress.ip_network(raw, strict=True)
+        return ipaddress.ip_network(ipaddress.ip_address(raw))
+    except ValueError as exc:
+        reason = "CIDR has host bits set" if "host bits" in str(exc) else "malformed IP or CIDR"
+        raise KorefwError(reason, where=where, value=text) from None
+
+
+def range_to_cidrs(
+    first: IPAddress, last: IPAddress, *, where: str | None = None
+) -> list[IPNetwork]:
+    """The minimal exact list of CIDRs covering ``first``..``last`` inclusive."""
+    if first.version != last.version:
+        raise KorefwError("range mixes IPv4 and IPv6", where=where, value=f"{first} - {last}")
+    if int(first) > int(last):
+        raise KorefwError("reversed IP range", where=where, value=f"{first} - {last}")
+    return list(ipaddress.summarize_address_range(first, last))  # type: ignore[arg-type]
+
+
+def looks_like_range(text: str) -> bool:
+    """True when ``text`` has the shape ``address <dash> address``."""
+    m = _RANGE_RE.match(text)
+    return bool(m) and _is_ip(m.group(1)) and _is_ip(m.group(2))
+
+
+def parse_ip_destination(text: str, *, where: str | None = None) -> list[IPNetwork]:
+    """Parse an address, a CIDR, or a range ``a - b`` (any dash, spaced or not)."""
+    m = _RANGE_RE.match(text)
+    if m and "/" not in text:
+        first = parse_address(m.group(1), where=where)
+        last = parse_address(m.group(2), where=where)
+        return range_to_cidrs(first, last, where=where)
+    return [parse_network(text, where=where)]
+
+
+def collapse(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
+    """Merge overlapping and adjacent blocks; IPv4 sorted before IPv6."""
+    v4 = [n for n in networks if n.version == 4]
+    v6 = [n for n in networks if n.version == 6]
+    out: list[IPNetwork] = list(ipaddress.collapse_addresses(v4))
+    out.extend(ipaddress.collapse_addresses(v6))
+    return out
+
+
+def check_breadth(net: IPNetwork, *, allow_broad: bool = False, where: str | None = None) -> None:
+    """Refuse blocks shorter than /16 (IPv4) or /32 (IPv6) unless ``allow_broad``."""
+    if allow_broad:
+        return
+    if net.prefixlen < MIN_PREFIX[net.version]:
+        raise KorefwError(
+            f"destination broader than /{MIN_PREFIX[net.version]} "
+            "(pass allow_broad to accept it on purpose)",
+            where=where,
+            value=str(net),
+        )
+
+
+def network_span(net: IPNetwork) -> tuple[int, int]:
+    """First and last address of ``net`` as integers."""
+    return int(net.network_address), int(net.broadcast_address)
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
