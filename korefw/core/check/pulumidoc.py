@@ -258,6 +258,9 @@ def state(raw: object, at: str) -> dict[str, Any]:
             raise DocumentError("expected an object", where=f"{at}: {key}", value=_short(value))
         else:
             out[key] = _reveal(value, f"{at}: {key}")
+            if out[key] is SECRET:
+                raise DocumentError("the whole property map is a secret, so the allow set "
+                                    "cannot be decided", where=f"{at}: {key}")  # fmt: skip
     deps = raw.get("propertyDependencies") or {}
     if not isinstance(deps, Mapping) or not all(
         isinstance(v, list) and all(isinstance(u, str) for u in v) for v in deps.values()
@@ -298,6 +301,21 @@ def _export(obj: Mapping[str, Any], where: str) -> PulumiDocument:
     if not isinstance(resources, list):
         raise DocumentError("expected a list", where=f"{where}: deployment.resources",
                             value=_short(resources))  # fmt: skip
+    pending = dep.get("pending_operations") or []
+    if not isinstance(pending, list):
+        raise DocumentError("expected a list", where=f"{where}: deployment.pending_operations",
+                            value=_short(pending))  # fmt: skip
+    for i, op in enumerate(pending):
+        # An interrupted update: the resource may or may not exist in the cloud
+        # (`pulumi refresh` or `pulumi cancel` settles it).
+        res = op.get("resource") if isinstance(op, Mapping) else None
+        urn = res.get("urn") if isinstance(res, Mapping) else None
+        kind = op.get("type") if isinstance(op, Mapping) else None
+        raise DocumentError(
+            f"pending operation {kind!r} on {urn or '<no urn>'}: an interrupted update left it "
+            "unknown whether the resource exists; run `pulumi refresh` and export again",
+            where=f"{where}: deployment.pending_operations[{i}]",
+        )
     doc = PulumiDocument("export", where)
     doc.resources = [state(r, f"{where}: resources[{i}]") for i, r in enumerate(resources)]
     return doc
@@ -348,7 +366,9 @@ def state_after(doc: PulumiDocument, base: PulumiDocument | None = None) -> list
         if base is not None:
             raise DocumentError("PLAN is a stack export; --state needs a preview as PLAN",
                                 where=doc.where)  # fmt: skip
-        return [r for r in doc.resources if not r.get("delete")]
+        # A resource pending delete (`"delete": true`) is still deployed until an update
+        # removes it, so it counts.
+        return list(doc.resources)
     live: dict[str, dict[str, Any]] = {}
     if base is not None:
         if base.kind != "export":
@@ -386,7 +406,7 @@ def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> lis
     if base is not None:
         return [r for r in base.resources if not r.get("delete")]
     if doc.kind == "export":
-        return [r for r in doc.resources if not r.get("delete")]
+        return list(doc.resources)
     state_after(doc)  # raises when the preview is incomplete
     before: dict[str, dict[str, Any]] = {}
     for s in doc.steps:
