@@ -230,3 +230,42 @@ def test_rendered_gce_and_k8s_read_back_to_the_rules(rules: list[Rule]) -> None:
     docs = yaml.safe_load(files["korefw-t.yml"])["items"]
     assert k8s_allow_set(docs, "k8s", reading) == rs.allow_set()
     assert not reading.wider and not reading.problems
+
+
+# --- defects found by a hostile tester -------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("direction", "egress"), ("direction", "Egress"), ("direction", "OUT"), ("direction", None),
+    ("priority", "x"), ("priority", 1e400), ("priority", -5), ("priority", 65536),
+    ("priority", True),
+])  # fmt: skip
+def test_gce_rule_with_a_field_gce_would_not_take_is_one_line(
+    jp_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object
+) -> None:
+    rules = json.loads((jp_out / "korefw-jp.gce").read_text())
+    wide = {"allowed": [{"IPProtocol": "all"}], "destinationRanges": ["0.0.0.0/0"],
+            "direction": "EGRESS", "network": rules[0]["network"], "name": "x", field: value}
+    (tmp_path / "x.gce").write_text(json.dumps([*rules, wide]))
+    assert main(["verify", str(tmp_path / "x.gce"), "--rules", "jp"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"x.gce: x: {field}:" in err
+
+
+def test_rendered_folder_with_non_utf8_deep_or_fifo_files_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {"bytes.gce": b"[\xff\xfe]", "deep.gce": b"[" * 100000 + b"]" * 100000,
+             "deep.yml": b"[" * 50000 + b"]" * 50000}  # fmt: skip
+    for name, data in cases.items():
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        assert main(["verify", str(folder), "--rules", "jp"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and name in err and "Traceback" not in err
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "f.gce")
+    assert main(["verify", str(fifo), "--rules", "jp"]) == 2
+    assert "not a regular file" in capsys.readouterr().err

@@ -440,3 +440,25 @@ def test_secret_wrapped_inputs_are_one_line(capsys: pytest.CaptureFixture[str],
     for argv in (["verify", str(path), "--rules", rules_files["v1"]], ["diff", STATE, str(path)]):
         code, _, err = run(capsys, *argv)
         assert code == 2 and "inputs: the whole property map is a secret" in err
+
+
+@pytest.mark.parametrize("data", [b"[" * 100000 + b"]" * 100000, b"[" * 5000 + b"]" * 5000,
+                                  b'{"steps": [{"op": "\xff"}]}'])  # fmt: skip
+def test_deep_or_non_utf8_documents_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules_files: dict[str, str], data: bytes
+) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(data)
+    for argv in (["verify", str(path), "--rules", rules_files["v1"]], ["diff", STATE, str(path)]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and "d.json" in err
+
+
+def test_a_fifo_document_is_refused_not_waited_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules_files: dict[str, str]
+) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "p.json")
+    code, _, err = run(capsys, "verify", str(tmp_path / "p.json"), "--rules", rules_files["v1"])
+    assert code == 2 and "not a regular file" in err

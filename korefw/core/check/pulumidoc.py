@@ -30,10 +30,10 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import KorefwError
+from ..inputfile import read_input_text
 
 #: Pulumi's marker for a value not known during a preview (and korefw's offline one).
 UNKNOWN_VALUES = {"04da6b54-80e4-46f7-96ec-b56ff0331ba9", "<computed>"}
@@ -144,18 +144,15 @@ def load_document(path: str) -> PulumiDocument:
     """Read a preview, a streamed preview or a stack export from a file, or ``-`` (stdin)."""
     if path == "-":
         return parse_text(sys.stdin.read(), "<stdin>")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise DocumentError(f"cannot read: {reason}", where=path) from None
-    return parse_text(text, path)
+    return parse_text(read_input_text(path, error=DocumentError), path)
 
 
 def parse_text(text: str, where: str) -> PulumiDocument:
     """A document from its text: one JSON document, or JSON engine events one a line."""
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise DocumentError("JSON nested too deeply to read", where=where) from None
     except ValueError as exc:
         lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
         if len(lines) < 2 or not _is_json_object(lines[0][1]):
@@ -166,16 +163,20 @@ def parse_text(text: str, where: str) -> PulumiDocument:
         for n, line in lines:
             try:
                 events.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise DocumentError("not a JSON engine event", where=f"{where}:{n}") from None
-        return _stream(events, where)
-    return parse_document(obj, where)
+    else:
+        events = None
+    try:
+        return parse_document(obj, where) if events is None else _stream(events, where)
+    except RecursionError:
+        raise DocumentError("JSON nested too deeply to read", where=where) from None
 
 
 def _is_json_object(line: str) -> bool:
     try:
         return isinstance(json.loads(line), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KorefwError
+from ..inputfile import read_input_text
 from ..rules.allowset import AllowSet, Box
 from ..rules.model import Rule, RuleSet
 from .verify import CloudVerdict, Verification
@@ -80,6 +81,22 @@ def gce_allow_set(rules: list[Mapping[str, Any]], where: str) -> tuple[AllowSet,
     """The effective egress allow set of GCE firewall rules, and what is wider than TCP/UDP."""
     wider: list[str] = []
     allowed, denied = AllowSet(), AllowSet()
+    for i, r in enumerate(rules):
+        if not isinstance(r, Mapping):
+            raise KorefwError("expected a firewall rule object", where=f"{where}: [{i}]",
+                              value=type(r).__name__)  # fmt: skip
+        # GCE's API takes INGRESS (the default) or EGRESS, nothing else.
+        if r.get("direction", "INGRESS") not in ("INGRESS", "EGRESS"):
+            raise KorefwError("direction must be INGRESS or EGRESS",
+                              where=f"{where}: {r.get('name', f'[{i}]')}: direction",
+                              value=r.get("direction"))  # fmt: skip
+        priority = r.get("priority", 1000)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not (
+            0 <= priority <= 65535
+        ):
+            raise KorefwError("priority must be an integer 0-65535",
+                              where=f"{where}: {r.get('name', f'[{i}]')}: priority",
+                              value=priority)  # fmt: skip
     egress = [r for r in rules if r.get("direction", "INGRESS") == "EGRESS"
               and not r.get("disabled", False)]  # fmt: skip
     networks = {str(r.get("network", "")) for r in egress}
@@ -134,6 +151,8 @@ def _documents(text: str, where: str) -> list[Mapping[str, Any]]:
         docs = [d for d in yaml.safe_load_all(text) if d]
     except yaml.YAMLError as exc:
         raise KorefwError(f"not YAML: {str(exc).splitlines()[0]}", where=where) from None
+    except RecursionError:
+        raise KorefwError("YAML nested too deeply to read", where=where) from None
     out: list[Mapping[str, Any]] = []
     for d in docs:
         if not isinstance(d, Mapping):
@@ -236,7 +255,7 @@ def is_rendered(path: str) -> bool:
         return False
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, list) and all(isinstance(r, dict) and "direction" in r for r in data)
 
@@ -249,13 +268,12 @@ def read_rendered(path: str) -> RenderedReading:
     reading = RenderedReading()
     k8s_docs: list[tuple[str, Mapping[str, Any]]] = []
     for f in files:
-        try:
-            text = f.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise KorefwError(f"cannot read: {exc.strerror}", where=str(f)) from None
+        text = read_input_text(f)
         if f.suffix.lower() in (".gce", ".json"):
             try:
                 data = json.loads(text)
+            except RecursionError:
+                raise KorefwError("JSON nested too deeply to read", where=str(f)) from None
             except ValueError as exc:
                 raise KorefwError(f"not JSON: {exc}", where=str(f)) from None
             if not isinstance(data, list):
