@@ -778,6 +778,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KorefwError as exc:
         _eprint(f"korefw: error: {exc}")
         return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly. Point stdout at devnull so that
+        # the interpreter's final flush does not fail again (Python's signal docs).
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    # Last resort; the readers name the file and field where they can.
+    except RecursionError:
+        _eprint("korefw: error: input nested too deeply to read")
+        return EXIT_ERROR
+    except UnicodeDecodeError as exc:
+        _eprint(f"korefw: error: input is not UTF-8 text (byte {exc.start})")
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":
