@@ -35,6 +35,9 @@ from .core.safewrite import check_output_dir, check_output_file, write_files
 EXIT_OK = 0
 EXIT_NOT_ALLOWED = 1
 EXIT_ERROR = 2
+#: Bounds of `korefw fetch --timeout` (seconds, the whole download) and `--max-bytes`.
+MAX_FETCH_TIMEOUT = 3600
+MAX_FETCH_BYTES = 100_000_000
 
 
 # --------------------------------------------------------------------------- shared helpers
@@ -352,7 +355,7 @@ def add_fetch_command(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"per page (default: {DEFAULT_TIMEOUT:g})",
+        help=f"for each page's whole download (default: {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument(
         "--max-bytes",
@@ -373,8 +376,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.regions):
         raise KorefwError("give REGION codes or --all (not both)", where="fetch")
-    if args.timeout <= 0 or args.max_bytes <= 0:
-        raise KorefwError("--timeout and --max-bytes must be positive", where="fetch")
+    if not 0 < args.timeout <= MAX_FETCH_TIMEOUT:  # also refuses nan
+        raise KorefwError(f"expected seconds, more than 0 and at most {MAX_FETCH_TIMEOUT}",
+                          where="--timeout", value=args.timeout)  # fmt: skip
+    if not 0 < args.max_bytes <= MAX_FETCH_BYTES:
+        raise KorefwError(f"expected a size from 1 to {MAX_FETCH_BYTES} bytes",
+                          where="--max-bytes", value=args.max_bytes)  # fmt: skip
     pages = check_output_dir(args.pages, where="--pages") if args.pages else PAGES_DIR
     fetched = fetch_pages(
         region_codes() if args.all else args.regions,
