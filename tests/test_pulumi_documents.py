@@ -462,3 +462,49 @@ def test_a_fifo_document_is_refused_not_waited_on(
     os.mkfifo(tmp_path / "p.json")
     code, _, err = run(capsys, "verify", str(tmp_path / "p.json"), "--rules", rules_files["v1"])
     assert code == 2 and "not a regular file" in err
+
+
+def _preview(name: str) -> dict:
+    return json.loads((FIX / name).read_text())
+
+
+@pytest.mark.parametrize("edit", ["diagnostic", "maybeCorrupt"])
+def test_a_failed_preview_is_incomplete(edit: str) -> None:
+    doc = _preview("aws-new.preview.json")
+    if edit == "diagnostic":
+        doc["diagnostics"] = [{"message": "error: boom", "severity": "error"}]
+    else:
+        doc["maybeCorrupt"] = True
+    with pytest.raises(KorefwError, match="incomplete"):
+        verify(doc, RULES_V1)
+
+
+def test_a_warning_diagnostic_is_not_a_failure() -> None:
+    doc = _preview("aws-new.preview.json")
+    doc["diagnostics"] = [{"message": "warning: x", "severity": "warning"}]
+    assert verify(doc, RULES_V1).exit_code == 0
+
+
+@pytest.mark.parametrize("event", [
+    {"diagnosticEvent": {"message": "error: program failed", "severity": "error"}},
+    {"cancelEvent": {}},
+    {"resOpFailedEvent": {"metadata": {"op": "create", "urn": "u"}, "status": 1, "steps": 1}},
+    {"summaryEvent": {"maybeCorrupt": True, "resourceChanges": {}}},
+])  # fmt: skip
+def test_a_failed_or_cancelled_stream_is_incomplete(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules_files: dict[str, str], event: dict
+) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text((FIX / "aws-delete-rule.stream.jsonl").read_text() + json.dumps(event) + "\n")
+    code, _, err = run(capsys, "verify", str(path), "--rules", rules_files["v1"])
+    assert code == 2 and "incomplete" in err
+
+
+def test_two_nsg_rules_with_one_name_are_rejected() -> None:
+    doc = _preview("azure-new.preview.json")
+    for step in doc["steps"]:
+        rules = (step.get("newState") or {}).get("inputs", {}).get("securityRules")
+        if rules:
+            rules[1]["name"] = rules[0]["name"]
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == 1 and "two NSG rules named 'kore-tcp-3478'" in result.render()

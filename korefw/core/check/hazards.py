@@ -263,9 +263,9 @@ class _Simulation:
             nsg = self.ref(c.old, "networkSecurityGroupName", "old")
             i_old, i_new = c.old.get("inputs", {}), (c.new or {}).get("inputs", {})
             if lingers(c) or i_old.get("priority") != i_new.get("priority"):
-                held[nsg, "priority", i_old.get("priority")].append(urn)
+                held[nsg, "priority", _key(i_old.get("priority"))].append(urn)
             if lingers(c):
-                held[nsg, "name", _rule_name(i_old)].append(urn)
+                held[nsg, "name", _key(_rule_name(i_old))].append(urn)
         out = []
         for urn, c in self.of_type(AZ_RULE):
             if c.new is None or c.op == "same":
@@ -276,7 +276,7 @@ class _Simulation:
             checks = [("name", _rule_name(i_new))] if c.op in ("create", "replace") else []
             checks += [("priority", i_new.get("priority"))] if moved else []
             for what, value in checks:
-                others = [u for u in held.get((nsg, what, value), []) if u != urn]
+                others = [u for u in held.get((nsg, what, _key(value)), []) if u != urn]
                 if others:
                     out.append(Hazard(
                         f"azure-{what}", urn,
@@ -321,6 +321,11 @@ class _Simulation:
 def lingers(c: Change) -> bool:
     """The old resource is still there when the creates and updates run."""
     return c.op == "delete" or (c.op == "replace" and not c.delete_before_replace)
+
+
+def _key(value: Any) -> Any:
+    """A dict key for a property value (a malformed one may be a list or an object)."""
+    return value if isinstance(value, str | int | float | bool | None) else repr(value)
 
 
 def _rule_name(inputs: Mapping[str, Any]) -> Any:

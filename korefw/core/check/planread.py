@@ -283,8 +283,12 @@ def _check_azure(reading: PlanReading) -> None:
         if not denies_rest:
             reading.open_nsgs.append(gid)
     seen: dict[tuple[str, str, int], str] = {}
+    names: set[tuple[str, str]] = set()
     for p in sorted(reading._priorities, key=lambda p: (p[0], p[1], p[2], p[3])):
         gid, direction, priority, name = p
+        if (gid, name) in names:  # a rule's name is its identity within its NSG
+            reading.rejected.append(f"two NSG rules named {name!r} in {gid}")
+        names.add((gid, name))
         if not 100 <= priority <= 4096:
             reading.rejected.append(
                 f"NSG rule {name!r} in {gid}: priority {priority} outside 100-4096"

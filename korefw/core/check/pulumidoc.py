@@ -196,6 +196,7 @@ def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
             "not a pulumi preview --json document, engine event or stack export "
             "(unknown top-level key)", where=where, value=sorted(unknown)[0],
         )  # fmt: skip
+    _check_outcome(obj.get("diagnostics"), obj.get("maybeCorrupt"), where)
     steps = obj.get("steps", [])
     if not isinstance(steps, list):
         raise DocumentError("expected a list", where=f"{where}: steps", value=_short(steps))
@@ -209,6 +210,20 @@ def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
         doc.steps.append(_step(raw.get("op"), raw.get("urn"), raw.get("oldState"),
                                raw.get("newState"), at))  # fmt: skip
     return doc
+
+
+def _check_outcome(diagnostics: object, maybe_corrupt: object, where: str) -> None:
+    """Refuse a preview that failed: its steps stop where the program or engine failed."""
+    for i, diag in enumerate(diagnostics if isinstance(diagnostics, list) else []):
+        if isinstance(diag, Mapping) and diag.get("severity") == "error":
+            message = str(diag.get("message", "")).strip().splitlines()[:1]
+            raise DocumentError(
+                "incomplete: the preview failed, so its steps stop short"
+                + (f" ({message[0]})" if message else ""), where=f"{where}: diagnostics[{i}]",
+            )  # fmt: skip
+    if maybe_corrupt:
+        raise DocumentError("incomplete: the engine marks this preview maybeCorrupt",
+                            where=where)  # fmt: skip
 
 
 def _summary(raw: object, where: str) -> dict[str, int] | None:
@@ -329,10 +344,21 @@ def _stream(events: list[Any], where: str) -> PulumiDocument:
         at = f"{where}: event {n}"
         if not isinstance(ev, Mapping) or not (_EVENT_KEYS & set(ev)):
             raise DocumentError("not an engine event", where=at, value=_short(ev))
+        if "cancelEvent" in ev:
+            raise DocumentError("incomplete: the preview was cancelled", where=at)
+        if "resOpFailedEvent" in ev:
+            body = ev["resOpFailedEvent"]
+            meta = body.get("metadata") if isinstance(body, Mapping) else None
+            urn = meta.get("urn") if isinstance(meta, Mapping) else None
+            raise DocumentError(f"incomplete: an operation failed on {urn or 'a resource'}",
+                                where=at)  # fmt: skip
+        if "diagnosticEvent" in ev:
+            _check_outcome([ev["diagnosticEvent"]], False, at)
         if "summaryEvent" in ev:
             summary = ev["summaryEvent"]
             if not isinstance(summary, Mapping):
                 raise DocumentError("expected an object", where=f"{at}: summaryEvent")
+            _check_outcome(None, summary.get("maybeCorrupt"), at)
             doc.change_summary = _summary(summary.get("resourceChanges") or {}, at)
         for key in ("resourcePreEvent", "resOutputsEvent"):
             if key not in ev:
