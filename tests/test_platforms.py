@@ -269,3 +269,33 @@ def test_rendered_folder_with_non_utf8_deep_or_fifo_files_is_one_line(
     os.mkfifo(fifo / "f.gce")
     assert main(["verify", str(fifo), "--rules", "jp"]) == 2
     assert "not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("extra", "text"), [
+    ({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+      "metadata": {"name": "world"},
+      "spec": {"endpointSelector": {}, "egress": [{"toEntities": ["world"]}]}}, "toEntities"),
+    ({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": "c"},
+      "spec": {"endpointSelector": {}, "egress": [{"toCIDR": ["0.0.0.0/0"]}]}}, "toCIDR"),
+    ({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+      "metadata": {"name": "o", "namespace": "other"},
+      "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}},
+     "several namespaces"),
+    ({"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkPolicy",
+      "metadata": {"name": "g"}, "spec": {}}, "GlobalNetworkPolicy"),
+])  # fmt: skip
+def test_k8s_policies_korefw_does_not_read_are_undecided_not_ignored(
+    jp_out: Path, tmp_path: Path, extra: dict, text: str
+) -> None:
+    base = (jp_out / "korefw-jp.yml").read_text()
+    (tmp_path / "k.yml").write_text(base + "\n---\n" + yaml.safe_dump(extra))
+    v = verify_rendered(str(tmp_path / "k.yml"), load_rules("jp"))
+    assert v.exit_code == 2 and text in v.render()
+
+
+def test_yaml_that_is_not_a_manifest_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.yml").write_text("a: 1\n")
+    assert main(["verify", str(tmp_path / "a.yml"), "--rules", "jp"]) == 2
+    assert "expected Kubernetes objects" in capsys.readouterr().err

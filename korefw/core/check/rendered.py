@@ -155,8 +155,8 @@ def _documents(text: str, where: str) -> list[Mapping[str, Any]]:
         raise KorefwError("YAML nested too deeply to read", where=where) from None
     out: list[Mapping[str, Any]] = []
     for d in docs:
-        if not isinstance(d, Mapping):
-            raise KorefwError("expected Kubernetes objects", where=where)
+        if not isinstance(d, Mapping) or not isinstance(d.get("kind"), str):
+            raise KorefwError("expected Kubernetes objects (each with a kind)", where=where)
         out += list(d.get("items") or []) if str(d.get("kind", "")).endswith("List") else [d]
     return out
 
@@ -183,9 +183,19 @@ def k8s_allow_set(docs: Iterable[Mapping[str, Any]], where: str,
             restricted = True
             for i, rule in enumerate(spec.get("egress") or []):
                 total += _k8s_rule(rule, f"{name} egress[{i}]", reading)
-        elif kind == "CiliumNetworkPolicy":
-            for i, rule in enumerate(spec.get("egress") or []):
-                _cilium_rule(rule, f"{name} egress[{i}]", reading)
+        elif kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
+            specs = [spec, *(d.get("specs") or [])] if d.get("specs") else [spec]
+            for sp in specs:
+                if not isinstance(sp, Mapping):
+                    continue
+                if sp.get("egressDeny"):
+                    reading.problems.append(f"{name}: egressDeny; korefw reads Cilium toFQDNs "
+                                            "rules only")  # fmt: skip
+                for i, rule in enumerate(sp.get("egress") or []):
+                    _cilium_rule(rule, f"{name} egress[{i}]", reading)
+        elif isinstance(kind, str) and kind.endswith("Policy"):
+            reading.problems.append(f"{name}: a {kind} may allow or deny egress; korefw reads "
+                                    "NetworkPolicy and Cilium toFQDNs rules only")  # fmt: skip
     return AllowSet(total) if restricted else None
 
 
@@ -233,6 +243,10 @@ def _k8s_rule(rule: Mapping[str, Any], name: str, reading: RenderedReading) -> l
 
 
 def _cilium_rule(rule: Mapping[str, Any], name: str, reading: RenderedReading) -> None:
+    other = sorted(set(rule) - {"toFQDNs", "toPorts"})
+    if other:  # toEntities: [world], toCIDR, toEndpoints, ... allow IP flows
+        reading.problems.append(f"{name}: {other[0]}; korefw reads Cilium toFQDNs rules only, "
+                                "so what this rule allows is not checked")  # fmt: skip
     selectors = [s.get("matchName") or s.get("matchPattern") for s in rule.get("toFQDNs") or []]
     for to_ports in rule.get("toPorts") or []:
         for p in to_ports.get("ports") or []:
@@ -286,6 +300,14 @@ def read_rendered(path: str) -> RenderedReading:
             k8s_docs += [(str(f), d) for d in _documents(text, str(f))]
             reading.files.setdefault("k8s", []).append(str(f))
     if k8s_docs:
+        namespaces = {str((d.get("metadata") or {}).get("namespace") or "(none)")
+                      for _, d in k8s_docs if d.get("kind") == "NetworkPolicy"}  # fmt: skip
+        if len(namespaces) > 1:
+            reading.problems.append(
+                f"NetworkPolicies of several namespaces ({', '.join(sorted(namespaces))}); "
+                "each namespace's pods get only their own namespace's policies, so verify "
+                "one namespace at a time"
+            )
         total: AllowSet | None = None
         for where, d in k8s_docs:
             part = k8s_allow_set([d], where, reading)
