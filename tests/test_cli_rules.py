@@ -507,3 +507,18 @@ def test_last_resort_guard_names_recursion_and_encoding(
         assert cli.main(["rules", "jp"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("korefw: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("port", ["٤٤٣", "４４３", "४४३"])
+def test_check_takes_ascii_digits_only(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    code = main(["check", "jp", "--protocol", "tcp", "--port", port, "--to", "13.115.244.1"])
+    assert code == 2 and "--port: expected a port number" in capsys.readouterr().err
+
+
+def test_vendor_port_cells_take_ascii_digits_only() -> None:
+    from korefw.core.errors import KorefwError
+    from korefw.core.rules.ports import PortRange
+
+    assert str(PortRange.parse("10,000–65,535")) == "10000-65535"
+    with pytest.raises(KorefwError, match="malformed port"):
+        PortRange.parse("٤٤٣")

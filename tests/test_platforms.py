@@ -299,3 +299,27 @@ def test_yaml_that_is_not_a_manifest_is_one_line(
     (tmp_path / "a.yml").write_text("a: 1\n")
     assert main(["verify", str(tmp_path / "a.yml"), "--rules", "jp"]) == 2
     assert "expected Kubernetes objects" in capsys.readouterr().err
+
+
+def test_nftables_priority_outside_nfts_range_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for value in ("2147483648", "-2147483649", "99999999999999999999"):
+        argv = ["render", "jp", "--platform", "nftables", "--nftables-priority", value]
+        assert main([*argv, "-o", str(tmp_path)]) == 2
+        assert "--nftables-priority: expected an integer" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    argv = ["render", "jp", "--platform", "nftables", "--nftables-priority", "-2147483648"]
+    assert main([*argv, "-o", str(tmp_path)]) == 0
+
+
+def test_a_failed_export_leaves_no_folder_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "def" / "korefw-jp.yaml").mkdir(parents=True)  # a folder where a file goes
+    assert main(["export", "jp", "--format", "aerleon", "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["def"]
+    assert main(["export", "jp", "--format", "aerleon", "-o", "/proc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create folder" in err
