@@ -323,3 +323,18 @@ def test_a_failed_export_leaves_no_folder_behind(
     assert main(["export", "jp", "--format", "aerleon", "-o", "/proc"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot create folder" in err
+
+
+def test_cilium_to_endpoints_counts_only_as_the_dns_visibility_rule() -> None:
+    from korefw.core.check.rendered import RenderedReading, k8s_allow_set
+
+    dns = {"toEndpoints": [{"matchLabels": {"k8s:k8s-app": "kube-dns"}}],
+           "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
+                        "rules": {"dns": [{"matchPattern": "*"}]}}]}  # fmt: skip
+    web = {**dns, "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}
+    for rule, problems in ((dns, 0), (web, 1)):
+        reading = RenderedReading()
+        doc = {"kind": "CiliumNetworkPolicy", "metadata": {"name": "c"},
+               "spec": {"endpointSelector": {}, "egress": [rule]}}  # fmt: skip
+        k8s_allow_set([doc], "t", reading)
+        assert len(reading.problems) == problems

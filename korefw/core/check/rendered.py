@@ -242,8 +242,20 @@ def _k8s_rule(rule: Mapping[str, Any], name: str, reading: RenderedReading) -> l
     return out
 
 
+def _dns_visibility(rule: Mapping[str, Any]) -> bool:
+    """A rule that sends only port 53 to selected endpoints through the DNS proxy."""
+    to_ports = rule.get("toPorts") or []
+    return bool(to_ports) and all(
+        isinstance(tp, Mapping) and (tp.get("rules") or {}).get("dns")
+        and all(str(p.get("port")) == "53" for p in tp.get("ports") or [{}])
+        for tp in to_ports
+    )  # fmt: skip
+
+
 def _cilium_rule(rule: Mapping[str, Any], name: str, reading: RenderedReading) -> None:
     other = sorted(set(rule) - {"toFQDNs", "toPorts"})
+    if other == ["toEndpoints"] and _dns_visibility(rule):
+        other = []  # DNS to selected pods (kube-dns) through Cilium's DNS proxy: no IP flow
     if other:  # toEntities: [world], toCIDR, toEndpoints, ... allow IP flows
         reading.problems.append(f"{name}: {other[0]}; korefw reads Cilium toFQDNs rules only, "
                                 "so what this rule allows is not checked")  # fmt: skip
