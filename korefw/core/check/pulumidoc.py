@@ -212,14 +212,16 @@ def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
     return doc
 
 
-def _check_outcome(diagnostics: object, maybe_corrupt: object, where: str) -> None:
+def _check_outcome(diagnostics: object, maybe_corrupt: object, where: str,
+                   key: str = "diagnostics") -> None:  # fmt: skip
     """Refuse a preview that failed: its steps stop where the program or engine failed."""
     for i, diag in enumerate(diagnostics if isinstance(diagnostics, list) else []):
         if isinstance(diag, Mapping) and diag.get("severity") == "error":
             message = str(diag.get("message", "")).strip().splitlines()[:1]
             raise DocumentError(
                 "incomplete: the preview failed, so its steps stop short"
-                + (f" ({message[0]})" if message else ""), where=f"{where}: diagnostics[{i}]",
+                + (f" ({message[0]})" if message else ""),
+                where=f"{where}: {key}[{i}]" if key else where,
             )  # fmt: skip
     if maybe_corrupt:
         raise DocumentError("incomplete: the engine marks this preview maybeCorrupt",
@@ -353,7 +355,7 @@ def _stream(events: list[Any], where: str) -> PulumiDocument:
             raise DocumentError(f"incomplete: an operation failed on {urn or 'a resource'}",
                                 where=at)  # fmt: skip
         if "diagnosticEvent" in ev:
-            _check_outcome([ev["diagnosticEvent"]], False, at)
+            _check_outcome([ev["diagnosticEvent"]], False, f"{at}: diagnosticEvent", key="")
         if "summaryEvent" in ev:
             summary = ev["summaryEvent"]
             if not isinstance(summary, Mapping):
