@@ -149,7 +149,7 @@ def add_check_command(sub: argparse._SubParsersAction) -> None:
 def parse_port_argument(text: str, *, where: str = "--port") -> int:
     """One destination port 0-65535."""
     raw = text.strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):  # str.isdigit takes any script's digits
         raise KorefwError("expected a port number", where=where, value=text)
     port = int(raw)
     if port > 65535:
@@ -285,6 +285,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args))
     except KorefwError as exc:
         eprint(f"korefw: error: {exc}")
+        return EXIT_ERROR
+    except BrokenPipeError:
+        # The reader (`| head`) went away: stop quietly. Point stdout at devnull so that
+        # the interpreter's final flush does not fail again (Python's signal docs).
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    # Last resort; the readers name the file and field where they can.
+    except RecursionError:
+        eprint("korefw: error: input nested too deeply to read")
+        return EXIT_ERROR
+    except UnicodeDecodeError as exc:
+        eprint(f"korefw: error: input is not UTF-8 text (byte {exc.start})")
         return EXIT_ERROR
 
 

@@ -21,6 +21,11 @@ from .core.read.regions import (
 from .core.read.ruledata import dump
 from .core.safewrite import check_output_dir, check_output_file, write_files
 
+#: Bounds of `korefw fetch --timeout` (seconds, the whole download) and `--max-bytes`.
+MAX_FETCH_TIMEOUT = 3600
+MAX_FETCH_BYTES = 100_000_000
+
+
 # --------------------------------------------------------------------------- import
 
 
@@ -136,7 +141,7 @@ def add_fetch_command(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=DEFAULT_TIMEOUT,
         metavar="SECONDS",
-        help=f"per page (default: {DEFAULT_TIMEOUT:g})",
+        help=f"for each page's whole download (default: {DEFAULT_TIMEOUT:g})",
     )
     p.add_argument(
         "--max-bytes",
@@ -157,8 +162,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
     if args.all == bool(args.regions):
         raise KorefwError("give REGION codes or --all (not both)", where="fetch")
-    if args.timeout <= 0 or args.max_bytes <= 0:
-        raise KorefwError("--timeout and --max-bytes must be positive", where="fetch")
+    if not 0 < args.timeout <= MAX_FETCH_TIMEOUT:  # also refuses nan
+        raise KorefwError(f"expected seconds, more than 0 and at most {MAX_FETCH_TIMEOUT}",
+                          where="--timeout", value=args.timeout)  # fmt: skip
+    if not 0 < args.max_bytes <= MAX_FETCH_BYTES:
+        raise KorefwError(f"expected a size from 1 to {MAX_FETCH_BYTES} bytes",
+                          where="--max-bytes", value=args.max_bytes)  # fmt: skip
     pages = check_output_dir(args.pages, where="--pages") if args.pages else PAGES_DIR
     fetched = fetch_pages(
         region_codes() if args.all else args.regions,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -214,6 +215,9 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
 def _render_options(args: argparse.Namespace) -> Any:
     from .core.plan.aerleon_export import RenderOptions, parse_dns
 
+    if not -(2**31) <= args.nftables_priority <= 2**31 - 1:  # nft's priority is a 32-bit int
+        raise KorefwError(f"expected an integer from {-(2**31)} to {2**31 - 1}",
+                          where="--nftables-priority", value=args.nftables_priority)  # fmt: skip
     return RenderOptions(
         filter_name=args.filter_name, family=args.family, default_action=args.default_action,
         iptables_chain=args.iptables_chain, nftables_hook=args.nftables_hook,
@@ -263,9 +267,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = _render_options(args)
     rules = load_source(args)
     files = export_files(rules, options, args.platform or PLATFORMS)
-    for rel in files:
-        (out / rel).parent.mkdir(parents=True, exist_ok=True)
-    return _write_rendered(out, files, rules, options)
+    created: list[Path] = []  # folders this command made, removed again if it fails
+    try:
+        for rel in files:
+            for folder in reversed((out / rel).parents):
+                if folder.is_relative_to(out) and folder != out and not folder.exists():
+                    try:
+                        folder.mkdir()
+                    except OSError as exc:
+                        raise KorefwError(f"cannot create folder: {exc.strerror or exc}",
+                                          where="--output", value=str(folder)) from None
+                    created.append(folder)
+        return _write_rendered(out, files, rules, options)
+    except BaseException:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
 
 
 def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from .core.errors import ConfigError
+from .core.inputfile import read_input_text
 from .core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR, stack_file
@@ -18,20 +19,27 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """The ``config:`` mapping of ``stacks/Pulumi.<stack>.yaml``, checked against the schema."""
     rel = stack_file(stack)
     path = project_dir / rel
-    if not path.is_file():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("*.yaml"))
+    if not path.exists():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("*.yaml")
+                       if p.is_file())  # fmt: skip
         raise ConfigError(f"no such stack; known: {', '.join(known)}", where=rel, value=stack)
+    text = read_input_text(path, what="stack settings", error=ConfigError)
     try:
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], where=rel) from None
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply to read", where=rel) from None
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict):
         raise ConfigError("expected a 'config:' mapping", where=rel, value=type(config).__name__)
     unknown = set(doc) - {"config", "encryptionsalt", "secretsprovider", "encryptedkey"}
     if unknown:
         raise ConfigError("unknown top-level key", where=rel, value=sorted(unknown)[0])
-    validate(config, where=rel)  # fail before the program runs, naming file and key
+    try:
+        validate(config, where=rel)  # fail before the program runs, naming file and key
+    except RecursionError:
+        raise ConfigError("a setting nested too deeply to read", where=rel) from None
     return config
 
 

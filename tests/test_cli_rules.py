@@ -432,3 +432,93 @@ def test_parser_is_extensible() -> None:
     sub.add_parser("extra").set_defaults(func=lambda args: 7)
     args = parser.parse_args(["extra"])
     assert args.func(args) == 7
+
+
+# --- defects found by a hostile tester -------------------------------------------------
+
+
+def _stack_project(tmp_path: Path) -> Path:
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.ok.yaml").write_text("config:\n  korefw:region: jp\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize(("kind", "text"), [
+    ("folder", "is a folder"), ("fifo", "not a regular file"), ("bytes", "not UTF-8 text"),
+    ("deep", "nested too deeply"), ("deep-setting", "nested too deeply"),
+])  # fmt: skip
+def test_a_stack_file_that_cannot_be_read_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, text: str
+) -> None:
+    import os
+
+    project = _stack_project(tmp_path)
+    path = project / "stacks" / "Pulumi.x.yaml"
+    if kind == "folder":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "bytes":
+        path.write_bytes(b"config:\n  korefw:region: \xff\xfe\n")
+    elif kind == "deep":
+        path.write_text("[" * 50000 + "]" * 50000)
+    else:
+        path.write_text("config:\n  korefw:sections: " + "[" * 3000 + "]" * 3000 + "\n")
+    assert main(["plan", "--stack", "x", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pulumi.x.yaml" in err and text in err, err
+
+
+def test_import_of_a_fifo_is_refused_not_waited_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "page.md")
+    code = main(["import", str(tmp_path / "page.md"), "--region", "jp",
+                 "-o", str(tmp_path / "out.toml")])  # fmt: skip
+    assert code == 2 and "not a regular file" in capsys.readouterr().err
+    assert not (tmp_path / "out.toml").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """`korefw ... | head`: no BrokenPipeError traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "korefw.cli", "rules", "jp", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.wait()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err
+
+
+def test_last_resort_guard_names_recursion_and_encoding(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import korefw.cli as cli
+
+    args = cli.build_parser().parse_args(["rules", "jp"])
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", lambda *a, **k: args)
+    for exc in (RecursionError("x"), UnicodeDecodeError("utf-8", b"\xff", 0, 1, "bad")):
+        def boom(_: argparse.Namespace, exc: BaseException = exc) -> int:
+            raise exc
+
+        args.func = boom
+        assert cli.main(["rules", "jp"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("korefw: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("port", ["٤٤٣", "４４３", "४४३"])
+def test_check_takes_ascii_digits_only(capsys: pytest.CaptureFixture[str], port: str) -> None:
+    code = main(["check", "jp", "--protocol", "tcp", "--port", port, "--to", "13.115.244.1"])
+    assert code == 2 and "--port: expected a port number" in capsys.readouterr().err
+
+
+def test_vendor_port_cells_take_ascii_digits_only() -> None:
+    from korefw.core.errors import KorefwError
+    from korefw.core.rules.ports import PortRange
+
+    assert str(PortRange.parse("10,000–65,535")) == "10000-65535"
+    with pytest.raises(KorefwError, match="malformed port"):
+        PortRange.parse("٤٤٣")

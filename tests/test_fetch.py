@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
 import shutil
 import tomllib
@@ -206,7 +207,7 @@ def test_plain_http_only_to_loopback_and_never_by_redirect(
         (("jp", "--all"), "give REGION codes or --all"),
         (("xx",), "unknown region"),
         (("jp", "--ref", "../../etc"), "malformed git ref"),
-        (("jp", "--timeout", "0"), "must be positive"),
+        (("jp", "--timeout", "0"), "more than 0"),
     ],
 )
 def test_bad_arguments(
@@ -257,3 +258,80 @@ def test_sources_toml_is_validated(tmp_path: Path) -> None:
         with pytest.raises(KorefwError, match=message):
             read_sources(tmp_path)
     assert tomllib.loads(text)["format"] == 1
+
+
+# --------------------------------------------------------------------------- hostile tester
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(
+    server: Server, pages: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A connection cut mid-page must not be saved: the first sections alone still parse."""
+    page = newer_japan_page()
+    cut = page[: page.index(b"\n##", len(page) // 2)]
+    server.body(JP_PATH, cut, length=len(page))
+    err = _fails(capsys, pages, "jp", "--source-url", server.url)
+    assert f"truncated: {len(cut)} of the {len(page)} bytes" in err
+
+
+def test_a_chunked_body_cut_short_is_refused(
+    server: Server, pages: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = newer_japan_page()
+
+    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Transfer-Encoding", "chunked")
+        h.end_headers()
+        h.wfile.write(b"%x\r\n%s\r\n" % (len(page) // 2, page[: len(page) // 2]))
+
+    server.routes[JP_PATH] = route
+    err = _fails(capsys, pages, "jp", "--source-url", server.url)
+    assert "truncated" in err
+
+
+def test_timeout_bounds_the_whole_download_not_each_read(
+    server: Server, pages: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that drips its body (each byte within the timeout) is stopped."""
+    page = newer_japan_page()
+
+    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(page)))
+        h.end_headers()
+        for i in range(40):  # 40 x 0.1 s, far beyond --timeout 0.5
+            h.wfile.write(page[i : i + 1])
+            h.wfile.flush()
+            if server.release.wait(0.1):
+                return
+        h.wfile.write(page[40:])
+
+    server.routes[JP_PATH] = route
+    err = _fails(capsys, pages, "jp", "--source-url", server.url, "--timeout", "0.5")
+    assert "timed out after 0.5 s" in err
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (("--timeout", "nan"), "--timeout: expected seconds"),
+    (("--timeout", "inf"), "--timeout: expected seconds"),
+    (("--timeout", "-1"), "--timeout: expected seconds"),
+    (("--max-bytes", "99999999999999999999"), "--max-bytes: expected a size"),
+    (("--max-bytes", "100000000000"), "--max-bytes: expected a size"),
+    (("--source-url", "http://127.0.0.1:abc/ok"), "--source-url: malformed port"),
+    (("--source-url", "http://127.0.0.1:99999/ok"), "--source-url: malformed port"),
+    (("--source-url", "http://127.0.0.1/o k"), "--source-url: whitespace"),
+    (("--source-url", ""), "--source-url: expected a URL"),
+    (("--source-url", "http://127.0.0.1/ok?x=1#frag"), "--source-url: a root URL takes no query"),
+])  # fmt: skip
+def test_bad_fetch_options_are_one_line(
+    pages: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], message: str
+) -> None:
+    assert message in _fails(capsys, pages, "jp", *argv)
+
+
+def test_a_redirect_loop_is_one_line(
+    server: Server, pages: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server.redirect(JP_PATH, server.url + JP_PATH)
+    assert "HTTP 302" in _fails(capsys, pages, "jp", "--source-url", server.url)

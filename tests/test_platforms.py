@@ -230,3 +230,111 @@ def test_rendered_gce_and_k8s_read_back_to_the_rules(rules: list[Rule]) -> None:
     docs = yaml.safe_load(files["korefw-t.yml"])["items"]
     assert k8s_allow_set(docs, "k8s", reading) == rs.allow_set()
     assert not reading.wider and not reading.problems
+
+
+# --- defects found by a hostile tester -------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("direction", "egress"), ("direction", "Egress"), ("direction", "OUT"), ("direction", None),
+    ("priority", "x"), ("priority", 1e400), ("priority", -5), ("priority", 65536),
+    ("priority", True),
+])  # fmt: skip
+def test_gce_rule_with_a_field_gce_would_not_take_is_one_line(
+    jp_out: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], field: str, value: object
+) -> None:
+    rules = json.loads((jp_out / "korefw-jp.gce").read_text())
+    wide = {"allowed": [{"IPProtocol": "all"}], "destinationRanges": ["0.0.0.0/0"],
+            "direction": "EGRESS", "network": rules[0]["network"], "name": "x", field: value}
+    (tmp_path / "x.gce").write_text(json.dumps([*rules, wide]))
+    assert main(["verify", str(tmp_path / "x.gce"), "--rules", "jp"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"x.gce: x: {field}:" in err
+
+
+def test_rendered_folder_with_non_utf8_deep_or_fifo_files_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cases = {"bytes.gce": b"[\xff\xfe]", "deep.gce": b"[" * 100000 + b"]" * 100000,
+             "deep.yml": b"[" * 50000 + b"]" * 50000}  # fmt: skip
+    for name, data in cases.items():
+        folder = tmp_path / name.replace(".", "_")
+        folder.mkdir()
+        (folder / name).write_bytes(data)
+        assert main(["verify", str(folder), "--rules", "jp"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and name in err and "Traceback" not in err
+    fifo = tmp_path / "fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / "f.gce")
+    assert main(["verify", str(fifo), "--rules", "jp"]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("extra", "text"), [
+    ({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+      "metadata": {"name": "world"},
+      "spec": {"endpointSelector": {}, "egress": [{"toEntities": ["world"]}]}}, "toEntities"),
+    ({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": "c"},
+      "spec": {"endpointSelector": {}, "egress": [{"toCIDR": ["0.0.0.0/0"]}]}}, "toCIDR"),
+    ({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+      "metadata": {"name": "o", "namespace": "other"},
+      "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}},
+     "several namespaces"),
+    ({"apiVersion": "crd.projectcalico.org/v1", "kind": "GlobalNetworkPolicy",
+      "metadata": {"name": "g"}, "spec": {}}, "GlobalNetworkPolicy"),
+])  # fmt: skip
+def test_k8s_policies_korefw_does_not_read_are_undecided_not_ignored(
+    jp_out: Path, tmp_path: Path, extra: dict, text: str
+) -> None:
+    base = (jp_out / "korefw-jp.yml").read_text()
+    (tmp_path / "k.yml").write_text(base + "\n---\n" + yaml.safe_dump(extra))
+    v = verify_rendered(str(tmp_path / "k.yml"), load_rules("jp"))
+    assert v.exit_code == 2 and text in v.render()
+
+
+def test_yaml_that_is_not_a_manifest_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "a.yml").write_text("a: 1\n")
+    assert main(["verify", str(tmp_path / "a.yml"), "--rules", "jp"]) == 2
+    assert "expected Kubernetes objects" in capsys.readouterr().err
+
+
+def test_nftables_priority_outside_nfts_range_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for value in ("2147483648", "-2147483649", "99999999999999999999"):
+        argv = ["render", "jp", "--platform", "nftables", "--nftables-priority", value]
+        assert main([*argv, "-o", str(tmp_path)]) == 2
+        assert "--nftables-priority: expected an integer" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+    argv = ["render", "jp", "--platform", "nftables", "--nftables-priority", "-2147483648"]
+    assert main([*argv, "-o", str(tmp_path)]) == 0
+
+
+def test_a_failed_export_leaves_no_folder_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "def" / "korefw-jp.yaml").mkdir(parents=True)  # a folder where a file goes
+    assert main(["export", "jp", "--format", "aerleon", "-o", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["def"]
+    assert main(["export", "jp", "--format", "aerleon", "-o", "/proc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot create folder" in err
+
+
+def test_cilium_to_endpoints_counts_only_as_the_dns_visibility_rule() -> None:
+    from korefw.core.check.rendered import RenderedReading, k8s_allow_set
+
+    dns = {"toEndpoints": [{"matchLabels": {"k8s:k8s-app": "kube-dns"}}],
+           "toPorts": [{"ports": [{"port": "53", "protocol": "ANY"}],
+                        "rules": {"dns": [{"matchPattern": "*"}]}}]}  # fmt: skip
+    web = {**dns, "toPorts": [{"ports": [{"port": "443", "protocol": "TCP"}]}]}
+    for rule, problems in ((dns, 0), (web, 1)):
+        reading = RenderedReading()
+        doc = {"kind": "CiliumNetworkPolicy", "metadata": {"name": "c"},
+               "spec": {"endpointSelector": {}, "egress": [rule]}}  # fmt: skip
+        k8s_allow_set([doc], "t", reading)
+        assert len(reading.problems) == problems

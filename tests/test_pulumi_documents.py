@@ -350,3 +350,161 @@ def test_readme_check_a_real_preview_commands_parse() -> None:
         build_parser().parse_args(argv)  # exits on an unknown option
     assert "--show-sames" in section and "pulumi refresh" in section
     assert "compliance.yml" in section
+
+
+# --- defects found by a hostile tester -------------------------------------------------
+
+
+def _state() -> dict:
+    return json.loads(Path(STATE).read_text())
+
+
+def _egress(doc: dict) -> list[dict]:
+    return [r for r in doc["deployment"]["resources"]
+            if r["type"].endswith("SecurityGroupEgressRule")]  # fmt: skip
+
+
+def _allow_all(rule: dict) -> dict:
+    wide = json.loads(json.dumps(rule))
+    wide["urn"] += "-wide"
+    wide["inputs"].update(ipProtocol="-1", cidrIpv4="0.0.0.0/0")
+    return wide
+
+
+def test_a_rule_pending_delete_in_an_export_still_counts() -> None:
+    """``"delete": true`` marks a resource still deployed (deleted at the next update)."""
+    doc = _state()
+    wide = _allow_all(_egress(doc)[0])
+    wide["delete"] = True
+    doc["deployment"]["resources"].append(wide)
+    assert verify(doc, RULES_V1).exit_code == 1
+
+
+def test_a_pending_operation_in_an_export_is_undecided() -> None:
+    doc = _state()
+    wide = _allow_all(_egress(doc)[0])
+    doc["deployment"]["pending_operations"] = [{"resource": wide, "type": "creating"}]
+    with pytest.raises(KorefwError, match=r"pending operation 'creating' on .*-wide"):
+        verify(doc, RULES_V1)
+
+
+@pytest.mark.parametrize("where", ["rule", "group"])
+def test_outputs_of_an_export_widened_outside_pulumi_are_caught(where: str) -> None:
+    """After `pulumi refresh` the cloud's view is in ``outputs``: the union is allowed."""
+    doc = _state()
+    if where == "rule":
+        rule = _egress(doc)[0]
+        rule["outputs"] = {**rule["inputs"], "ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"}
+    else:
+        sg = next(r for r in doc["deployment"]["resources"]
+                  if r["type"] == "aws:ec2/securityGroup:SecurityGroup")  # fmt: skip
+        sg["outputs"] = {"id": sg["id"], "egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0,
+                                                     "cidrBlocks": ["0.0.0.0/0"]}]}  # fmt: skip
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == 1 and result.clouds[0].extra
+
+
+def test_outputs_equal_to_inputs_keep_an_export_exact() -> None:
+    doc = _state()
+    for rule in _egress(doc):
+        rule["outputs"] = dict(rule["inputs"])
+    assert verify(doc, RULES_V1).exit_code == 0
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (None, 1), ("", 1), ([], 1), (["sg-0aa11bb22cc33dd44"], 1), ("sg-other", 1),
+    ("04da6b54-80e4-46f7-96ec-b56ff0331ba9", 2),
+])  # fmt: skip
+def test_an_egress_rule_on_no_group_or_another_group_does_not_count(value: object,
+                                                                    code: int) -> None:
+    doc = _state()
+    rule = _egress(doc)[0]
+    if value is None:
+        del rule["inputs"]["securityGroupId"]
+    else:
+        rule["inputs"]["securityGroupId"] = value
+    rule.get("propertyDependencies", {}).pop("securityGroupId", None)
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == code
+    assert rule["urn"] in result.render()
+
+
+def test_secret_wrapped_inputs_are_one_line(capsys: pytest.CaptureFixture[str],
+                                            tmp_path: Path,
+                                            rules_files: dict[str, str]) -> None:
+    doc = _state()
+    _egress(doc)[0]["inputs"] = {"4dabf18193072939515e22adb298388d":
+                                 "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "x"}
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    for argv in (["verify", str(path), "--rules", rules_files["v1"]], ["diff", STATE, str(path)]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and "inputs: the whole property map is a secret" in err
+
+
+@pytest.mark.parametrize("data", [b"[" * 100000 + b"]" * 100000, b"[" * 5000 + b"]" * 5000,
+                                  b'{"steps": [{"op": "\xff"}]}'])  # fmt: skip
+def test_deep_or_non_utf8_documents_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules_files: dict[str, str], data: bytes
+) -> None:
+    path = tmp_path / "d.json"
+    path.write_bytes(data)
+    for argv in (["verify", str(path), "--rules", rules_files["v1"]], ["diff", STATE, str(path)]):
+        code, _, err = run(capsys, *argv)
+        assert code == 2 and err.count("\n") == 1 and "d.json" in err
+
+
+def test_a_fifo_document_is_refused_not_waited_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules_files: dict[str, str]
+) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "p.json")
+    code, _, err = run(capsys, "verify", str(tmp_path / "p.json"), "--rules", rules_files["v1"])
+    assert code == 2 and "not a regular file" in err
+
+
+def _preview(name: str) -> dict:
+    return json.loads((FIX / name).read_text())
+
+
+@pytest.mark.parametrize("edit", ["diagnostic", "maybeCorrupt"])
+def test_a_failed_preview_is_incomplete(edit: str) -> None:
+    doc = _preview("aws-new.preview.json")
+    if edit == "diagnostic":
+        doc["diagnostics"] = [{"message": "error: boom", "severity": "error"}]
+    else:
+        doc["maybeCorrupt"] = True
+    with pytest.raises(KorefwError, match="incomplete"):
+        verify(doc, RULES_V1)
+
+
+def test_a_warning_diagnostic_is_not_a_failure() -> None:
+    doc = _preview("aws-new.preview.json")
+    doc["diagnostics"] = [{"message": "warning: x", "severity": "warning"}]
+    assert verify(doc, RULES_V1).exit_code == 0
+
+
+@pytest.mark.parametrize("event", [
+    {"diagnosticEvent": {"message": "error: program failed", "severity": "error"}},
+    {"cancelEvent": {}},
+    {"resOpFailedEvent": {"metadata": {"op": "create", "urn": "u"}, "status": 1, "steps": 1}},
+    {"summaryEvent": {"maybeCorrupt": True, "resourceChanges": {}}},
+])  # fmt: skip
+def test_a_failed_or_cancelled_stream_is_incomplete(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, rules_files: dict[str, str], event: dict
+) -> None:
+    path = tmp_path / "s.jsonl"
+    path.write_text((FIX / "aws-delete-rule.stream.jsonl").read_text() + json.dumps(event) + "\n")
+    code, _, err = run(capsys, "verify", str(path), "--rules", rules_files["v1"])
+    assert code == 2 and "incomplete" in err
+
+
+def test_two_nsg_rules_with_one_name_are_rejected() -> None:
+    doc = _preview("azure-new.preview.json")
+    for step in doc["steps"]:
+        rules = (step.get("newState") or {}).get("inputs", {}).get("securityRules")
+        if rules:
+            rules[1]["name"] = rules[0]["name"]
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == 1 and "two NSG rules named 'kore-tcp-3478'" in result.render()

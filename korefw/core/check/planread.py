@@ -59,6 +59,8 @@ class PlanReading:
     problems: list[str] = field(default_factory=list)  # cannot be decided (exit 2)
     rejected: list[str] = field(default_factory=list)  # the cloud would reject (exit 1)
     notes: list[str] = field(default_factory=list)
+    #: AWS egress rules on no group, or on a group outside a plan that has its own (exit 1).
+    misplaced: list[str] = field(default_factory=list)
     #: NSGs where nothing denies other outbound traffic (Azure's AllowInternetOutBound).
     open_nsgs: list[str] = field(default_factory=list)
 
@@ -69,6 +71,8 @@ class PlanReading:
     _groups: dict[str, str] = field(default_factory=dict)  # group -> cloud
     # (NSG, direction, priority, rule name) of every NSG rule, inbound too
     _priorities: list[tuple[str, str, int, str]] = field(default_factory=list)
+    #: Readings of one state through different views (inputs, outputs): allows their union.
+    _views: list[PlanReading] = field(default_factory=list)
 
     def groups(self, cloud: str | None = None) -> list[str]:
         """Security group / NSG identities, sorted."""
@@ -76,6 +80,11 @@ class PlanReading:
 
     def allow_set(self, cloud: str, group: str | None = None) -> AllowSet:
         """What ``cloud`` (or one of its groups) allows: Allow rules minus earlier Denies."""
+        if self._views:
+            union = AllowSet()
+            for view in self._views:
+                union = union | view.allow_set(cloud, group)
+            return union
         rules = [r for r in self.rules if r.cloud == cloud and group in (None, r.group)]
         if cloud == "aws":
             return AllowSet(b for r in rules if r.access == "Allow" for b in r.boxes())
@@ -102,7 +111,66 @@ def read_plan(doc: Mapping[str, Any] | PulumiDocument, base: Any = None) -> Plan
     """Read a preview (``pulumi preview --json``, streamed, or ``korefw plan --json``) or a
     stack export; with ``base`` (a stack export), the preview is applied on top of it."""
     parsed = parse_document(doc)
-    return read_states(state_after(parsed, None if base is None else parse_document(base)))
+    states = state_after(parsed, None if base is None else parse_document(base))
+    if parsed.kind != "export" or base is not None:
+        return read_states(states)
+    # A deployed state: ``inputs`` are what the program asked for, ``outputs`` what the
+    # cloud reported at the last update or `pulumi refresh`. Either may be what is live,
+    # so the cloud allows what either view allows (a rule widened outside Pulumi shows
+    # only in the outputs).
+    return _union(read_states(states), read_states(_output_view(states)))
+
+
+#: Output fields that show a resource's rule properties as the cloud reported them.
+_RULE_OUTPUTS = {
+    AWS_EGRESS: ("ipProtocol", "cidrIpv4", "cidrIpv6", "fromPort", "toPort", "prefixListId"),
+    AWS_SG_RULE: ("protocol", "cidrBlocks", "ipv6CidrBlocks", "fromPort", "toPort"),
+    AWS_SG: ("egress",),
+    AWS_PREFIX_LIST: ("entries",),
+    AWS_PREFIX_LIST_ENTRY: ("cidr",),
+    AZ_NSG: ("securityRules",),
+    AZ_RULE: ("access", "direction", "protocol", "priority", "destinationAddressPrefix",
+              "destinationAddressPrefixes", "destinationPortRange", "destinationPortRanges"),
+}  # fmt: skip
+
+
+def _output_view(states: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The states as the cloud reported them: outputs over inputs where outputs carry rules."""
+    out: list[Mapping[str, Any]] = []
+    standalone = {  # NSG rules kept as their own resources: an NSG's outputs list them too
+        str(v) for s in states if s.get("type") == AZ_RULE
+        for v in ((s.get("outputs") or {}).get("name"), (s.get("inputs") or {}).get("name"),
+                  (s.get("inputs") or {}).get("securityRuleName"), s["urn"].rsplit("::", 1)[-1])
+        if v
+    }  # fmt: skip
+    for s in states:
+        outputs = s.get("outputs") or {}
+        if s.get("external") or not any(k in outputs for k in _RULE_OUTPUTS.get(s["type"], ())):
+            out.append(s)
+            continue
+        props = {**(s.get("inputs") or {}), **outputs}
+        if s["type"] == AZ_NSG and isinstance(props.get("securityRules"), list):
+            props["securityRules"] = [
+                r for r in props["securityRules"]
+                if not (isinstance(r, Mapping) and r.get("name") in standalone)
+            ]  # fmt: skip
+        out.append({**s, "inputs": props})
+    return out
+
+
+def _union(a: PlanReading, b: PlanReading) -> PlanReading:
+    """A reading that allows what either ``a`` or ``b`` allows, with both's findings."""
+
+    def both(x: list[Any], y: list[Any]) -> list[Any]:
+        return list(dict.fromkeys([*x, *y]))
+
+    out = PlanReading(both(a.rules, b.rules), both(a.problems, b.problems),
+                      both(a.rejected, b.rejected), both(a.notes, b.notes),
+                      both(a.open_nsgs, b.open_nsgs))  # fmt: skip
+    out.misplaced = both(a.misplaced, b.misplaced)
+    out._groups = {**b._groups, **a._groups}
+    out._views = [a, b]
+    return out
 
 
 def _known_id(s: Mapping[str, Any]) -> bool:
@@ -125,6 +193,7 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
     by_urn = {s["urn"]: s for s in states}
     lists = _prefix_lists(states)
     existing: dict[str, str] = {}  # literal group id or name -> cloud
+    managed_sgs = {s["urn"] for s in states if s["type"] == AWS_SG}
 
     def ref(s: Mapping[str, Any], key: str) -> Mapping[str, Any] | str | None:
         """The resource a reference input points at, or the literal value (existing)."""
@@ -149,9 +218,19 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
             if t == AWS_SG_RULE and f.text("type") != "egress":
                 continue
             group = ref(s, "securityGroupId")
-            gid = group["urn"] if isinstance(group, Mapping) else (group or "<unknown group>")
+            if group is None:
+                _no_group(s, reading)
+                continue
+            gid = group["urn"] if isinstance(group, Mapping) else group
             if not isinstance(group, Mapping):
                 existing[gid] = "aws"
+                if managed_sgs:
+                    reading.misplaced.append(
+                        f"{s['urn']}: on security group {gid}, which is not in the plan "
+                        f"(the plan's: {', '.join(sorted(managed_sgs))}); it does not "
+                        "apply to the plan's group"
+                    )
+                    continue
             reading._groups.setdefault(gid, "aws")
             reading.rules.extend(_aws_rule(s, f, gid, lists, ref, reading))
         elif t == AZ_NSG:
@@ -181,6 +260,17 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
     return reading
 
 
+def _no_group(s: Mapping[str, Any], reading: PlanReading) -> None:
+    """An egress rule whose security group cannot be placed: unknown (exit 2) or none (1)."""
+    value = _props(s).get("securityGroupId")
+    if isinstance(value, str) and value in UNKNOWN_VALUES:
+        reading.problems.append(f"{s['urn']}: securityGroupId is unknown until the update "
+                                "runs, so the rule's group cannot be identified")  # fmt: skip
+    else:
+        reading.misplaced.append(f"{s['urn']}: securityGroupId {value!r} is not a security "
+                                 "group id, so the rule is on no group")  # fmt: skip
+
+
 def _check_azure(reading: PlanReading) -> None:
     """Duplicate priorities, priorities out of range, and NSGs open to the Internet."""
     for gid in reading.groups("azure"):
@@ -193,8 +283,12 @@ def _check_azure(reading: PlanReading) -> None:
         if not denies_rest:
             reading.open_nsgs.append(gid)
     seen: dict[tuple[str, str, int], str] = {}
+    names: set[tuple[str, str]] = set()
     for p in sorted(reading._priorities, key=lambda p: (p[0], p[1], p[2], p[3])):
         gid, direction, priority, name = p
+        if (gid, name) in names:  # a rule's name is its identity within its NSG
+            reading.rejected.append(f"two NSG rules named {name!r} in {gid}")
+        names.add((gid, name))
         if not 100 <= priority <= 4096:
             reading.rejected.append(
                 f"NSG rule {name!r} in {gid}: priority {priority} outside 100-4096"

@@ -30,10 +30,10 @@ import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..errors import KorefwError
+from ..inputfile import read_input_text
 
 #: Pulumi's marker for a value not known during a preview (and korefw's offline one).
 UNKNOWN_VALUES = {"04da6b54-80e4-46f7-96ec-b56ff0331ba9", "<computed>"}
@@ -144,18 +144,15 @@ def load_document(path: str) -> PulumiDocument:
     """Read a preview, a streamed preview or a stack export from a file, or ``-`` (stdin)."""
     if path == "-":
         return parse_text(sys.stdin.read(), "<stdin>")
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise DocumentError(f"cannot read: {reason}", where=path) from None
-    return parse_text(text, path)
+    return parse_text(read_input_text(path, error=DocumentError), path)
 
 
 def parse_text(text: str, where: str) -> PulumiDocument:
     """A document from its text: one JSON document, or JSON engine events one a line."""
     try:
         obj = json.loads(text)
+    except RecursionError:
+        raise DocumentError("JSON nested too deeply to read", where=where) from None
     except ValueError as exc:
         lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
         if len(lines) < 2 or not _is_json_object(lines[0][1]):
@@ -166,16 +163,20 @@ def parse_text(text: str, where: str) -> PulumiDocument:
         for n, line in lines:
             try:
                 events.append(json.loads(line))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise DocumentError("not a JSON engine event", where=f"{where}:{n}") from None
-        return _stream(events, where)
-    return parse_document(obj, where)
+    else:
+        events = None
+    try:
+        return parse_document(obj, where) if events is None else _stream(events, where)
+    except RecursionError:
+        raise DocumentError("JSON nested too deeply to read", where=where) from None
 
 
 def _is_json_object(line: str) -> bool:
     try:
         return isinstance(json.loads(line), dict)
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
 
 
@@ -195,6 +196,7 @@ def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
             "not a pulumi preview --json document, engine event or stack export "
             "(unknown top-level key)", where=where, value=sorted(unknown)[0],
         )  # fmt: skip
+    _check_outcome(obj.get("diagnostics"), obj.get("maybeCorrupt"), where)
     steps = obj.get("steps", [])
     if not isinstance(steps, list):
         raise DocumentError("expected a list", where=f"{where}: steps", value=_short(steps))
@@ -208,6 +210,22 @@ def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
         doc.steps.append(_step(raw.get("op"), raw.get("urn"), raw.get("oldState"),
                                raw.get("newState"), at))  # fmt: skip
     return doc
+
+
+def _check_outcome(diagnostics: object, maybe_corrupt: object, where: str,
+                   key: str = "diagnostics") -> None:  # fmt: skip
+    """Refuse a preview that failed: its steps stop where the program or engine failed."""
+    for i, diag in enumerate(diagnostics if isinstance(diagnostics, list) else []):
+        if isinstance(diag, Mapping) and diag.get("severity") == "error":
+            message = str(diag.get("message", "")).strip().splitlines()[:1]
+            raise DocumentError(
+                "incomplete: the preview failed, so its steps stop short"
+                + (f" ({message[0]})" if message else ""),
+                where=f"{where}: {key}[{i}]" if key else where,
+            )  # fmt: skip
+    if maybe_corrupt:
+        raise DocumentError("incomplete: the engine marks this preview maybeCorrupt",
+                            where=where)  # fmt: skip
 
 
 def _summary(raw: object, where: str) -> dict[str, int] | None:
@@ -258,6 +276,9 @@ def state(raw: object, at: str) -> dict[str, Any]:
             raise DocumentError("expected an object", where=f"{at}: {key}", value=_short(value))
         else:
             out[key] = _reveal(value, f"{at}: {key}")
+            if out[key] is SECRET:
+                raise DocumentError("the whole property map is a secret, so the allow set "
+                                    "cannot be decided", where=f"{at}: {key}")  # fmt: skip
     deps = raw.get("propertyDependencies") or {}
     if not isinstance(deps, Mapping) or not all(
         isinstance(v, list) and all(isinstance(u, str) for u in v) for v in deps.values()
@@ -298,6 +319,21 @@ def _export(obj: Mapping[str, Any], where: str) -> PulumiDocument:
     if not isinstance(resources, list):
         raise DocumentError("expected a list", where=f"{where}: deployment.resources",
                             value=_short(resources))  # fmt: skip
+    pending = dep.get("pending_operations") or []
+    if not isinstance(pending, list):
+        raise DocumentError("expected a list", where=f"{where}: deployment.pending_operations",
+                            value=_short(pending))  # fmt: skip
+    for i, op in enumerate(pending):
+        # An interrupted update: the resource may or may not exist in the cloud
+        # (`pulumi refresh` or `pulumi cancel` settles it).
+        res = op.get("resource") if isinstance(op, Mapping) else None
+        urn = res.get("urn") if isinstance(res, Mapping) else None
+        kind = op.get("type") if isinstance(op, Mapping) else None
+        raise DocumentError(
+            f"pending operation {kind!r} on {urn or '<no urn>'}: an interrupted update left it "
+            "unknown whether the resource exists; run `pulumi refresh` and export again",
+            where=f"{where}: deployment.pending_operations[{i}]",
+        )
     doc = PulumiDocument("export", where)
     doc.resources = [state(r, f"{where}: resources[{i}]") for i, r in enumerate(resources)]
     return doc
@@ -310,10 +346,21 @@ def _stream(events: list[Any], where: str) -> PulumiDocument:
         at = f"{where}: event {n}"
         if not isinstance(ev, Mapping) or not (_EVENT_KEYS & set(ev)):
             raise DocumentError("not an engine event", where=at, value=_short(ev))
+        if "cancelEvent" in ev:
+            raise DocumentError("incomplete: the preview was cancelled", where=at)
+        if "resOpFailedEvent" in ev:
+            body = ev["resOpFailedEvent"]
+            meta = body.get("metadata") if isinstance(body, Mapping) else None
+            urn = meta.get("urn") if isinstance(meta, Mapping) else None
+            raise DocumentError(f"incomplete: an operation failed on {urn or 'a resource'}",
+                                where=at)  # fmt: skip
+        if "diagnosticEvent" in ev:
+            _check_outcome([ev["diagnosticEvent"]], False, f"{at}: diagnosticEvent", key="")
         if "summaryEvent" in ev:
             summary = ev["summaryEvent"]
             if not isinstance(summary, Mapping):
                 raise DocumentError("expected an object", where=f"{at}: summaryEvent")
+            _check_outcome(None, summary.get("maybeCorrupt"), at)
             doc.change_summary = _summary(summary.get("resourceChanges") or {}, at)
         for key in ("resourcePreEvent", "resOutputsEvent"):
             if key not in ev:
@@ -348,7 +395,9 @@ def state_after(doc: PulumiDocument, base: PulumiDocument | None = None) -> list
         if base is not None:
             raise DocumentError("PLAN is a stack export; --state needs a preview as PLAN",
                                 where=doc.where)  # fmt: skip
-        return [r for r in doc.resources if not r.get("delete")]
+        # A resource pending delete (`"delete": true`) is still deployed until an update
+        # removes it, so it counts.
+        return list(doc.resources)
     live: dict[str, dict[str, Any]] = {}
     if base is not None:
         if base.kind != "export":
@@ -386,7 +435,7 @@ def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> lis
     if base is not None:
         return [r for r in base.resources if not r.get("delete")]
     if doc.kind == "export":
-        return [r for r in doc.resources if not r.get("delete")]
+        return list(doc.resources)
     state_after(doc)  # raises when the preview is incomplete
     before: dict[str, dict[str, Any]] = {}
     for s in doc.steps:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KorefwError
+from ..inputfile import read_input_text
 from ..rules.allowset import AllowSet, Box
 from ..rules.model import Rule, RuleSet
 from .verify import CloudVerdict, Verification
@@ -80,6 +81,22 @@ def gce_allow_set(rules: list[Mapping[str, Any]], where: str) -> tuple[AllowSet,
     """The effective egress allow set of GCE firewall rules, and what is wider than TCP/UDP."""
     wider: list[str] = []
     allowed, denied = AllowSet(), AllowSet()
+    for i, r in enumerate(rules):
+        if not isinstance(r, Mapping):
+            raise KorefwError("expected a firewall rule object", where=f"{where}: [{i}]",
+                              value=type(r).__name__)  # fmt: skip
+        # GCE's API takes INGRESS (the default) or EGRESS, nothing else.
+        if r.get("direction", "INGRESS") not in ("INGRESS", "EGRESS"):
+            raise KorefwError("direction must be INGRESS or EGRESS",
+                              where=f"{where}: {r.get('name', f'[{i}]')}: direction",
+                              value=r.get("direction"))  # fmt: skip
+        priority = r.get("priority", 1000)
+        if isinstance(priority, bool) or not isinstance(priority, int) or not (
+            0 <= priority <= 65535
+        ):
+            raise KorefwError("priority must be an integer 0-65535",
+                              where=f"{where}: {r.get('name', f'[{i}]')}: priority",
+                              value=priority)  # fmt: skip
     egress = [r for r in rules if r.get("direction", "INGRESS") == "EGRESS"
               and not r.get("disabled", False)]  # fmt: skip
     networks = {str(r.get("network", "")) for r in egress}
@@ -134,10 +151,12 @@ def _documents(text: str, where: str) -> list[Mapping[str, Any]]:
         docs = [d for d in yaml.safe_load_all(text) if d]
     except yaml.YAMLError as exc:
         raise KorefwError(f"not YAML: {str(exc).splitlines()[0]}", where=where) from None
+    except RecursionError:
+        raise KorefwError("YAML nested too deeply to read", where=where) from None
     out: list[Mapping[str, Any]] = []
     for d in docs:
-        if not isinstance(d, Mapping):
-            raise KorefwError("expected Kubernetes objects", where=where)
+        if not isinstance(d, Mapping) or not isinstance(d.get("kind"), str):
+            raise KorefwError("expected Kubernetes objects (each with a kind)", where=where)
         out += list(d.get("items") or []) if str(d.get("kind", "")).endswith("List") else [d]
     return out
 
@@ -164,9 +183,19 @@ def k8s_allow_set(docs: Iterable[Mapping[str, Any]], where: str,
             restricted = True
             for i, rule in enumerate(spec.get("egress") or []):
                 total += _k8s_rule(rule, f"{name} egress[{i}]", reading)
-        elif kind == "CiliumNetworkPolicy":
-            for i, rule in enumerate(spec.get("egress") or []):
-                _cilium_rule(rule, f"{name} egress[{i}]", reading)
+        elif kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy"):
+            specs = [spec, *(d.get("specs") or [])] if d.get("specs") else [spec]
+            for sp in specs:
+                if not isinstance(sp, Mapping):
+                    continue
+                if sp.get("egressDeny"):
+                    reading.problems.append(f"{name}: egressDeny; korefw reads Cilium toFQDNs "
+                                            "rules only")  # fmt: skip
+                for i, rule in enumerate(sp.get("egress") or []):
+                    _cilium_rule(rule, f"{name} egress[{i}]", reading)
+        elif isinstance(kind, str) and kind.endswith("Policy"):
+            reading.problems.append(f"{name}: a {kind} may allow or deny egress; korefw reads "
+                                    "NetworkPolicy and Cilium toFQDNs rules only")  # fmt: skip
     return AllowSet(total) if restricted else None
 
 
@@ -213,7 +242,23 @@ def _k8s_rule(rule: Mapping[str, Any], name: str, reading: RenderedReading) -> l
     return out
 
 
+def _dns_visibility(rule: Mapping[str, Any]) -> bool:
+    """A rule that sends only port 53 to selected endpoints through the DNS proxy."""
+    to_ports = rule.get("toPorts") or []
+    return bool(to_ports) and all(
+        isinstance(tp, Mapping) and (tp.get("rules") or {}).get("dns")
+        and all(str(p.get("port")) == "53" for p in tp.get("ports") or [{}])
+        for tp in to_ports
+    )  # fmt: skip
+
+
 def _cilium_rule(rule: Mapping[str, Any], name: str, reading: RenderedReading) -> None:
+    other = sorted(set(rule) - {"toFQDNs", "toPorts"})
+    if other == ["toEndpoints"] and _dns_visibility(rule):
+        other = []  # DNS to selected pods (kube-dns) through Cilium's DNS proxy: no IP flow
+    if other:  # toEntities: [world], toCIDR, toEndpoints, ... allow IP flows
+        reading.problems.append(f"{name}: {other[0]}; korefw reads Cilium toFQDNs rules only, "
+                                "so what this rule allows is not checked")  # fmt: skip
     selectors = [s.get("matchName") or s.get("matchPattern") for s in rule.get("toFQDNs") or []]
     for to_ports in rule.get("toPorts") or []:
         for p in to_ports.get("ports") or []:
@@ -236,7 +281,7 @@ def is_rendered(path: str) -> bool:
         return False
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return False
     return isinstance(data, list) and all(isinstance(r, dict) and "direction" in r for r in data)
 
@@ -249,13 +294,12 @@ def read_rendered(path: str) -> RenderedReading:
     reading = RenderedReading()
     k8s_docs: list[tuple[str, Mapping[str, Any]]] = []
     for f in files:
-        try:
-            text = f.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise KorefwError(f"cannot read: {exc.strerror}", where=str(f)) from None
+        text = read_input_text(f)
         if f.suffix.lower() in (".gce", ".json"):
             try:
                 data = json.loads(text)
+            except RecursionError:
+                raise KorefwError("JSON nested too deeply to read", where=str(f)) from None
             except ValueError as exc:
                 raise KorefwError(f"not JSON: {exc}", where=str(f)) from None
             if not isinstance(data, list):
@@ -268,6 +312,14 @@ def read_rendered(path: str) -> RenderedReading:
             k8s_docs += [(str(f), d) for d in _documents(text, str(f))]
             reading.files.setdefault("k8s", []).append(str(f))
     if k8s_docs:
+        namespaces = {str((d.get("metadata") or {}).get("namespace") or "(none)")
+                      for _, d in k8s_docs if d.get("kind") == "NetworkPolicy"}  # fmt: skip
+        if len(namespaces) > 1:
+            reading.problems.append(
+                f"NetworkPolicies of several namespaces ({', '.join(sorted(namespaces))}); "
+                "each namespace's pods get only their own namespace's policies, so verify "
+                "one namespace at a time"
+            )
         total: AllowSet | None = None
         for where, d in k8s_docs:
             part = k8s_allow_set([d], where, reading)

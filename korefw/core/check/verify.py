@@ -41,12 +41,14 @@ class CloudVerdict:
     open_to_internet: list[str] = field(default_factory=list)
     #: Rules the cloud would reject.
     rejected: list[str] = field(default_factory=list)
+    #: Egress rules on no security group, or on one outside the plan's.
+    misplaced: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         """True when the cloud allows exactly the rule set's IP flows, TCP and UDP only."""
         return not (self.missing or self.extra or self.wider or self.open_to_internet
-                    or self.rejected)  # fmt: skip
+                    or self.rejected or self.misplaced)  # fmt: skip
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Verification:
                 f"  wider than TCP or UDP: protocol {r.protocol!r} in {r.urn}" for r in c.wider
             ]
             lines += [f"  rejected by the cloud: {r}" for r in c.rejected]
+            lines += [f"  not on the plan's security group: {r}" for r in c.misplaced]
             lines += [
                 f"  open to the Internet: nothing in {g} denies other outbound traffic, so "
                 "Azure's default AllowInternetOutBound (65001) lets all Internet egress out; "
@@ -117,11 +120,13 @@ def verify(
     notes = list(reading.notes)
     for cloud in ("aws", "azure"):
         groups = reading.groups(cloud)
-        if not groups:
+        if not groups and not (cloud == "aws" and reading.misplaced):
             continue
         actual = reading.allow_set(cloud)
         wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
         verdict = CloudVerdict(cloud, groups, expected - actual, actual - expected, wider)
+        if cloud == "aws":
+            verdict.misplaced = list(reading.misplaced)
         if cloud == "azure":
             verdict.rejected = list(reading.rejected)
             if egress_filtered_elsewhere:

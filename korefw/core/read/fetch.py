@@ -16,8 +16,10 @@ written; then the changed pages and ``sources.toml`` are written together
 from __future__ import annotations
 
 import datetime
+import http.client
 import ipaddress
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -61,7 +63,22 @@ class FetchedPage:
 
 def root_url(source_url: str | None = None, ref: str = DEFAULT_REF) -> str:
     """The root the page paths are appended to, ending in ``/``."""
-    if source_url:
+    if source_url is not None:
+        parts = urllib.parse.urlsplit(source_url)
+        try:
+            parts.port  # noqa: B018 (raises on a port that is not a number 0-65535)
+        except ValueError:
+            raise KorefwError("malformed port", where="--source-url", value=source_url) from None
+        if not parts.scheme or not parts.hostname:
+            raise KorefwError("expected a URL such as https://host/path/",
+                              where="--source-url", value=source_url)  # fmt: skip
+        if parts.query or parts.fragment or source_url.rstrip("/").endswith(("?", "#")):
+            raise KorefwError("a root URL takes no query or fragment (page paths are "
+                              "appended to it)", where="--source-url",
+                              value=source_url)  # fmt: skip
+        if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in source_url):
+            raise KorefwError("whitespace or control character in the URL",
+                              where="--source-url", value=source_url)  # fmt: skip
         return source_url.rstrip("/") + "/"
     if not re.fullmatch(r"[A-Za-z0-9._/-]+", ref) or ".." in ref:
         raise KorefwError("malformed git ref", where="--ref", value=ref)
@@ -113,15 +130,27 @@ def download(
     check_url(url, allow_http=allow_http)
     opener = urllib.request.build_opener(_CheckedRedirects(allow_http))
     req = urllib.request.Request(url, headers={"User-Agent": "korefw-fetch"})
+    deadline = time.monotonic() + timeout
     try:
         with opener.open(req, timeout=timeout) as resp:
             length = resp.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise KorefwError(f"page larger than {max_bytes} bytes", where=url, value=length)
-            data = resp.read(max_bytes + 1)
+            data = _read_body(resp, max_bytes, deadline)
+            if length and length.isdigit() and len(data) != int(length):
+                raise KorefwError(f"truncated: {len(data)} of the {length} bytes announced "
+                                  "(Content-Length) arrived", where=url)  # fmt: skip
             etag = resp.headers.get("ETag") or ""
     except urllib.error.HTTPError as exc:
-        raise KorefwError(f"HTTP {exc.code} {exc.reason}", where=url) from None
+        reason = str(exc.reason).splitlines()[0] if exc.reason else ""
+        raise KorefwError(f"HTTP {exc.code} {reason}".rstrip(), where=url) from None
+    except http.client.IncompleteRead as exc:
+        raise KorefwError(f"truncated: the connection closed after {len(exc.partial)} bytes",
+                          where=url) from None  # fmt: skip
+    except (http.client.HTTPException, ValueError) as exc:
+        # InvalidURL, a malformed status line or chunk size, ...
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise KorefwError(f"cannot fetch: {text}", where=url) from None
     except urllib.error.URLError as exc:
         reason = exc.reason
         if isinstance(reason, TimeoutError):
@@ -136,6 +165,29 @@ def download(
     if len(data) > max_bytes:
         raise KorefwError(f"page larger than {max_bytes} bytes", where=url)
     return data, etag.strip()
+
+
+def _read_body(resp: http.client.HTTPResponse, max_bytes: int, deadline: float) -> bytes:
+    """At most ``max_bytes + 1`` bytes of the body, all read before ``deadline``.
+
+    ``read1`` returns what one socket read brings, so a server that drips its body is
+    stopped at the deadline, not after one timeout per byte.
+    """
+    sock = getattr(getattr(resp.fp, "raw", None), "_sock", None)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= max_bytes:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        if sock is not None:
+            sock.settimeout(left)
+        chunk = resp.read1(min(65536, max_bytes + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def check_page(data: bytes, *, file: str, region: str, url: str) -> RuleSet:

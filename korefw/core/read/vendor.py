@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import KorefwError, VendorDataError
+from ..inputfile import read_input_text
 from ..rules.addresses import IPNetwork, check_breadth, parse_ip_destination
 from ..rules.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
 from ..rules.ports import parse_ports
@@ -66,12 +67,7 @@ _CONTINUE = "↳"
 def import_page(path: str | Path, *, region: str = "", retrieved: str = "") -> RuleSet:
     """Read one vendor page (Markdown, MDX or HTML) into a :class:`RuleSet`."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VendorDataError(f"cannot read vendor page: {exc.strerror}", where=str(p)) from None
-    except UnicodeDecodeError:
-        raise VendorDataError("vendor page is not UTF-8 text", where=str(p)) from None
+    text = read_input_text(p, what="vendor page", error=VendorDataError)
     fmt = "html" if p.suffix.lower() in {".html", ".htm"} else None
     return import_text(text, file=p.name, region=region, retrieved=retrieved, fmt=fmt)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import KorefwError
 
-_NUM = r"\d{1,3}(?:,\d{3})+|\d+"
+_NUM = r"[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+"  # ASCII digits only (\d takes any script's)
 _RANGE_RE = re.compile(rf"^\s*({_NUM})\s*(?:-|–|—|−|\bto\b)\s*({_NUM})\s*$")
 _SINGLE_RE = re.compile(rf"^\s*({_NUM})\s*$")
 
