@@ -128,7 +128,7 @@ def _work_stacks(stack: str, count: int) -> dict[str, Any]:
 
 
 def run_worker(args: Sequence[str]) -> None:
-    """Dispatch ``--worker KIND [ARGS]`` and print its JSON result."""
+    """Dispatch ``KIND [ARGS]`` and print its JSON result."""
     import warnings
 
     warnings.simplefilter("ignore", DeprecationWarning)

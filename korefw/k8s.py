@@ -16,6 +16,7 @@ from .core.errors import ConfigError
 from .core.plan.k8s_plan import plan_k8s
 from .core.read.regions import select_rules
 from .core.rules.model import RuleSet
+from .warn import warn_plan
 
 try:
     import pulumi_kubernetes as k8s
@@ -95,8 +96,7 @@ class EgressNetworkPolicy(pulumi.ComponentResource):
             pulumi.log.warn(f"FQDN rule not enforced (set cilium=True with Cilium): "
                             f"{', '.join(u['fqdns'])} {'/'.join(u['protocols'])} "
                             f"{','.join(u['ports'])} ({u['origin']})", resource=self)  # fmt: skip
-        for w in plan.warnings:
-            pulumi.log.warn(w, resource=self)
+        warn_plan(self, plan.warnings)
         self.register_outputs({"policy_names": self.policy_names,
                                "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
                                "plan": self.plan})  # fmt: skip

@@ -8,8 +8,10 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
+import pytest
 from hypothesis import strategies as st
 
+from korefw.cli import main
 from korefw.core.read.regions import data_path, load_rules, region_codes
 from korefw.core.rules.addresses import IPNetwork
 from korefw.core.rules.model import Protocol, Rule, RuleSet
@@ -115,3 +117,10 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
             )
         )
     return RuleSet(tuple(rows), region="t")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``korefw ARGV`` in-process: exit code, stdout, stderr."""
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err

@@ -1,4 +1,5 @@
-"""``korefw import`` refuses output paths it cannot write, in one line, before any work."""
+"""``korefw import`` (korefw/cli_pages.py): pages into rules files, and output paths it
+refuses in one line, before any work."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
 from korefw.cli import main
-from korefw.core.read.regions import DATA_DIR, PAGES_DIR
+from korefw.core.read.regions import DATA_DIR, PAGES_DIR, data_path
 
 PAGE = str(PAGES_DIR / "japan-firewall-rules.md")
 
@@ -83,3 +85,27 @@ def test_failed_import_leaves_the_output_alone(
     target.write_text("previous")
     _one_line_exit_2(capsys, "import", str(bad), "--region", "jp", "-o", str(target))
     assert target.read_text() == "previous"
+
+
+def test_import_one_page_matches_shipped_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "jp.toml"
+    page = PAGES_DIR / "japan-firewall-rules.md"
+    code, _, err = run_cli(capsys, "import", str(page), "--region", "jp", "-o", str(out_file))
+    assert code == 0 and "wrote" in err
+    assert out_file.read_text() == data_path("jp").read_text()
+    code, out, _ = run_cli(capsys, "import", str(page))
+    assert code == 0 and out == data_path("jp").read_text()
+
+
+def test_import_page_needs_a_region_when_sources_toml_does_not_list_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    page = Path(__file__).parent / "fixtures" / "vendor" / "page.mdx"
+    code, _, err = run_cli(capsys, "import", str(page))
+    assert code == 2 and "pass --region" in err
+    code, out, _ = run_cli(
+        capsys, "import", str(page), "--region", "uae", "--retrieved", "2026-01-02"
+    )
+    assert code == 0 and 'region = "uae"' in out and 'retrieved = "2026-01-02"' in out

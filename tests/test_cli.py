@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 
-from korefw.cli import build_parser, main
+from korefw.cli import build_parser
 from korefw.core.read.regions import PAGES_DIR, data_path
 
 AUDIO = "AudioCodes"
@@ -165,12 +166,6 @@ def japan_json() -> list[dict]:
     ]
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 # --------------------------------------------------------------------------- rules
 
 
@@ -180,7 +175,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_rules_jp_json_is_the_japan_page_row_for_row(
     capsys: pytest.CaptureFixture[str], source: str
 ) -> None:
-    code, out, err = run(capsys, "rules", source, "--json")
+    code, out, err = run_cli(capsys, "rules", source, "--json")
     assert code == 0
     data = json.loads(out)
     assert len(JAPAN) == 29
@@ -194,22 +189,24 @@ def test_rules_jp_json_is_the_japan_page_row_for_row(
 
 
 def test_rules_filters_repeat_and_use_globs(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "rules", "jp", "--json", "--section", "FQDN", "--section", "twilio*")
+    code, out, _ = run_cli(
+        capsys, "rules", "jp", "--json", "--section", "FQDN", "--section", "twilio*"
+    )
     assert code == 0
     lines = [r["origin"]["line"] for r in json.loads(out)["rules"]]
     assert lines == [46, 47, 53, 54, 55, 56, 57, 58]
-    code, out, err = run(capsys, "rules", "jp", "--json", "--component", "*Agent SBC*")
+    code, out, err = run_cli(capsys, "rules", "jp", "--json", "--component", "*Agent SBC*")
     assert [r["origin"]["line"] for r in json.loads(out)["rules"]] == [
         *range(15, 21),
         *range(27, 35),
     ]
     assert "japan-firewall-rules.md:32" in err  # the warning concerns a shown rule
-    code, out, err = run(capsys, "rules", "jp", "--json", "--section", "FQDN")
+    code, out, err = run_cli(capsys, "rules", "jp", "--json", "--section", "FQDN")
     assert err == ""  # no warning about rules that are not shown
 
 
 def test_rules_table(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "rules", "us")
+    code, out, err = run_cli(capsys, "rules", "us")
     assert code == 0
     for text in ("STUN SERVER & MEDIA RELAY", "34.203.254.0/24", "*.twilio.com", "tcp (WSS)"):
         assert text in out
@@ -218,7 +215,7 @@ def test_rules_table(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_filter_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "rules", "jp", "--section", "Nope")
+    code, out, err = run_cli(capsys, "rules", "jp", "--section", "Nope")
     assert code == 2 and out == ""
     assert err.startswith("korefw: error: section: no rule has a section matching it")
     assert err.count("\n") == 1
@@ -228,7 +225,7 @@ def test_unknown_filter_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_allowed(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "check", "jp", "--protocol", "udp", "--port", "3478", "--to", "13.115.244.7"
     )
     assert code == 0
@@ -237,7 +234,7 @@ def test_check_allowed(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_not_allowed(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "check", "jp", "--protocol", "udp", "--port", "3479", "--to", "13.115.244.7"
     )
     assert code == 1
@@ -245,19 +242,19 @@ def test_check_not_allowed(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_check_fqdn(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "check", "jp", "--to", "api.kore.ai", "--port", "443", "--protocol", "tcp"
     )
     assert code == 0
     assert "japan-firewall-rules.md:46: FQDN / Kore Domain" in out
-    code, _, _ = run(
+    code, _, _ = run_cli(
         capsys, "check", "jp", "--to", "api.kore.ai", "--port", "443", "--protocol", "udp"
     )
     assert code == 1
 
 
 def test_check_names_every_matching_rule(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
+    code, out, _ = run_cli(
         capsys, "check", "jp", "--protocol", "tcp", "--port", "5060", "--to", "18.177.19.211"
     )
     assert code == 0
@@ -300,7 +297,7 @@ def test_check_names_every_matching_rule(capsys: pytest.CaptureFixture[str]) -> 
 def test_bad_arguments_give_one_line_and_exit_2(
     capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
 ) -> None:
-    code, out, err = run(capsys, *argv)
+    code, out, err = run_cli(capsys, *argv)
     assert code == 2 and out == ""
     assert err == f"korefw: error: {expected}\n"
 
@@ -358,7 +355,7 @@ def test_bad_vendor_pages_give_one_line_and_exit_2(
         ["check", str(page), "--protocol", "tcp", "--port", "1", "--to", "192.0.2.1"],
         ["lint", str(page)],
     ):
-        code, out, err = run(capsys, *argv)
+        code, out, err = run_cli(capsys, *argv)
         assert code == 2 and out == ""
         assert err.startswith(f"korefw: error: bad-page.md:8: {expected}"), err
         assert err.count("\n") == 1
@@ -381,44 +378,22 @@ def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
     )
 
 
-# --------------------------------------------------------------------------- import, lint, help
-
-
-def test_import_one_page_matches_shipped_data(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    out_file = tmp_path / "jp.toml"
-    page = PAGES_DIR / "japan-firewall-rules.md"
-    code, _, err = run(capsys, "import", str(page), "--region", "jp", "-o", str(out_file))
-    assert code == 0 and "wrote" in err
-    assert out_file.read_text() == data_path("jp").read_text()
-    code, out, _ = run(capsys, "import", str(page))
-    assert code == 0 and out == data_path("jp").read_text()
-
-
-def test_import_page_needs_a_region_when_sources_toml_does_not_list_it(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    page = Path(__file__).parent / "fixtures" / "vendor" / "page.mdx"
-    code, _, err = run(capsys, "import", str(page))
-    assert code == 2 and "pass --region" in err
-    code, out, _ = run(capsys, "import", str(page), "--region", "uae", "--retrieved", "2026-01-02")
-    assert code == 0 and 'region = "uae"' in out and 'retrieved = "2026-01-02"' in out
+# --------------------------------------------------------------------------- lint, help
 
 
 def test_lint_command(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "lint", "jp")
+    code, out, err = run_cli(capsys, "lint", "jp")
     assert code == 0
     assert out.startswith("japan-firewall-rules.md:32: warning [label-mismatch]:")
     assert "jp: 1 warning" in err
-    code, out, err = run(capsys, "lint", "--strict", "jp", "us")
+    code, out, err = run_cli(capsys, "lint", "--strict", "jp", "us")
     assert code == 1 and "us: 2 warnings" in err
-    code, out, err = run(capsys, "lint")
+    code, out, err = run_cli(capsys, "lint")
     assert all(f"{c}: " in err for c in ("au", "de", "eu", "in", "jp", "uae", "uk", "us"))
 
 
 def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys)
+    code, out, _ = run_cli(capsys)
     assert code == 0
     assert "usage: korefw" in out
     for command in ("rules", "check", "import", "lint"):
