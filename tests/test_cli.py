@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
-from korefw.cli import build_parser
+from korefw.cli import build_parser, main
 from korefw.core.read.regions import PAGES_DIR, data_path
 
 AUDIO = "AudioCodes"
