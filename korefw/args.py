@@ -57,7 +57,7 @@ class EgressSecurityGroupArgs(TypedDict, total=False):
     """Spare entries in each managed prefix list (max_entries = entries + this). Default: 0."""
 
     prefix_list_grouping: str
-    """One prefix list per vendor section or per component. Default: \"section\"."""
+    """Prefix lists per vendor flow of each section, or of each component. Default: \"section\"."""
 
     fqdn_enforcement: Sequence[str]
     (
@@ -101,7 +101,7 @@ class DestinationPrefixListsArgs(TypedDict, total=False):
     """Spare entries in each managed prefix list (max_entries = entries + this). Default: 0."""
 
     prefix_list_grouping: str
-    """One prefix list per vendor section or per component. Default: \"section\"."""
+    """Prefix lists per vendor flow of each section, or of each component. Default: \"section\"."""
 
     name_prefix: str
     """Prefix of every resource name. Default: \"korefw\"."""

@@ -13,7 +13,8 @@ Design notes:
   creates a group, and mixing inline ``egress`` with standalone rules makes the two fight
   (a diff on every update).
 * Egress rules are children of the component, not of a security group, so a rule that
-  moves to another shard keeps its URN (a replacement, created before the old is deleted).
+  moves to another shard (only when the number of groups changes) keeps its URN (a
+  replacement, created before the old is deleted).
 * An existing group (``security_group_id``) keeps whatever else it has, including AWS's
   default allow-all egress rule if nobody removed it; korefw does not touch other rules.
 """
@@ -131,23 +132,24 @@ def _with_name(tags: Mapping[str, str] | None, name: str) -> dict[str, str]:
 
 
 class DestinationPrefixLists(pulumi.ComponentResource):
-    """One ``aws.ec2.ManagedPrefixList`` per destination set of a rule set.
+    """One ``aws.ec2.ManagedPrefixList`` per vendor flow of a rule set.
 
-    A destination set is the CIDRs of one vendor section (or section and component) and
-    one IP version that need the same flows; :attr:`prefix_lists` says which flows, so
-    other stacks can reference a list (``prefix_list_ids`` via a StackReference) and
-    allow exactly those ports. ``max_entries`` is the entry count plus
-    ``prefix_list_headroom``; remember that a security group rule referencing a list
-    costs ``max_entries`` rules of quota.
+    A list holds the CIDRs of one vendor section (or section and component) and one IP
+    version whose rows ask for one flow, a protocol and port range; its key says which
+    (``twilio-stun-ipv4-udp-3478``), and :attr:`prefix_lists` too, so other stacks can
+    reference a list (``prefix_list_ids`` via a StackReference) and allow exactly that
+    flow. A row added or removed changes only the lists of its own flows.
+    ``max_entries`` is the entry count plus ``prefix_list_headroom``; remember that a
+    security group rule referencing a list costs ``max_entries`` rules of quota.
 
-    Outputs: ``prefix_list_ids`` (stable set key -> id), ``prefix_lists`` (key -> name,
+    Outputs: ``prefix_list_ids`` (list key -> id), ``prefix_lists`` (key -> name,
     address family, max_entries, flows, entries) and ``plan``.
     """
 
     prefix_list_ids: pulumi.Output[dict[str, str]]
     prefix_lists: pulumi.Output[dict[str, dict[str, Any]]]
     plan: pulumi.Output[list[dict[str, Any]]]
-    #: Each list's id by set key, so that each egress rule depends on its own list only.
+    #: Each list's id by list key, so that each egress rule depends on its own list only.
     list_ids: dict[str, pulumi.Output[str]]
 
     _TYPE = DESTINATION_PREFIX_LISTS
@@ -360,14 +362,14 @@ class EgressSecurityGroup(pulumi.ComponentResource):
     ``sections`` and ``components`` (case-insensitive globs).
 
     ``mode``: ``cidr`` (one egress rule per protocol, port range and CIDR), ``prefix-list``
-    (egress rules reference one ``DestinationPrefixLists`` list per destination set) or
-    ``auto`` (per destination set, whichever costs less quota). ``rule_limit`` is the
-    egress quota per group and IP version (AWS default 60); a prefix-list reference
-    costs the list's ``max_entries``. ``fqdn_enforcement`` creates an ``FqdnAllowlist``
-    for the FQDN rules; see there. Every argument is checked, and the whole plan made,
-    before the first resource is registered.
+    (one egress rule per ``DestinationPrefixLists`` list, one list per section and vendor
+    flow) or ``auto`` (per list, a list where it costs no more quota than its CIDR rules).
+    ``rule_limit`` is the egress quota per group and IP version (AWS default 60); a
+    prefix-list reference costs the list's ``max_entries``. ``fqdn_enforcement`` creates
+    an ``FqdnAllowlist`` for the FQDN rules; see there. Every argument is checked, and
+    the whole plan made, before the first resource is registered.
 
-    Outputs: ``security_group_ids`` (in group order), ``prefix_list_ids`` (set key ->
+    Outputs: ``security_group_ids`` (in group order), ``prefix_list_ids`` (list key ->
     id), ``rule_count``, ``quota_used`` (per group: ipv4, ipv6), ``unenforced_fqdn_rules``,
     ``network_firewall_rule_group_arn``, ``dns_firewall_rule_group_id`` and ``plan``.
     """

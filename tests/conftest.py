@@ -5,7 +5,6 @@ each other."""
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Sequence
 
 import pytest
@@ -20,12 +19,6 @@ from korefw.core.rules.ports import PortRange
 TCP, UDP = Protocol.TCP, Protocol.UDP
 #: Regions whose rules file ships with korefw.
 SHIPPED = [c for c in region_codes() if data_path(c).exists()]
-
-
-def undigested(key: str) -> str:
-    """A prefix-list key without its flow digest: ``twilio-stun-ipv4-1a2b3c`` -> ``...-ipv4``."""
-    assert re.fullmatch(r".+-ipv[46]-[0-9a-f]{6}", key), key
-    return key.rsplit("-", 1)[0]
 
 
 def rule(

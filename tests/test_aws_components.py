@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 import pytest
-from conftest import SHIPPED, japan, many_destinations, rule, undigested
+from conftest import SHIPPED, japan, many_destinations, rule
 
 from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
 from korefw.core.check.verify import verify
@@ -141,26 +141,21 @@ def test_prefix_list_mode_references_lists_and_exports_their_ids() -> None:
     plan = run(rules=japan(), mode="prefix-list", prefix_list_headroom=1)
     check_exact(plan, japan())
     out = outputs(plan)
-    lists = {undigested(r.inputs["name"]): r for r in plan.of_type(PL)}
-    keys = {undigested(k): k for k in out["prefix_list_ids"]}
-    assert set(keys) == {
-        "audiocodes-ipv4",
-        "voice-gateway-vg-ipv4",
-        "media-twilio-gateway-ipv4",
-        "twilio-stun-ipv4",
-    }
-    stun = lists["korefw-jp-twilio-stun-ipv4"]
-    assert out["prefix_list_ids"][keys["twilio-stun-ipv4"]] == stun.id
-    assert stun.inputs["maxEntries"] == 3 + 1 and stun.inputs["addressFamily"] == "IPv4"
-    assert all(e["description"] == "Twilio STUN" for e in stun.inputs["entries"])
-    refs = [r for r in plan.of_type(EGRESS) if r.inputs.get("prefixListId") == stun.id]
-    assert sorted((r.inputs["ipProtocol"], r.inputs["fromPort"]) for r in refs) == [
-        ("tcp", 443),
-        ("tcp", 3478),
-        ("tcp", 5349),
-        ("udp", 3478),
-    ]
-    assert out["quota_used"][0]["ipv4"] == 29 + 13
+    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
+    ids = out["prefix_list_ids"]
+    assert len(ids) == len(lists) == 15  # one per section and vendor flow
+    assert {f"korefw-jp-{k}" for k in ids} == set(lists)
+    stun_flows = ("tcp-443", "tcp-3478", "tcp-5349", "udp-3478")
+    for flow in stun_flows:
+        stun = lists[f"korefw-jp-twilio-stun-ipv4-{flow}"]
+        assert ids[f"twilio-stun-ipv4-{flow}"] == stun.id
+        assert stun.inputs["maxEntries"] == 3 + 1 and stun.inputs["addressFamily"] == "IPv4"
+        assert all(e["description"] == "Twilio STUN" for e in stun.inputs["entries"])
+        (ref,) = [r for r in plan.of_type(EGRESS) if r.inputs.get("prefixListId") == stun.id]
+        proto, port = flow.split("-")
+        assert (ref.inputs["ipProtocol"], ref.inputs["fromPort"]) == (proto, int(port))
+    # 33 units at max_entries = entries (see test_aws_plan), plus 1 headroom per list
+    assert sum(q["ipv4"] for q in out["quota_used"]) == 33 + 15
 
 
 def test_resources_names_types_and_nesting() -> None:
@@ -169,8 +164,7 @@ def test_resources_names_types_and_nesting() -> None:
     assert by_name["kf"].type == COMPONENT
     assert by_name["kf-sg-1"].type == SG and by_name["kf-sg-1"].parent == by_name["kf"].urn
     assert by_name["kf-prefix-lists"].type == "korefw:aws:DestinationPrefixLists"
-    (audiocodes,) = [n for n in by_name if n.startswith("kf-prefix-lists-pl-audiocodes-ipv4-")]
-    assert by_name[audiocodes].type == PL
+    assert by_name["kf-prefix-lists-pl-audiocodes-ipv4-udp-5060"].type == PL
     assert by_name["kf-fqdn"].type == "korefw:aws:FqdnAllowlist"
     assert by_name["kf-fqdn-nfw"].type == NFW
     rule_ = by_name["kf-udp-10000-65535-to-168.86.128.0-18"]
@@ -213,7 +207,9 @@ def test_adding_a_row_creates_only_its_resources(mode: str) -> None:
     after = custom(run(rules=japan().extend([new]), mode=mode))
     assert set(before) <= set(after), "a resource was deleted"
     created = set(after) - set(before)
-    assert 2 <= len(created) <= 3  # tcp and udp 5060, plus a prefix list for the new set
+    # cidr: tcp and udp 5060; prefix-list: none, the VG lists of those flows gain the
+    # address; auto: tcp 5060 (which merges with 5061 as a CIDR rule), udp 5060 in its list
+    assert len(created) == {"cidr": 2, "prefix-list": 0, "auto": 1}[mode]
     for urn, old in before.items():
         fields = REPLACES.get(old["type"], ())
         assert {k: old["inputs"].get(k) for k in fields} == {
@@ -231,8 +227,10 @@ def test_adding_a_row_to_a_prefix_list_updates_it_in_place() -> None:
     before = run(rules=japan(), mode="prefix-list")
     after = run(rules=japan().extend(rows), mode="prefix-list")
     assert custom(before).keys() == custom(after).keys()
-    (stun,) = [r for r in after.of_type(PL) if "-pl-twilio-stun-ipv4-" in r.name]
-    assert stun.inputs["maxEntries"] == 4 and "13.115.245.0/27" in str(stun.inputs["entries"])
+    stun = [r for r in after.of_type(PL) if "-pl-twilio-stun-ipv4-" in r.name]
+    assert len(stun) == 4
+    for pl in stun:
+        assert pl.inputs["maxEntries"] == 4 and "13.115.245.0/27" in str(pl.inputs["entries"])
     check_exact(after, japan().extend(rows))
 
 
@@ -255,12 +253,14 @@ def test_200_destinations_shard_into_groups_within_the_limit() -> None:
     quota = check_exact(plan, rules)
     groups = plan.of_type(SG)
     assert len(groups) == 4 and set(quota) == {g.id for g in groups}
-    assert sorted(q[4] for q in quota.values()) == [20, 60, 60, 60]
+    assert sum(q[4] for q in quota.values()) == 200 and max(q[4] for q in quota.values()) <= 60
     out = outputs(plan)
     assert out["security_group_ids"] == [
         next(g.id for g in groups if g.name == f"kf-sg-{i}") for i in range(1, 5)
     ]
-    assert [q["ipv4"] for q in out["quota_used"]] == [60, 60, 60, 20]
+    assert [q["ipv4"] for q in out["quota_used"]] == [
+        quota[next(g.id for g in groups if g.name == f"kf-sg-{i}")][4] for i in range(1, 5)
+    ]
     # each group alone allows a disjoint quarter; their union is the rule set
     per_group = defaultdict(list)
     for r in plan.of_type(EGRESS):
@@ -395,19 +395,19 @@ def test_standalone_prefix_lists_keep_families_apart() -> None:
         )
     )
     out = outputs(plan, "korefw:aws:DestinationPrefixLists")
-    lists = {undigested(r.inputs["name"]): r for r in plan.of_type(PL)}
-    assert set(lists) == {"korefw-us-edge-ipv4", "korefw-us-edge-ipv6"}
-    v4 = lists["korefw-us-edge-ipv4"].inputs
+    lists = {r.inputs["name"]: r for r in plan.of_type(PL)}
+    keys = {f"edge-ipv{v}-tcp-{p}" for v in (4, 6) for p in (443, 8443)}
+    assert set(lists) == {f"korefw-us-{k}" for k in keys}
+    v4 = lists["korefw-us-edge-ipv4-tcp-8443"].inputs
     assert v4["addressFamily"] == "IPv4" and v4["maxEntries"] == 2 + 5
     assert [e["cidr"] for e in v4["entries"]] == ["192.0.2.0/28", "198.51.100.7/32"]
     assert v4["tags"] == {"Team": "net", "Name": v4["name"]}
-    assert lists["korefw-us-edge-ipv6"].inputs["addressFamily"] == "IPv6"
-    assert {undigested(k): v for k, v in out["prefix_list_ids"].items()} == {
-        "edge-ipv4": lists["korefw-us-edge-ipv4"].id,
-        "edge-ipv6": lists["korefw-us-edge-ipv6"].id,
-    }
-    (v4_key,) = [k for k in out["prefix_lists"] if k.startswith("edge-ipv4-")]
-    assert out["prefix_lists"][v4_key]["flows"] == ["tcp 443", "tcp 8443"]
+    assert lists["korefw-us-edge-ipv6-tcp-443"].inputs["addressFamily"] == "IPv6"
+    assert [e["cidr"] for e in lists["korefw-us-edge-ipv6-tcp-443"].inputs["entries"]] == [
+        "2001:db8::/64"
+    ]
+    assert out["prefix_list_ids"] == {k: lists[f"korefw-us-{k}"].id for k in keys}
+    assert out["prefix_lists"]["edge-ipv4-tcp-8443"]["flows"] == ["tcp 8443"]
     assert not plan.of_type(EGRESS)
 
 
@@ -456,15 +456,14 @@ def test_security_groups_ignore_description_changes_and_rules_keep_0x_names() ->
         r.name: [a.name for a in seen[r.name].aliases or [] if isinstance(a.name, str)]
         for r in plan.of_type(PL) + plan.of_type(EGRESS)
     }
-    # korefw 0.x called the most common flow profile of a section "<section>-ipv4".
-    assert aliases[next(n for n in aliases if "-pl-twilio-stun-ipv4-" in n and "to-pl" not in n)]
-    assert sorted(a for names in aliases.values() for a in names if a.startswith("kf-prefix")) == [
-        "kf-prefix-lists-pl-audiocodes-ipv4",
-        "kf-prefix-lists-pl-media-twilio-gateway-ipv4",
-        "kf-prefix-lists-pl-twilio-stun-ipv4",
-        "kf-prefix-lists-pl-voice-gateway-vg-ipv4",
+    # korefw 0.1 keyed a list by the digest of its CIDRs' flows: a list of one flow keeps
+    # the resource it had then (Japan's Twilio media list, udp 10000-65535).
+    media = "kf-prefix-lists-pl-media-twilio-gateway-ipv4-udp-10000-65535"
+    assert aliases[media] == ["kf-prefix-lists-pl-media-twilio-gateway-ipv4-df0e46"]
+    assert aliases["kf-udp-10000-65535-to-pl-media-twilio-gateway-ipv4-udp-10000-65535"] == [
+        "kf-udp-10000-65535-to-pl-media-twilio-gateway-ipv4-df0e46"
     ]
-    assert "kf-udp-3478-to-pl-twilio-stun-ipv4" in {a for v in aliases.values() for a in v}
+    assert all(len(names) == 1 for names in aliases.values())
 
 
 def test_dns_firewall_names_stay_as_created() -> None:

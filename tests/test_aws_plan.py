@@ -9,7 +9,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from conftest import SHIPPED, japan, many_destinations, rule, undigested
+from conftest import SHIPPED, japan, many_destinations, rule
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -129,56 +129,65 @@ def test_japan_cidr_uses_exactly_29_quota_units() -> None:
 def test_japan_each_mode_is_exact_and_costs_29(mode: str) -> None:
     plan = plan_aws(japan(), AwsOptions(mode=mode))
     check_plan(plan, japan())
-    assert plan.quota_used[0]["ipv4"] == 29
+    # One prefix list per vendor flow: the SBC and VG rows for tcp 5060 and tcp 5061 are
+    # two lists, two references, where one CIDR rule per address merges them (2 x 2 more).
+    assert plan.quota_used[0]["ipv4"] == (33 if mode == "prefix-list" else 29)
 
 
-def test_japan_prefix_lists_per_section() -> None:
+def test_japan_prefix_lists_one_per_section_and_flow() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="prefix-list"))
-    lists = {undigested(p.key): p for p in plan.prefix_lists}
+    lists = {p.key: p for p in plan.prefix_lists}
+    sbc = ("tcp-5060", "tcp-5061", "udp-5060", "udp-6000-65535")
     assert set(lists) == {
-        "audiocodes-ipv4",
-        "voice-gateway-vg-ipv4",
-        "media-twilio-gateway-ipv4",
-        "twilio-stun-ipv4",
+        *(f"audiocodes-ipv4-{f}" for f in (*sbc, "tcp-10081")),
+        *(f"voice-gateway-vg-ipv4-{f}" for f in (*sbc, "tcp-8443")),
+        "media-twilio-gateway-ipv4-udp-10000-65535",
+        *(f"twilio-stun-ipv4-{f}" for f in ("tcp-443", "tcp-3478", "tcp-5349", "udp-3478")),
     }
-    stun = lists["twilio-stun-ipv4"]
+    stun = lists["twilio-stun-ipv4-tcp-3478"]
     assert [e.cidr for e in stun.entries] == [
         "13.115.244.0/27",
         "18.180.220.128/25",
         "54.65.63.192/26",
     ]
-    assert stun.flows == (
-        ("tcp", 443, 443),
-        ("tcp", 3478, 3478),
-        ("tcp", 5349, 5349),
-        ("udp", 3478, 3478),
-    )
+    assert stun.flows == (("tcp", 3478, 3478),)
     assert stun.name == f"korefw-jp-{stun.key}" and stun.address_family == "IPv4"
-    assert stun.former_key == "twilio-stun-ipv4"  # korefw 0.x's key, for an alias
+    # The key korefw 0.1 gave a list of this one flow (its flows' digest), for an alias.
+    assert stun.former_key == "twilio-stun-ipv4-a9df54"
     assert all(r.prefix_list for r in plan.rules)
+    assert sorted(r.name for r in plan.rules if r.prefix_list == stun.key) == [
+        "tcp-3478-to-pl-twilio-stun-ipv4-tcp-3478"
+    ]
 
 
 def test_auto_picks_prefix_lists_only_where_they_cost_no_more() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="auto"))
     check_plan(plan, japan())
+    keys = {p.key for p in plan.prefix_lists}
     # one-entry set: a list would add a resource for nothing
-    assert "media-twilio-gateway-ipv4" not in {undigested(p.key) for p in plan.prefix_lists}
-    assert len(plan.prefix_lists) == 3
+    assert "media-twilio-gateway-ipv4-udp-10000-65535" not in keys
+    # tcp 5060 and 5061 merge into one CIDR rule per address: two lists would cost more
+    assert not {k for k in keys if k.endswith(("tcp-5060", "tcp-5061"))}
+    assert len(keys) == 10 and plan.quota_used[0]["ipv4"] == 29
     # headroom makes every list dearer than its CIDRs
     roomy = plan_aws(japan(), AwsOptions(mode="auto", prefix_list_headroom=2))
     assert not roomy.prefix_lists and roomy.quota_used[0]["ipv4"] == 29
-    # the same headroom in prefix-list mode costs 4 flows x 2 extra per list
+    # the same headroom in prefix-list mode costs 2 extra per list, 15 lists: two groups
     pl = plan_aws(japan(), AwsOptions(mode="prefix-list", prefix_list_headroom=2))
     check_plan(pl, japan())
-    assert pl.quota_used[0]["ipv4"] == 29 + 2 * (4 + 4 + 1 + 4)
+    assert sum(g.ipv4 for g in pl.groups) == 33 + 2 * 15 and len(pl.groups) == 2
 
 
 def test_component_grouping_splits_sections_by_component() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="prefix-list", prefix_list_grouping="component"))
     check_plan(plan, japan())
     keys = {p.key for p in plan.prefix_lists}
-    assert any(k.startswith("audiocodes-session-border-controller") for k in keys)
-    assert len([k for k in keys if k.startswith("audiocodes")]) == 2
+    sbc = {k for k in keys if k.startswith("audiocodes-session-border-controller")}
+    assert len(sbc) == 2 * 5  # two components, five flows each
+    assert {k.split("-ipv4-")[0] for k in sbc} == {
+        "audiocodes-session-border-controller-sbc-agent-sbc",
+        "audiocodes-session-border-controller-sbc-automation-ha-sbc",
+    }
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -203,13 +212,10 @@ def test_ipv4_and_ipv6_prefix_lists_are_kept_apart() -> None:
     rules = RuleSet((rule(cidrs=("192.0.2.1", "2001:db8::1", "192.0.2.7", "2001:db8::7")),))
     plan = plan_aws(rules, AwsOptions(mode="prefix-list"))
     check_plan(plan, rules)
-    fams = {
-        undigested(p.key): (p.address_family, [e.cidr for e in p.entries])
-        for p in plan.prefix_lists
-    }
+    fams = {p.key: (p.address_family, [e.cidr for e in p.entries]) for p in plan.prefix_lists}
     assert fams == {
-        "s-ipv4": ("IPv4", ["192.0.2.1/32", "192.0.2.7/32"]),
-        "s-ipv6": ("IPv6", ["2001:db8::1/128", "2001:db8::7/128"]),
+        "s-ipv4-tcp-443": ("IPv4", ["192.0.2.1/32", "192.0.2.7/32"]),
+        "s-ipv6-tcp-443": ("IPv6", ["2001:db8::1/128", "2001:db8::7/128"]),
     }
     assert plan.quota_used == [{"group": 1, "ipv4": 2, "ipv6": 2}]
 
@@ -218,7 +224,9 @@ def test_200_destinations_shard_within_the_limit() -> None:
     rules = many_destinations(200)
     plan = plan_aws(rules, AwsOptions())
     check_plan(plan, rules)
-    assert [g.ipv4 for g in plan.groups] == [60, 60, 60, 20]
+    # the fewest groups (4), each rule in the one its name hashes to
+    assert len(plan.groups) == 4 and sum(g.ipv4 for g in plan.groups) == 200
+    assert all(g.ipv4 <= 60 for g in plan.groups)
     for g in plan.groups:  # the union of the groups is the rule set, group by group
         assert {r.name for r in plan.rules if r.group == g.index} == set(g.rules)
 
@@ -310,11 +318,26 @@ def test_adding_a_row_only_adds() -> None:
         b = plan_aws(japan().extend([new]), AwsOptions(mode=mode))
         old = {r.name: r for r in a.rules}
         kept = {r.name: r for r in b.rules if r.name in old}
-        assert kept == old, mode  # same names, same content, same group
-        assert len(b.rules) == len(a.rules) + 2
-        assert {p.key: p for p in a.prefix_lists}.items() <= {
-            p.key: p for p in b.prefix_lists
-        }.items()
+        assert kept.keys() == old.keys(), mode  # nothing deleted
+        for name, r in kept.items():  # nothing moved; a reference names its longer list
+            same = (lambda x: replace(x, cost=0, description="")) if r.prefix_list else None
+            assert (same or (lambda x: x))(r) == (same or (lambda x: x))(old[name]), name
+        lists = {p.key: p for p in b.prefix_lists}
+        for p in a.prefix_lists:  # every list stays, and only gains entries
+            assert set(p.entries) <= set(lists[p.key].entries), (mode, p.key)
+            assert lists[p.key].flows == p.flows
+        added = [r for r in b.rules if r.name not in old]
+        assert all(r.cidr == "35.76.200.1/32" for r in added), mode
+        grown = {k for k, p in lists.items() if "35.76.200.1/32" in {e.cidr for e in p.entries}}
+        vg = {"voice-gateway-vg-ipv4-tcp-5060", "voice-gateway-vg-ipv4-udp-5060"}
+        # cidr: two new rules; prefix-list: the VG lists of its flows gain it, no rule is new;
+        # auto: tcp 5060 stays CIDR (it merges with 5061), udp 5060 is a list
+        expected = {
+            "cidr": (2, set()),
+            "prefix-list": (0, vg),
+            "auto": (1, vg - {"voice-gateway-vg-ipv4-tcp-5060"}),
+        }
+        assert (len(added), grown) == expected[mode]
 
 
 def test_long_names_stay_bounded() -> None:
@@ -324,7 +347,8 @@ def test_long_names_stay_bounded() -> None:
         plan = plan_aws(rules, AwsOptions(mode=mode))
         check_plan(plan, rules)
         assert all(len(r.name) <= MAX_NAME for r in plan.rules)
-        assert all(len(p.key) <= 72 for p in plan.prefix_lists)
+        # a 60-character section slug, "-ipv6-" and the longest flow, "udp-65535-65535"
+        assert all(len(p.key) <= 60 + 6 + 15 for p in plan.prefix_lists)
 
 
 def test_descriptions_are_aws_safe() -> None:
@@ -492,7 +516,9 @@ def test_ten_thousand_rules_plan_within_the_rule_limit() -> None:
         )
     )
     for mode in MODES:
-        plan = plan_aws(rules, AwsOptions(mode=mode, rule_limit=1000))
+        # by component: a section's tcp 443 list would pass 1,000 entries
+        opts = AwsOptions(mode=mode, rule_limit=1000, prefix_list_grouping="component")
+        plan = plan_aws(rules, opts)
         assert all(g.ipv4 <= 1000 for g in plan.groups)
 
 

@@ -128,8 +128,8 @@ def test_deny_toggle_and_new_nsg_settings_apply_without_hazard() -> None:
 @pytest.mark.parametrize(
     ("stack", "before", "after", "units"),
     [
-        ("example-de-both", {}, {"awsMode": "cidr"}, 76),
-        ("example-jp-aws", {"region": "us"}, {"region": "us", "awsMode": "prefix-list"}, 90),
+        ("example-de-both", {}, {"awsMode": "cidr"}, 80),
+        ("example-jp-aws", {"region": "us"}, {"region": "us", "awsMode": "prefix-list"}, 94),
     ],
     ids=["de-prefix-list-to-cidr", "us-cidr-to-prefix-list"],
 )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import runpy
 from pathlib import Path
 
 from korefw.core.check.planread import read_plan
 from korefw.core.read.regions import load_rules
+from korefw.core.rules.allowset import AllowSet
 from korefw.offline import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,8 +48,20 @@ def test_library_example_builds_exact_rules_for_the_selected_sections() -> None:
 
 def test_stack_reference_prefix_list_id_reaches_the_egress_rule() -> None:
     plan = _run()
-    wanted = SHARED_OUTPUTS["awsPrefixListIds"]["twilio-stun-ipv4-c1e4c9"]
-    turn = [r for r in plan.resources if r.name.startswith("media-turn-")]
-    assert len(turn) == 2
-    assert {r.inputs["prefixListId"] for r in turn} == {wanted}
-    assert {r.inputs["ipProtocol"] for r in turn} == {"tcp", "udp"}
+    ids = SHARED_OUTPUTS["awsPrefixListIds"]
+    turn = {r.inputs["fromPort"]: r for r in plan.resources if r.name.startswith("media-turn-")}
+    assert set(turn) == {3478, 5349}
+    for port, r in turn.items():  # each rule uses the shared list of exactly its flow
+        assert r.inputs["prefixListId"] == ids[f"twilio-stun-ipv4-tcp-{port}"]
+        assert (r.inputs["ipProtocol"], r.inputs["toPort"]) == ("tcp", port)
+    # and through the shared list each rule allows nothing the vendor's German page does not
+    entries = {
+        st["id"]: [e["cidr"] for e in st["inputs"]["entries"]]
+        for st in (step["newState"] for step in SHARED["steps"])
+        if st["type"] == "aws:ec2/managedPrefixList:ManagedPrefixList"
+    }
+    de = load_rules("de").allow_set()
+    for port, r in turn.items():
+        nets = [ipaddress.ip_network(c) for c in entries[r.inputs["prefixListId"]]]
+        piece = AllowSet.of("tcp", [(port, port)], nets)
+        assert nets and piece and not piece - de, port

@@ -336,7 +336,7 @@ def test_widened_prefix_list_entry_is_caught_through_the_rules(pack, plans) -> N
         s
         for s in states
         if s["type"].endswith("managedPrefixList:ManagedPrefixList")
-        and s["inputs"]["name"].startswith("kore-de-de-twilio-stun-ipv4")
+        and s["inputs"]["name"] == "kore-de-de-twilio-stun-ipv4-tcp-3478"
     ]
     entry = next(e for e in pl["inputs"]["entries"] if e["cidr"] == "52.59.186.0/27")
     entry["cidr"] = "52.59.186.0/26"

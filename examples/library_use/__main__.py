@@ -30,20 +30,21 @@ EgressNetworkSecurityGroup(
     name_prefix="app-jp",
 )
 
-# 3. Reuse the prefix lists a shared korefw stack already manages, through its outputs
-#    (a list's key ends in a digest of the flows it is for; `korefw plan` shows them).
+# 3. Reuse the prefix lists a shared korefw stack already manages, through its outputs.
+#    There is one list per section and vendor flow, keyed "<section>-ipv4-<protocol>-<ports>"
+#    (`korefw plan` lists them), so a list allows exactly the ports in its key.
 network = pulumi.StackReference(config.require("koreNetworkStack"))
-stun_key = "twilio-stun-ipv4-c1e4c9"
-stun_list = network.get_output("awsPrefixListIds").apply(lambda ids: ids[stun_key])
+list_ids = network.get_output("awsPrefixListIds")
 media_sg = ec2.SecurityGroup("media", vpc_id=app_vpc.id, description="media relays")
-for protocol in ("tcp", "udp"):
+for port in (3478, 5349):  # TURN and TURN over TLS, both tcp
+    key = f"twilio-stun-ipv4-tcp-{port}"
     vpc.SecurityGroupEgressRule(
-        f"media-turn-{protocol}",
+        f"media-turn-tcp-{port}",
         security_group_id=media_sg.id,
-        ip_protocol=protocol,
-        from_port=3478,
-        to_port=3478,
-        prefix_list_id=stun_list,
+        ip_protocol="tcp",
+        from_port=port,
+        to_port=port,
+        prefix_list_id=list_ids.apply(lambda ids, key=key: ids[key]),
         description="Twilio TURN via the shared korefw prefix list",
     )
 

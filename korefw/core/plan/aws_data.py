@@ -22,17 +22,17 @@ class PrefixListEntryPlan:
 
 @dataclass(frozen=True)
 class PrefixListPlan:
-    """One managed prefix list: a destination set whose CIDRs all need the same flows."""
+    """One managed prefix list: every CIDR of a section that needs one vendor flow."""
 
     key: str  # stable set name; also the key of the ``prefix_list_ids`` output
     name: str  # the AWS name
     address_family: str  # IPv4 | IPv6
     entries: tuple[PrefixListEntryPlan, ...]
     max_entries: int
-    #: (protocol, from port, to port) every entry needs; a referencing egress rule each.
+    #: (protocol, from port, to port) every entry needs; one referencing egress rule each.
     flows: tuple[tuple[str, int, int], ...]
     sources: tuple[str, ...]  # "section / component" the entries come from
-    #: The key korefw 0.x gave this set, where it differs (an alias keeps the resource).
+    #: The key an earlier korefw gave this list, where it differs (an alias keeps it).
     former_key: str | None = None
 
     @property
@@ -42,7 +42,7 @@ class PrefixListPlan:
 
     @property
     def former_resource_name(self) -> str | None:
-        """The logical name suffix korefw 0.x used, where it differs."""
+        """The logical name suffix an earlier korefw used, where it differs."""
         return f"pl-{self.former_key}" if self.former_key else None
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,7 +72,7 @@ class EgressRulePlan:
     group: int  # 1-based index of the security group
     cidr: str | None = None
     prefix_list: str | None = None  # PrefixListPlan.key
-    #: The name korefw 0.x gave this rule, where it differs (an alias keeps the resource).
+    #: The name an earlier korefw gave this rule, where it differs (an alias keeps it).
     former_name: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -46,13 +46,15 @@ class AwsOptions:
     """How to express a rule set on AWS. Validated on construction (``ConfigError``).
 
     ``mode``: ``cidr`` (one egress rule per destination CIDR), ``prefix-list`` (egress rules
-    reference managed prefix lists) or ``auto`` (per destination set, whichever costs less
-    quota; on a tie a prefix list when it has two entries or more).
+    reference managed prefix lists, one per section and vendor flow) or ``auto`` (per
+    list, whichever costs less quota: the list, or the CIDR rules it would replace; on a
+    tie the list when it has two entries or more).
     ``rule_limit``: egress rule quota per security group and IP version (AWS default 60).
     ``shard``: spread egress rules over several new security groups when over the limit.
     ``prefix_list_headroom``: spare entries per prefix list (``max_entries`` = entries +
     headroom; each reference costs ``max_entries``).
-    ``prefix_list_grouping``: one destination set per vendor ``section`` or ``component``.
+    ``prefix_list_grouping``: prefix lists per flow of each vendor ``section`` or of each
+    ``component``.
     ``fqdn_enforcement``: where FQDN egress rules are enforced, any of
     ``network-firewall`` and ``dns-firewall``; FQDN rules no choice covers are reported.
     ``existing_group``: egress rules go into one existing security group (no sharding).

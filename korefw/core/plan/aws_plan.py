@@ -22,22 +22,22 @@ How AWS counts, as modelled here:
   per interface at most 1,000; "Prefix lists per Region" 100.)
 
 Identity: every logical name derives from what a resource allows (protocol, ports,
-destination, destination set), never from the position of a vendor row, so adding a row
-only creates, removing one only deletes, and reordering changes nothing.
+destination; a prefix list's section, IP version and flow), never from the position of a
+vendor row, so adding a row only creates (or adds entries to its flows' lists), removing
+one only deletes, and reordering changes nothing. Which security group a rule goes to is
+decided in :mod:`.aws_shard`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from ..errors import PlanError
 from ..rules.addresses import IPNetwork
 from ..rules.model import RuleSet
-from .aws_data import AwsPlan, EgressRulePlan, GroupPlan, PrefixListEntryPlan, PrefixListPlan
+from .aws_data import AwsPlan, EgressRulePlan, PrefixListEntryPlan, PrefixListPlan
 from .aws_fqdn import plan_fqdn
 from .aws_options import (
     DEFAULT_GROUPS_PER_INTERFACE,
@@ -48,6 +48,7 @@ from .aws_options import (
     description,
     ports_name,
 )
+from .aws_shard import net_key, shard
 from .naming import digest, slug
 
 
@@ -56,12 +57,13 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
     opts = options or AwsOptions()
     contribs = _contributions(rules, opts)
     sets = _destination_sets(contribs, opts, rules.region)
-    use_list = {s.key: _choose_list(s, opts) for s in sets}
+    saves = _cidr_rules_saved(sets) if opts.mode == "auto" else {}
+    use_list = {s.key: _choose_list(s, opts, saves.get(s.key, 0)) for s in sets}
     lists = tuple(s.plan for s in sets if use_list[s.key])
     egress = _cidr_rules(c for s in sets if not use_list[s.key] for c in s.contribs)
     for pl in lists:
         egress.extend(_reference_rules(pl))
-    rules_out, groups = _shard(egress, opts, rules.region)
+    rules_out, groups = shard(egress, opts, rules.region)
     notes = []
     if opts.existing_group:
         notes.append(
@@ -154,10 +156,6 @@ def _merge_sourced(items: Iterable[tuple[int, int, str]]) -> list[tuple[int, int
     return [(lo, hi, tuple(sorted(srcs))) for lo, hi, srcs in out]
 
 
-def _net_key(net: IPNetwork) -> tuple[int, int, int]:
-    return (net.version, int(net.network_address), net.prefixlen)
-
-
 def _cidr_rules(contribs: Iterable[_Contribution]) -> list[EgressRulePlan]:
     """One egress rule per (protocol, merged port range, CIDR)."""
     by_dest: dict[tuple[str, IPNetwork], list[tuple[int, int, str]]] = defaultdict(list)
@@ -217,62 +215,49 @@ class _DestSet:
 def _destination_sets(
     contribs: list[_Contribution], opts: AwsOptions, region: str
 ) -> list[_DestSet]:
-    """Partition destinations by (label, IP version, the exact flows each CIDR needs).
+    """One destination set per vendor flow: (label, IP version, protocol, port range).
 
-    Within one set every CIDR needs the same flows, so egress rules referencing the set's
-    prefix list with each of those flows allow exactly the vendor's flows, nothing more.
-    Keys: ``<label slug>-ipv4-<digest of the flows>``, from the set's own content only, so
-    adding or removing a row moves no CIDR whose flows stay the same: only the lists whose
-    entries change are touched. (korefw 0.x gave the profile with most CIDRs the plain
-    ``<label slug>-ipv4``, so a row could swap two lists' keys; that key is kept as
-    ``former_key`` for an alias.)
+    A set holds every CIDR whose rows ask for that exact flow, so the one egress rule that
+    references its prefix list allows exactly the vendor's flow, nothing more. A CIDR that
+    several rows name (one row per port, say) sits in one list per flow, and its
+    membership of a list depends on that flow alone: adding or removing a row adds or
+    removes entries of its own flows' lists only, and no entry ever moves between lists
+    (which, with Pulumi's creates-first order, would leave the flow refused until the new
+    list is updated). Keys: ``<label slug>-ipv4-<protocol>-<ports>``, from content only.
     """
-    # (label, version) -> net -> protocol -> [(lo, hi, source)]
-    per_net: dict[tuple[str, int], dict[IPNetwork, list[_Contribution]]] = defaultdict(
-        lambda: defaultdict(list)
+    # (label, version, protocol, lo, hi) -> net -> [contribution]
+    per_flow: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = (
+        defaultdict(lambda: defaultdict(list))
     )
     for c in contribs:
-        per_net[(c.label, c.net.version)][c.net].append(c)
-    bases = _label_bases({label for label, _ in per_net})
+        per_flow[(c.label, c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
+    bases = _label_bases({flow[0] for flow in per_flow})
     out = []
-    for (label, version), nets in sorted(per_net.items()):
-        by_profile: dict[tuple[tuple[str, int, int], ...], list[IPNetwork]] = defaultdict(list)
-        for net, cs in nets.items():
-            by_proto: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-            for c in cs:
-                by_proto[c.protocol].append((c.lo, c.hi, c.source))
-            profile = tuple(
-                (proto, lo, hi)
-                for proto in sorted(by_proto)
-                for lo, hi, _ in _merge_sourced(by_proto[proto])
-            )
-            by_profile[profile].append(net)
-        ranked = sorted(by_profile.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        for rank, (profile, members) in enumerate(ranked):
-            key = f"{bases[label]}-ipv{version}-{digest(*profile, length=6)}"
-            former = None if rank else f"{bases[label]}-ipv{version}"
-            members.sort(key=_net_key)
-            entries = []
-            sources: set[str] = set()
-            for net in members:
-                srcs = sorted({c.source for c in nets[net]})
-                sources.update(srcs)
-                entries.append(PrefixListEntryPlan(str(net), description("; ".join(srcs))))
-            name = "-".join(p for p in (opts.name_prefix, region, key) if p)
-            plan = PrefixListPlan(
-                key=key,
-                name=name,
-                address_family=f"IPv{version}",
-                entries=tuple(entries),
-                max_entries=len(entries) + opts.prefix_list_headroom,
-                flows=profile,
-                sources=tuple(sorted(sources)),
-                former_key=former,
-            )
-            mine = tuple(c for n in members for c in nets[n])
-            out.append(_DestSet(key, mine, plan))
-    if len({s.key for s in out}) != len(out):  # a 6-digit digest collision; never seen
-        raise PlanError("two destination sets got the same prefix-list key; rename a section")
+    for (label, version, proto, lo, hi), nets in sorted(per_flow.items()):
+        flow = (proto, lo, hi)
+        key = f"{bases[label]}-ipv{version}-{proto}-{ports_name(lo, hi)}"
+        members = sorted(nets, key=net_key)
+        entries = []
+        sources: set[str] = set()
+        for net in members:
+            srcs = sorted({c.source for c in nets[net]})
+            sources.update(srcs)
+            entries.append(PrefixListEntryPlan(str(net), description("; ".join(srcs))))
+        name = "-".join(p for p in (opts.name_prefix, region, key) if p)
+        plan = PrefixListPlan(
+            key=key,
+            name=name,
+            address_family=f"IPv{version}",
+            entries=tuple(entries),
+            max_entries=len(entries) + opts.prefix_list_headroom,
+            flows=(flow,),
+            sources=tuple(sorted(sources)),
+            # Earlier korefw keyed a list by the digest of all its CIDRs' flows; a list of one
+            # flow had this key, and keeps its resource through an alias.
+            former_key=f"{bases[label]}-ipv{version}-{digest(flow, length=6)}",
+        )
+        mine = tuple(c for n in members for c in nets[n])
+        out.append(_DestSet(key, mine, plan))
     return out
 
 
@@ -300,8 +285,11 @@ def _check_list_size(pl: PrefixListPlan) -> None:
         )
 
 
-def _choose_list(s: _DestSet, opts: AwsOptions) -> bool:
-    """Whether a destination set becomes a prefix list referenced by the security group."""
+def _choose_list(s: _DestSet, opts: AwsOptions, saved: int) -> bool:
+    """Whether a destination set becomes a prefix list referenced by the security group.
+
+    In ``auto`` mode ``saved`` is how many CIDR egress rules the list would replace.
+    """
     pl = s.plan
     if opts.mode == "cidr":
         return False
@@ -319,102 +307,24 @@ def _choose_list(s: _DestSet, opts: AwsOptions) -> bool:
         return True
     if not fits:
         return False
-    as_list = len(pl.flows) * pl.max_entries
-    as_cidrs = len(pl.flows) * len(pl.entries)
     # Equal cost (no headroom): a list means fewer egress rules and one place to update.
-    return as_list < as_cidrs or (as_list == as_cidrs and len(pl.entries) >= 2)
+    return pl.max_entries < saved or (pl.max_entries == saved and len(pl.entries) >= 2)
 
 
-def _shard(
-    egress: list[EgressRulePlan], opts: AwsOptions, region: str
-) -> tuple[tuple[EgressRulePlan, ...], tuple[GroupPlan, ...]]:
-    """Assign egress rules to security groups, each within ``rule_limit`` per IP version.
+def _cidr_rules_saved(sets: list[_DestSet]) -> dict[str, int]:
+    """Per set, the CIDR egress rules a CIDR-only plan has less without that set's flow.
 
-    Rules are filled in a fixed content order (destination, protocol, ports) into as few
-    groups as that order allows, IPv4 and IPv6 each on their own. Stable, not perfectly
-    so: adding or removing a one-unit rule moves at most one rule across each later group
-    boundary (a replacement, created before the old one is deleted); a prefix-list
-    reference, which costs its ``max_entries``, can move a few more. Hash placement would
-    avoid those moves but needs spare room in every group, i.e. more security groups per
-    network interface (AWS allows 5 by default).
+    Not simply one per entry: a CIDR's rule merges adjacent port ranges of several rows
+    (tcp 5060 and tcp 5061 make one tcp 5060-5061 rule), and a list cannot merge with
+    another list, so a set whose ports merge with another set's saves less.
     """
-    limit = opts.rule_limit
-    assigned: dict[str, int] = {}
-    used: dict[int, dict[int, int]] = defaultdict(lambda: {4: 0, 6: 0})
-    for family in (4, 6):
-        mine = sorted((r for r in egress if r.family == family), key=_shard_key)
-        total = sum(r.cost for r in mine)
-        if total > limit and (opts.existing_group or not opts.shard):
-            why = (
-                "an existing security group cannot be sharded"
-                if opts.existing_group
-                else "sharding is off (shard=False)"
-            )
-            raise PlanError(
-                f"the egress rules need {total} IPv{family} quota units in one security group, "
-                f"over the rule_limit of {limit}; {why} (raise rule_limit if your quota allows, "
-                "or select fewer sections)",
-                where="rule_limit",
-                value=limit,
-            )
-        group, room = 1, limit
-        for r in mine:
-            if r.cost > limit:  # only a prefix-list reference can; _choose_list prevents it
-                raise PlanError(
-                    f"egress rule {r.name} costs {r.cost} quota units, over the rule_limit",
-                    where="rule_limit",
-                    value=limit,
-                )
-            if r.cost > room:
-                group, room = group + 1, limit
-            assigned[r.name] = group
-            used[group][family] += r.cost
-            room -= r.cost
-    count = max([1, *used])
-    out_rules = tuple(
-        sorted(
-            (_with_group(r, assigned[r.name]) for r in egress),
-            key=lambda r: (r.group, _shard_key(r)),
-        )
-    )
-    names: dict[int, list[str]] = defaultdict(list)
-    for r in out_rules:
-        names[r.group].append(r.name)
-    # No name_prefix in the description: AWS replaces a group whose description changes,
-    # and the network interfaces would stay on the old one.
-    where = f" {region}" if region else ""
-    groups = tuple(
-        GroupPlan(
-            index=i,
-            description=description(f"korefw: egress rules for Kore.ai{where}, group {i}"),
-            rules=tuple(names[i]),
-            ipv4=used[i][4] if i in used else 0,
-            ipv6=used[i][6] if i in used else 0,
-        )
-        for i in range(1, count + 1)
-    )
-    return out_rules, groups
-
-
-def _shard_key(r: EgressRulePlan) -> tuple[Any, ...]:
-    if r.cidr is not None:
-        dest: tuple[Any, ...] = (0, *_net_key(ipaddress.ip_network(r.cidr)), "")
-    else:
-        dest = (1, 0, 0, 0, r.prefix_list or "")
-    return (*dest, r.protocol, r.from_port, r.to_port)
-
-
-def _with_group(r: EgressRulePlan, group: int) -> EgressRulePlan:
-    return EgressRulePlan(
-        name=r.name,
-        protocol=r.protocol,
-        from_port=r.from_port,
-        to_port=r.to_port,
-        family=r.family,
-        description=r.description,
-        cost=r.cost,
-        group=group,
-        cidr=r.cidr,
-        prefix_list=r.prefix_list,
-        former_name=r.former_name,
-    )
+    at: dict[tuple[str, IPNetwork], list[tuple[int, int, str]]] = defaultdict(list)
+    for s in sets:
+        for c in s.contribs:
+            at[(c.protocol, c.net)].append((c.lo, c.hi, s.key))
+    out: dict[str, int] = defaultdict(int)
+    for items in at.values():
+        runs = len(_merge_sourced(items))
+        for key in {k for _, _, k in items}:
+            out[key] += runs - len(_merge_sourced(i for i in items if i[2] != key))
+    return out

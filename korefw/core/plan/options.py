@@ -262,7 +262,7 @@ PREFIX_LIST_HEADROOM = Option(
 PREFIX_LIST_GROUPING = Option(
     "prefix_list_grouping",
     "string",
-    "One prefix list per vendor section or per component.",
+    "Prefix lists per vendor flow of each section, or of each component.",
     "section",
     setting="aws",
     check=choice("section", "component"),
