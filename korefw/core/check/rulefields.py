@@ -9,15 +9,16 @@ what an undecidable value means, so that is the one parameter, ``strict``:
 * lenient (policy, on preview properties): unknown values stay as Pulumi's sentinels (an
   unknown port makes the rule's ports empty: nothing to check yet), nothing is validated.
 
-Resolving prefix lists and group references needs the whole stack: callers do that.
+Resolving prefix lists and group references needs the whole stack: callers do that,
+reading the lists' entries with :func:`prefix_list_cidrs`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..rules.addresses import IPNetwork
 from ..rules.allowset import Box, Interval
@@ -229,6 +230,55 @@ def _aws_cidrs(f: Fields, *keys: str) -> list[str]:
                                         value=value) from None  # fmt: skip
             out.append(value)
     return out
+
+
+class ResourceView(NamedTuple):
+    """One resource as a check sees it: its properties, dependencies and id (when known)."""
+
+    type: str
+    urn: str
+    props: Mapping[str, Any]
+    dependencies: Mapping[str, Sequence[str]]
+    id: str | None = None
+
+
+def prefix_list_cidrs(
+    resources: Iterable[ResourceView], *, strict: bool = True
+) -> dict[str, list[str]]:
+    """Prefix list URN (and id, when known) -> its CIDRs.
+
+    The entries are inline (``entries``) or separate entry resources, which name their list
+    by id or through ``propertyDependencies``. Strict: a secret, unknown or malformed CIDR
+    raises. Lenient: entries without a known CIDR are skipped.
+    """
+    resources = list(resources)
+    out: dict[str, list[str]] = {}
+    for r in resources:
+        if r.type == AWS_PREFIX_LIST:
+            f = Fields(r.urn, r.props, strict=strict)
+            cidrs = [c for e in f.each("entries") if (c := _entry_cidr(e)) is not None]
+            out[r.urn] = cidrs
+            if r.id is not None:
+                out[r.id] = cidrs  # the same list: an entry added by id shows under the URN
+    for r in resources:
+        if r.type != AWS_PREFIX_LIST_ENTRY:
+            continue
+        f = Fields(r.urn, r.props, strict=strict)
+        cidr = _entry_cidr(f)
+        if cidr is None:
+            continue
+        key = f.get("prefixListId", decides=False)
+        key = key if isinstance(key, str) and not f.unknown("prefixListId") else None
+        for k in {key, *r.dependencies.get("prefixListId", ())} - {None}:
+            out.setdefault(k, []).append(cidr)
+    return out
+
+
+def _entry_cidr(f: Fields) -> str | None:
+    """A prefix list entry's CIDR; lenient: ``None`` when absent or not known yet."""
+    if not f.strict and (not f.get("cidr") or f.unknown("cidr")):
+        return None
+    return f.text("cidr")
 
 
 def azure_position(f: Fields, default_name: str) -> tuple[str, int, str]:
