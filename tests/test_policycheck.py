@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from korefw.core.check import policycheck as pc
 from korefw.core.check.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE, AZ_NSG, AZ_RULE
 from korefw.core.check.pulumidoc import DocumentError
-from korefw.core.check.rulefields import ResourceView, prefix_list_cidrs
+from korefw.core.check.rulefields import (
+    Fields,
+    ResourceView,
+    azure_position,
+    azure_rule,
+    prefix_list_cidrs,
+)
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 
@@ -285,3 +291,25 @@ def test_prefix_list_reader_unknown_cidr_raises_or_is_skipped() -> None:
     with pytest.raises(DocumentError, match=r"urn:p: entries\[0\]\.cidr"):
         prefix_list_cidrs([view])
     assert prefix_list_cidrs([view], strict=False) == {"urn:p": ["10.0.0.0/8"]}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "canonical"),
+    [("access", "ALLOW", "Allow"), ("access", "deny", "Deny"), ("direction", "outbound", "Allow")],
+)
+def test_nsg_keywords_any_case_strict_names_a_bad_one(
+    key: str, value: str, canonical: str
+) -> None:
+    props = {**_nsg_rule("Allow", 1000, "13.115.244.0/27"), key: value}
+    for strict in (True, False):
+        f = Fields("urn:r", props, strict=strict)
+        assert azure_position(f, "n")[0] == "Outbound"
+        assert azure_rule(f, "g", 1000, "n").access == canonical
+    bad = {**props, key: "sideways"}
+    with pytest.raises(DocumentError, match=rf"urn:r: {key}: expected .* or "):
+        f = Fields("urn:r", bad)
+        azure_rule(f, "g", 1000, "n") if key == "access" else azure_position(f, "n")
+    lenient = Fields("urn:r", bad, strict=False)
+    got = azure_rule(lenient, "g", 1000, "n").access if key == "access" else (
+        azure_position(lenient, "n")[0])  # fmt: skip
+    assert got == "sideways"  # lenient (policy): kept as written

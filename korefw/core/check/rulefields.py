@@ -283,13 +283,7 @@ def _entry_cidr(f: Fields) -> str | None:
 
 def azure_position(f: Fields, default_name: str) -> tuple[str, int, str]:
     """An NSG rule's direction, priority and name (``default_name`` when it has none)."""
-    text = f.text("direction")
-    direction = _DIRECTION.get(text.lower())
-    if direction is None:
-        if f.strict:
-            raise DocumentError("expected Inbound or Outbound", where=f.where("direction"),
-                                value=f.get("direction"))  # fmt: skip
-        direction = text
+    direction = _word(f, "direction", _DIRECTION, "Inbound or Outbound")
     if not f.strict:
         return direction, f.number("priority") or 0, f.text("name") or default_name
     priority = f.get("priority")
@@ -303,13 +297,7 @@ def azure_position(f: Fields, default_name: str) -> tuple[str, int, str]:
 
 def azure_rule(f: Fields, group: str, priority: int, name: str) -> EffectiveRule:
     """An outbound NSG rule (inline in ``securityRules`` or a ``SecurityRule``)."""
-    text = f.text("access", "" if f.strict else "Allow")
-    access = _ACCESS.get(text.lower())
-    if access is None:
-        if f.strict:
-            raise DocumentError("expected Allow or Deny", where=f.where("access"),
-                                value=f.get("access"))  # fmt: skip
-        access = text
+    access = _word(f, "access", _ACCESS, "Allow or Deny", "" if f.strict else "Allow")
     proto = f.text("protocol")
     if not proto and f.strict:
         raise DocumentError("missing protocol", where=f.where("protocol"))
@@ -320,6 +308,15 @@ def azure_rule(f: Fields, group: str, priority: int, name: str) -> EffectiveRule
         "azure", group, f.urn, proto, _azure_port_ranges(f), tuple(dests),
         f.text("description", decides=False), access, priority, name,
     )  # fmt: skip
+
+
+def _word(f: Fields, key: str, words: Mapping[str, str], expected: str, default: str = "") -> str:
+    """A keyword in its canonical spelling (any letter case in the input); lenient: as written."""
+    text = f.text(key, default)
+    word = words.get(text.lower())
+    if word is None and f.strict:
+        raise DocumentError(f"expected {expected}", where=f.where(key), value=f.get(key))
+    return text if word is None else word
 
 
 def _azure_port_ranges(f: Fields) -> tuple[Interval, ...]:
