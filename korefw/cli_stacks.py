@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from .core.read.regions import (
     load_rules,
 )
 from .core.rules.model import RuleSet
-from .core.safewrite import check_output_dir, check_output_file, write_files
+from .core.safewrite import check_output_dir, check_output_file, new_folders, write_files
 
 # --------------------------------------------------------------------------- plan, diff, verify
 
@@ -267,23 +266,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     options = _render_options(args)
     rules = load_source(args)
     files = export_files(rules, options, args.platform or PLATFORMS)
-    created: list[Path] = []  # folders this command made, removed again if it fails
-    try:
-        for rel in files:
-            for folder in reversed((out / rel).parents):
-                if folder.is_relative_to(out) and folder != out and not folder.exists():
-                    try:
-                        folder.mkdir()
-                    except OSError as exc:
-                        raise KorefwError(f"cannot create folder: {exc.strerror or exc}",
-                                          where="--output", value=str(folder)) from None
-                    created.append(folder)
+    with new_folders(out, files, where="--output"):
         return _write_rendered(out, files, rules, options)
-    except BaseException:
-        for folder in reversed(created):
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-        raise
 
 
 def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:

@@ -245,6 +245,44 @@ def test_write_files_restores_everything_when_a_replace_fails(
     assert a.read_bytes() == b"new a" and b.read_bytes() == b"new b"
 
 
+def test_new_folders_are_removed_when_a_write_fails_half_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "kept").mkdir()
+    files = {"kept/a.yaml": b"a", "new/deep/b.yaml": b"b", "other/c.yaml": b"c"}
+    real = os.replace
+    calls: list[str] = []
+
+    def flaky(src: str, dst: os.PathLike[str]) -> None:
+        calls.append(str(dst))
+        if len(calls) == 2:  # the first file is in place, the second fails
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(safewrite.os, "replace", flaky)
+    with pytest.raises(KorefwError, match="No space left"), safewrite.new_folders(
+        tmp_path, files, where="--output"
+    ):
+        assert (tmp_path / "new" / "deep").is_dir() and (tmp_path / "other").is_dir()
+        safewrite.write_files({tmp_path / rel: data for rel, data in files.items()})
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]  # no new folder or file
+    monkeypatch.setattr(safewrite.os, "replace", real)
+    with safewrite.new_folders(tmp_path, files, where="--output"):
+        safewrite.write_files({tmp_path / rel: data for rel, data in files.items()})
+    assert (tmp_path / "new" / "deep" / "b.yaml").read_bytes() == b"b"
+
+
+def test_new_folders_removes_its_folders_when_one_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "file").write_bytes(b"x")  # a file where a folder would go
+    files = ["a/b/x.yaml", "file/sub/y.yaml"]
+    with pytest.raises(KorefwError, match="cannot create folder") as err, safewrite.new_folders(
+        tmp_path, files, where="--output"
+    ):
+        pytest.fail("the block must not run")
+    assert str(tmp_path / "file" / "sub") in str(err.value) and "--output" in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
 def test_sources_toml_is_validated(tmp_path: Path) -> None:
     text = (PAGES_DIR / "sources.toml").read_text()
     for old, new, message in [

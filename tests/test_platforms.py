@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from korefw.cli import main
+from korefw.core import safewrite
 from korefw.core.check.rendered import (
     RenderedReading,
     gce_allow_set,
@@ -323,6 +324,24 @@ def test_a_failed_export_leaves_no_folder_behind(
     assert main(["export", "jp", "--format", "aerleon", "-o", "/proc"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot create folder" in err
+
+
+def test_an_export_failing_half_way_through_its_writes_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = safewrite.os.replace
+    calls: list[str] = []
+
+    def flaky(src: str, dst: str) -> None:
+        calls.append(dst)
+        if len(calls) == 2:  # the first file is in place, the second fails
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(safewrite.os, "replace", flaky)
+    assert main(["export", "jp", "--format", "aerleon", "-o", str(tmp_path)]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
 
 
 def test_cilium_to_endpoints_counts_only_as_the_dns_visibility_rule() -> None:

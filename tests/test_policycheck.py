@@ -10,6 +10,14 @@ from hypothesis import strategies as st
 
 from korefw.core.check import policycheck as pc
 from korefw.core.check.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE, AZ_NSG, AZ_RULE
+from korefw.core.check.pulumidoc import DocumentError
+from korefw.core.check.rulefields import (
+    Fields,
+    ResourceView,
+    azure_position,
+    azure_rule,
+    prefix_list_cidrs,
+)
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 
@@ -245,3 +253,63 @@ def test_prefix_list_entries_resolve_through_property_dependencies() -> None:
     )
     [f] = pc.stack_findings([*resources, added], JP, "jp", "korefw-managed")
     assert f.urn == KOREFW_RULE and "10.1.0.0/16" in f.message
+
+
+_CIDRS = st.lists(
+    st.builds(lambda n, p: str(ipaddress.ip_network((n, p), strict=False)),
+              st.integers(0, 2**32 - 1), st.integers(8, 32)),
+    max_size=4,
+)  # fmt: skip
+
+
+@settings(max_examples=50, deadline=None)
+@given(inline=_CIDRS, by_id=_CIDRS, by_dep=_CIDRS)
+def test_prefix_list_reader_is_one_for_verify_and_policy(
+    inline: list[str], by_id: list[str], by_dep: list[str]
+) -> None:
+    pl_t = "aws:ec2/managedPrefixList:ManagedPrefixList"
+    entry_t = "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry"
+    pl_urn = f"{STACK}{pl_t}::p"
+    views = [ResourceView(pl_t, pl_urn, {"entries": [{"cidr": c} for c in inline]}, {}, "pl-1")]
+    views += [ResourceView(entry_t, f"{STACK}{entry_t}::i{n}", {"cidr": c, "prefixListId": "pl-1"},
+                           {}) for n, c in enumerate(by_id)]  # fmt: skip
+    views += [ResourceView(entry_t, f"{STACK}{entry_t}::d{n}", {"cidr": c},
+                           {"prefixListId": [pl_urn]}) for n, c in enumerate(by_dep)]  # fmt: skip
+    strict = prefix_list_cidrs(views)
+    # Strict (verify, diff): entries by id and by dependency reach the list under both keys.
+    assert sorted(strict[pl_urn]) == sorted(strict["pl-1"]) == sorted(inline + by_id + by_dep)
+    # Lenient (policy): a stack policy knows no ids, so entries reach the list by dependency.
+    lenient = prefix_list_cidrs([v._replace(id=None) for v in views], strict=False)
+    assert sorted(lenient[pl_urn]) == sorted(inline + by_dep)
+
+
+def test_prefix_list_reader_unknown_cidr_raises_or_is_skipped() -> None:
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    pl_t = "aws:ec2/managedPrefixList:ManagedPrefixList"
+    view = ResourceView(pl_t, "urn:p", {"entries": [{"cidr": unknown}, {"cidr": "10.0.0.0/8"}]},
+                        {})  # fmt: skip
+    with pytest.raises(DocumentError, match=r"urn:p: entries\[0\]\.cidr"):
+        prefix_list_cidrs([view])
+    assert prefix_list_cidrs([view], strict=False) == {"urn:p": ["10.0.0.0/8"]}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "canonical"),
+    [("access", "ALLOW", "Allow"), ("access", "deny", "Deny"), ("direction", "outbound", "Allow")],
+)
+def test_nsg_keywords_any_case_strict_names_a_bad_one(
+    key: str, value: str, canonical: str
+) -> None:
+    props = {**_nsg_rule("Allow", 1000, "13.115.244.0/27"), key: value}
+    for strict in (True, False):
+        f = Fields("urn:r", props, strict=strict)
+        assert azure_position(f, "n")[0] == "Outbound"
+        assert azure_rule(f, "g", 1000, "n").access == canonical
+    bad = {**props, key: "sideways"}
+    with pytest.raises(DocumentError, match=rf"urn:r: {key}: expected .* or "):
+        f = Fields("urn:r", bad)
+        azure_rule(f, "g", 1000, "n") if key == "access" else azure_position(f, "n")
+    lenient = Fields("urn:r", bad, strict=False)
+    got = azure_rule(lenient, "g", 1000, "n").access if key == "access" else (
+        azure_position(lenient, "n")[0])  # fmt: skip
+    assert got == "sideways"  # lenient (policy): kept as written

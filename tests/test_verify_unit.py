@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
+import pytest
+
+from korefw.core.check import plandiff, steps
+from korefw.core.check.hazards import apply_hazards
 from korefw.core.check.plandiff import diff_plans
 from korefw.core.check.planread import read_plan
 from korefw.core.check.verify import verify
@@ -157,3 +162,18 @@ def test_diff_reports_the_added_flow_and_counts_resources() -> None:
     assert d.resources["create"] == 1 and d.resources["delete"] == 0
     assert "```diff" in d.markdown()
     assert diff_plans(old, old).empty
+
+
+def test_diff_pairs_the_resources_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = aws_doc(), aws_doc(stun_cidr="13.115.244.0/28")
+    calls: list[int] = []
+
+    def counted(a: Any, b: Any) -> Any:
+        calls.append(1)
+        return steps.changes(a, b)
+
+    monkeypatch.setattr(plandiff, "changes", counted)
+    d = diff_plans(old, new)
+    assert len(calls) == 1  # counts and hazards share one pairing of the resources
+    assert d.resources == steps.count_changes(old, new)
+    assert d.hazards == [h.line() for h in apply_hazards(old, new)]

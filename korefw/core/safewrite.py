@@ -5,7 +5,8 @@ folder, a folder, a FIFO or device, a file where a folder is expected) before an
 is done. :func:`write_files` writes several files as one step: every new content goes to
 a temporary file beside its target first, then each is moved into place with
 :func:`os.replace`; if any step fails, the files already replaced get their old bytes
-back and the temporary files are removed.
+back and the temporary files are removed. :func:`new_folders` creates the folders such
+files need, and removes them again if the command fails.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import contextlib
 import os
 import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from .errors import KorefwError
@@ -106,3 +107,29 @@ def write_files(files: Mapping[Path, bytes]) -> None:
         for tmp in temps.values():
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+@contextlib.contextmanager
+def new_folders(root: Path, files: Iterable[str | Path], *, where: str) -> Iterator[None]:
+    """Create the missing folders between ``root`` and each of ``files`` (relative to it);
+    if that or the ``with`` block fails, remove the folders it created.
+
+    ``where`` names the option in the error when a folder cannot be created.
+    """
+    created: list[Path] = []
+    try:
+        for rel in files:
+            for folder in reversed((root / rel).parents):
+                if folder.is_relative_to(root) and folder != root and not folder.exists():
+                    try:
+                        folder.mkdir()
+                    except OSError as exc:
+                        raise KorefwError(f"cannot create folder: {exc.strerror or exc}",
+                                          where=where, value=str(folder)) from None  # fmt: skip
+                    created.append(folder)
+        yield
+    except BaseException:
+        for folder in reversed(created):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise

@@ -45,7 +45,12 @@ class Hazard:
 
 def apply_hazards(old: Plan, new: Plan) -> list[Hazard]:
     """Every hazard of applying plan ``new`` over a stack deployed as plan ``old``."""
-    sim = _Simulation(changes(old, new))
+    return change_hazards(changes(old, new))
+
+
+def change_hazards(moves: Mapping[str, Change]) -> list[Hazard]:
+    """Every hazard of an update, from its already computed :func:`steps.changes`."""
+    sim = _Simulation(moves)
     out = [
         *sim.groups(),
         *sim.duplicate_rules(),
@@ -76,7 +81,7 @@ Ident = str
 
 
 class _Simulation:
-    def __init__(self, changes: dict[str, Change]) -> None:
+    def __init__(self, changes: Mapping[str, Change]) -> None:
         self.changes = changes
         # old and new URNs of a renamed (aliased) resource are one resource
         self.urn_of = {c.old["urn"]: urn for urn, c in changes.items() if c.old and c.new}

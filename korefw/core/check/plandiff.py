@@ -8,10 +8,10 @@ from typing import Any
 
 from ..rules.allowset import AllowSet, Box
 from ..rules.model import RuleSet
-from .hazards import apply_hazards
+from .hazards import apply_hazards, change_hazards
 from .planread import EffectiveRule, PlanReading, read_states
 from .pulumidoc import PulumiDocument, parse_document, state_after, state_before
-from .steps import count_changes
+from .steps import changes, count_ops
 
 
 @dataclass
@@ -99,8 +99,9 @@ def diff_plans(old: Doc | None, new: Doc | None) -> Diff:
     sa = [] if a is None else state_after(a)
     sb = [] if b is None else state_after(b)
     d = _flow_diff(read_states(sa), read_states(sb))
-    d.resources = count_changes(sa, sb)
-    d.hazards = [h.line() for h in apply_hazards(sa, sb)]
+    moves = changes(sa, sb)  # computed once: both the counts and the hazards read it
+    d.resources = count_ops(moves)
+    d.hazards = [h.line() for h in change_hazards(moves)]
     return d
 
 

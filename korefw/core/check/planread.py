@@ -41,10 +41,12 @@ from .rulefields import (
     PREFIX_LIST,
     EffectiveRule,
     Fields,
+    ResourceView,
     aws_rule,
     azure_position,
     azure_rule,
     covers_all,
+    prefix_list_cidrs,
 )
 
 __all__ = ["UNKNOWN_VALUES", "DocumentError", "EffectiveRule", "PlanReading", "read_plan",
@@ -191,7 +193,11 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
     reading = PlanReading()
     by_id = {s["id"]: s for s in states if _known_id(s)}
     by_urn = {s["urn"]: s for s in states}
-    lists = _prefix_lists(states)
+    lists = prefix_list_cidrs(
+        ResourceView(s["type"], s["urn"], _props(s), s.get("propertyDependencies", {}),
+                     s["id"] if _known_id(s) else None)
+        for s in states
+    )  # fmt: skip
     existing: dict[str, str] = {}  # literal group id or name -> cloud
     managed_sgs = {s["urn"] for s in states if s["type"] == AWS_SG}
 
@@ -301,32 +307,6 @@ def _check_azure(reading: PlanReading) -> None:
             )
         else:
             seen[key] = name
-
-
-def _prefix_lists(states: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """Prefix list id and URN -> CIDRs (entries inline or as separate resources)."""
-    out: dict[str, list[str]] = {}
-    urn_of_id: dict[str, str] = {}
-    for s in states:
-        if s["type"] == AWS_PREFIX_LIST:
-            f = Fields(s["urn"], _props(s))
-            cidrs = [e.text("cidr") for e in f.each("entries")]
-            out[s["urn"]] = cidrs
-            if _known_id(s):
-                out[s["id"]] = cidrs
-                urn_of_id[s["id"]] = s["urn"]
-    for s in states:
-        if s["type"] == AWS_PREFIX_LIST_ENTRY:
-            f = Fields(s["urn"], _props(s))
-            key = f.get("prefixListId", decides=False)
-            key = key if isinstance(key, str) and key not in UNKNOWN_VALUES else None
-            deps = s.get("propertyDependencies", {}).get("prefixListId", [])
-            cidr = f.text("cidr")
-            for k in {key, *deps} - {None}:
-                out.setdefault(k, []).append(cidr)
-                if k in urn_of_id:
-                    out[urn_of_id[k]].append(cidr)
-    return out
 
 
 def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: ignore[no-untyped-def]

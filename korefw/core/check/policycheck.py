@@ -23,15 +23,13 @@ arithmetic, the same as ``korefw verify``'s. Deny rules never widen anything.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..rules.allowset import AllowSet, Box, Interval
 from .rulefields import (
     AWS_EGRESS,
-    AWS_PREFIX_LIST,
-    AWS_PREFIX_LIST_ENTRY,
     AWS_SG,
     AWS_SG_RULE,
     AZ_NSG,
@@ -39,9 +37,11 @@ from .rulefields import (
     PREFIX_LIST,
     EffectiveRule,
     Fields,
+    ResourceView,
     aws_rule,
     azure_position,
     azure_rule,
+    prefix_list_cidrs,
 )
 from .rulefields import PREVIEW_UNKNOWNS as UNKNOWN
 
@@ -174,7 +174,10 @@ def stack_findings(
     - An egress rule or NSG rule that korefw does not manage, attached to a security group
       or NSG that korefw created, is out of band: korefw's groups hold only korefw's rules.
     """
-    lists = _prefix_list_entries(resources)
+    lists = prefix_list_cidrs(
+        (ResourceView(r.type, r.urn, r.props, r.property_dependencies) for r in resources),
+        strict=False,
+    )
     korefw_groups = {
         r.urn for r in resources if r.type in (AWS_SG, AZ_NSG) and managed_by_korefw(r.urn)
     }
@@ -252,12 +255,6 @@ def closing_deny_findings(resources: Sequence[StackResource]) -> list[Finding]:
     return out
 
 
-def _list(value: Any) -> list[Mapping[str, Any]]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        return [v for v in value if isinstance(v, Mapping)]
-    return []
-
-
 def _deferred(dest: str) -> bool:
     return dest.startswith(PREFIX_LIST) or dest in UNKNOWN
 
@@ -284,16 +281,3 @@ def _flows(extra: AllowSet, limit: int = 3) -> str:
     boxes = list(extra.boxes())
     text = "; ".join(f"also allows {b}" for b in boxes[:limit])
     return text + (f"; and {len(boxes) - limit} more" if len(boxes) > limit else "")
-
-
-def _prefix_list_entries(resources: Iterable[StackResource]) -> dict[str, list[str]]:
-    """Prefix list URN -> its CIDRs (inline ``entries`` and separate entry resources)."""
-    out: dict[str, list[str]] = {}
-    for r in resources:
-        if r.type == AWS_PREFIX_LIST:
-            out[r.urn] = [str(e["cidr"]) for e in _list(r.props.get("entries")) if e.get("cidr")]
-    for r in resources:
-        if r.type == AWS_PREFIX_LIST_ENTRY and r.props.get("cidr"):
-            for urn in r.property_dependencies.get("prefixListId", ()):
-                out.setdefault(urn, []).append(str(r.props["cidr"]))
-    return {urn: [c for c in cidrs if c not in UNKNOWN] for urn, cidrs in out.items()}

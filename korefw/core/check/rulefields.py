@@ -9,15 +9,16 @@ what an undecidable value means, so that is the one parameter, ``strict``:
 * lenient (policy, on preview properties): unknown values stay as Pulumi's sentinels (an
   unknown port makes the rule's ports empty: nothing to check yet), nothing is validated.
 
-Resolving prefix lists and group references needs the whole stack: callers do that.
+Resolving prefix lists and group references needs the whole stack: callers do that,
+reading the lists' entries with :func:`prefix_list_cidrs`.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..rules.addresses import IPNetwork
 from ..rules.allowset import Box, Interval
@@ -231,15 +232,58 @@ def _aws_cidrs(f: Fields, *keys: str) -> list[str]:
     return out
 
 
+class ResourceView(NamedTuple):
+    """One resource as a check sees it: its properties, dependencies and id (when known)."""
+
+    type: str
+    urn: str
+    props: Mapping[str, Any]
+    dependencies: Mapping[str, Sequence[str]]
+    id: str | None = None
+
+
+def prefix_list_cidrs(
+    resources: Iterable[ResourceView], *, strict: bool = True
+) -> dict[str, list[str]]:
+    """Prefix list URN (and id, when known) -> its CIDRs.
+
+    The entries are inline (``entries``) or separate entry resources, which name their list
+    by id or through ``propertyDependencies``. Strict: a secret, unknown or malformed CIDR
+    raises. Lenient: entries without a known CIDR are skipped.
+    """
+    resources = list(resources)
+    out: dict[str, list[str]] = {}
+    for r in resources:
+        if r.type == AWS_PREFIX_LIST:
+            f = Fields(r.urn, r.props, strict=strict)
+            cidrs = [c for e in f.each("entries") if (c := _entry_cidr(e)) is not None]
+            out[r.urn] = cidrs
+            if r.id is not None:
+                out[r.id] = cidrs  # the same list: an entry added by id shows under the URN
+    for r in resources:
+        if r.type != AWS_PREFIX_LIST_ENTRY:
+            continue
+        f = Fields(r.urn, r.props, strict=strict)
+        cidr = _entry_cidr(f)
+        if cidr is None:
+            continue
+        key = f.get("prefixListId", decides=False)
+        key = key if isinstance(key, str) and not f.unknown("prefixListId") else None
+        for k in {key, *r.dependencies.get("prefixListId", ())} - {None}:
+            out.setdefault(k, []).append(cidr)
+    return out
+
+
+def _entry_cidr(f: Fields) -> str | None:
+    """A prefix list entry's CIDR; lenient: ``None`` when absent or not known yet."""
+    if not f.strict and (not f.get("cidr") or f.unknown("cidr")):
+        return None
+    return f.text("cidr")
+
+
 def azure_position(f: Fields, default_name: str) -> tuple[str, int, str]:
     """An NSG rule's direction, priority and name (``default_name`` when it has none)."""
-    text = f.text("direction")
-    direction = _DIRECTION.get(text.lower())
-    if direction is None:
-        if f.strict:
-            raise DocumentError("expected Inbound or Outbound", where=f.where("direction"),
-                                value=f.get("direction"))  # fmt: skip
-        direction = text
+    direction = _word(f, "direction", _DIRECTION, "Inbound or Outbound")
     if not f.strict:
         return direction, f.number("priority") or 0, f.text("name") or default_name
     priority = f.get("priority")
@@ -253,13 +297,7 @@ def azure_position(f: Fields, default_name: str) -> tuple[str, int, str]:
 
 def azure_rule(f: Fields, group: str, priority: int, name: str) -> EffectiveRule:
     """An outbound NSG rule (inline in ``securityRules`` or a ``SecurityRule``)."""
-    text = f.text("access", "" if f.strict else "Allow")
-    access = _ACCESS.get(text.lower())
-    if access is None:
-        if f.strict:
-            raise DocumentError("expected Allow or Deny", where=f.where("access"),
-                                value=f.get("access"))  # fmt: skip
-        access = text
+    access = _word(f, "access", _ACCESS, "Allow or Deny", "" if f.strict else "Allow")
     proto = f.text("protocol")
     if not proto and f.strict:
         raise DocumentError("missing protocol", where=f.where("protocol"))
@@ -270,6 +308,15 @@ def azure_rule(f: Fields, group: str, priority: int, name: str) -> EffectiveRule
         "azure", group, f.urn, proto, _azure_port_ranges(f), tuple(dests),
         f.text("description", decides=False), access, priority, name,
     )  # fmt: skip
+
+
+def _word(f: Fields, key: str, words: Mapping[str, str], expected: str, default: str = "") -> str:
+    """A keyword in its canonical spelling (any letter case in the input); lenient: as written."""
+    text = f.text(key, default)
+    word = words.get(text.lower())
+    if word is None and f.strict:
+        raise DocumentError(f"expected {expected}", where=f.where(key), value=f.get(key))
+    return text if word is None else word
 
 
 def _azure_port_ranges(f: Fields) -> tuple[Interval, ...]:

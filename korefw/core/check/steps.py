@@ -84,7 +84,12 @@ def _op(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> Op:
 
 def count_changes(old: Plan, new: Plan) -> dict[str, int]:
     """How many resources each op touches."""
+    return count_ops(changes(old, new))
+
+
+def count_ops(moves: Mapping[str, Change]) -> dict[str, int]:
+    """How many resources each op touches, of already computed :func:`changes`."""
     counts = dict.fromkeys(("create", "delete", "replace", "update", "same"), 0)
-    for c in changes(old, new).values():
+    for c in moves.values():
         counts[c.op] += 1
     return counts
