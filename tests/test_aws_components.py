@@ -313,16 +313,16 @@ def test_bad_arguments_fail_before_any_resource(
     assert isinstance(err, error) and text in str(err) and "\n" not in str(err)
 
 
-def test_prefix_list_over_1000_entries_fails_before_any_resource() -> None:
-    rules = many_destinations(1001)
+def test_prefix_list_over_100_entries_fails_before_any_resource() -> None:
+    rules = many_destinations(101)
     err = nothing_registered(
         lambda: EgressSecurityGroup(
             "kf", rules=rules, vpc_id=VPC, mode="prefix-list", rule_limit=1000
         )
     )
-    assert isinstance(err, PlanError) and "1001" in str(err) and "1000" in str(err)
+    assert isinstance(err, PlanError) and "101 entries" in str(err) and "100" in str(err)
     err = nothing_registered(lambda: DestinationPrefixLists("lists", rules=rules))
-    assert "1001" in str(err)
+    assert "101 entries" in str(err)
 
 
 # --------------------------------------------------------------------------- FQDN

@@ -13,7 +13,7 @@ from conftest import SHIPPED, japan, many_destinations, rule
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.errors import ConfigError, PlanError
+from korefw.core.errors import ConfigError, KorefwError, PlanError
 from korefw.core.plan.aws_data import AwsPlan
 from korefw.core.plan.aws_fqdn import plan_fqdn
 from korefw.core.plan.aws_options import MAX_DESCRIPTION, MAX_NAME, AwsOptions, description
@@ -271,16 +271,47 @@ def test_prefix_list_reference_costs_max_entries() -> None:
     assert not auto.prefix_lists and len(auto.groups) == 2
 
 
-def test_prefix_list_over_1000_entries_is_an_error() -> None:
-    rules = many_destinations(1001)
+def test_prefix_list_over_100_entries_is_an_error_naming_the_mode() -> None:
+    # CreateManagedPrefixList takes at most 100 entries per request, and the provider
+    # sends a new list's entries in one (hashicorp/terraform-provider-aws#35371).
+    assert plan_prefix_lists(many_destinations(100))[0].max_entries == 100
+    rules = many_destinations(101)
     for call in (
         lambda: plan_aws(rules, AwsOptions(mode="prefix-list", rule_limit=1000)),
         lambda: plan_prefix_lists(rules),
     ):
-        with pytest.raises(PlanError, match=r"1001.*over AWS's limit of 1000"):
+        with pytest.raises(PlanError, match=r"101 entries; AWS takes at most 100") as info:
             call()
-    with pytest.raises(PlanError, match="1000"):
-        plan_prefix_lists(many_destinations(995), AwsOptions(prefix_list_headroom=6))
+        assert info.value.where == "mode" and "\n" not in str(info.value)
+    # auto falls back to CIDR rules
+    auto = plan_aws(rules, AwsOptions(mode="auto", rule_limit=1000))
+    check_plan(auto, rules)
+    assert not auto.prefix_lists
+
+
+def test_max_entries_over_1000_is_an_error_naming_the_headroom() -> None:
+    with pytest.raises(PlanError, match=r"90 entries \+ 911 headroom = 1001") as info:
+        plan_prefix_lists(many_destinations(90), AwsOptions(prefix_list_headroom=911))
+    assert (info.value.where, info.value.value) == ("prefix_list_headroom", 911)
+
+
+def test_sections_that_slug_alike_share_their_lists_so_neither_renames_the_other() -> None:
+    one = rule("Voice SIP", cidrs=("192.0.2.1/32", "192.0.2.2/32"))
+    two = rule("Voice-SIP", cidrs=("192.0.2.9/32",))
+    opts = AwsOptions(mode="prefix-list")
+    alone = plan_aws(RuleSet((one,), region="t"), opts)
+    both = plan_aws(RuleSet((one, two), region="t"), opts)
+    check_plan(both, RuleSet((one, two), region="t"))
+    assert [p.key for p in alone.prefix_lists] == [p.key for p in both.prefix_lists]
+    (shared,) = both.prefix_lists
+    assert [e.cidr for e in shared.entries] == ["192.0.2.1/32", "192.0.2.2/32", "192.0.2.9/32"]
+    assert shared.sources == ("Voice SIP / C", "Voice-SIP / C")
+
+
+def test_a_region_code_that_cannot_be_a_name_is_refused() -> None:
+    with pytest.raises(KorefwError, match="region code") as info:
+        RuleSet((rule(cidrs=("192.0.2.1/32",)),), region="r" * 250)
+    assert info.value.where == "region" and len(str(info.value)) < 200
 
 
 def test_every_address_is_refused() -> None:
@@ -506,7 +537,7 @@ def test_ten_thousand_rules_plan_within_the_rule_limit() -> None:
     rules = RuleSet(
         tuple(
             rule(
-                f"S{i % 7}",
+                f"S{i % 101}",
                 f"C{i % 13}",
                 (TCP, UDP) if i % 3 else (TCP,),
                 ((443, 443), (5000 + i % 50, 5000 + i % 50)),
@@ -516,7 +547,7 @@ def test_ten_thousand_rules_plan_within_the_rule_limit() -> None:
         )
     )
     for mode in MODES:
-        # by component: a section's tcp 443 list would pass 1,000 entries
+        # by component: a section's tcp 443 list would pass 100 entries
         opts = AwsOptions(mode=mode, rule_limit=1000, prefix_list_grouping="component")
         plan = plan_aws(rules, opts)
         assert all(g.ipv4 <= 1000 for g in plan.groups)

@@ -20,6 +20,11 @@ ENFORCEMENTS = ("network-firewall", "dns-firewall")
 
 #: AWS: entries per managed prefix list.
 MAX_PREFIX_LIST_ENTRIES = 1000
+#: AWS: entries one CreateManagedPrefixList (or AddEntries) request takes (API reference:
+#: Entry.N, "Maximum number of 100 items"); the Terraform provider pulumi-aws bridges sends
+#: all of a new list's entries in one request (hashicorp/terraform-provider-aws#35371), so a
+#: list korefw creates holds at most this many.
+MAX_PREFIX_LIST_ENTRIES_PER_REQUEST = 100
 #: AWS: rules per security group times groups per network interface may not exceed 1000.
 MAX_RULE_LIMIT = 1000
 #: AWS defaults (adjustable, so the plan warns): security groups per network interface,

@@ -31,7 +31,7 @@ decided in :mod:`.aws_shard`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..errors import PlanError
@@ -43,6 +43,7 @@ from .aws_options import (
     DEFAULT_GROUPS_PER_INTERFACE,
     DEFAULT_PREFIX_LISTS_PER_REGION,
     MAX_PREFIX_LIST_ENTRIES,
+    MAX_PREFIX_LIST_ENTRIES_PER_REQUEST,
     AwsOptions,
     bounded,
     description,
@@ -98,7 +99,7 @@ def plan_prefix_lists(
     opts = options or AwsOptions()
     sets = _destination_sets(_contributions(rules, opts), opts, rules.region)
     for s in sets:
-        _check_list_size(s.plan)
+        _check_list_size(s.plan, opts)
     return tuple(s.plan for s in sets)
 
 
@@ -225,17 +226,20 @@ def _destination_sets(
     (which, with Pulumi's creates-first order, would leave the flow refused until the new
     list is updated). Keys: ``<label slug>-ipv4-<protocol>-<ports>``, from content only.
     """
-    # (label, version, protocol, lo, hi) -> net -> [contribution]
+    # Labels that slug alike ("Voice SIP", "Voice-SIP") share their lists: a list of one
+    # flow is exact whoever asks for it, and a key that depended on which other labels
+    # exist would rename a list when a row of another section comes or goes.
+    bases = {label: slug(label, max_len=60) or "rules" for label in {c.label for c in contribs}}
+    # (label slug, version, protocol, lo, hi) -> net -> [contribution]
     per_flow: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = (
         defaultdict(lambda: defaultdict(list))
     )
     for c in contribs:
-        per_flow[(c.label, c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
-    bases = _label_bases({flow[0] for flow in per_flow})
+        per_flow[(bases[c.label], c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
     out = []
-    for (label, version, proto, lo, hi), nets in sorted(per_flow.items()):
+    for (base, version, proto, lo, hi), nets in sorted(per_flow.items()):
         flow = (proto, lo, hi)
-        key = f"{bases[label]}-ipv{version}-{proto}-{ports_name(lo, hi)}"
+        key = f"{base}-ipv{version}-{proto}-{ports_name(lo, hi)}"
         members = sorted(nets, key=net_key)
         entries = []
         sources: set[str] = set()
@@ -254,34 +258,30 @@ def _destination_sets(
             sources=tuple(sorted(sources)),
             # Earlier korefw keyed a list by the digest of all its CIDRs' flows; a list of one
             # flow had this key, and keeps its resource through an alias.
-            former_key=f"{bases[label]}-ipv{version}-{digest(flow, length=6)}",
+            former_key=f"{base}-ipv{version}-{digest(flow, length=6)}",
         )
         mine = tuple(c for n in members for c in nets[n])
         out.append(_DestSet(key, mine, plan))
     return out
 
 
-def _label_bases(labels: set[str]) -> dict[str, str]:
-    """A short slug per label; labels that slug alike get a digest to stay apart."""
-    first = {label: slug(label, max_len=60) or "rules" for label in labels}
-    count: dict[str, int] = defaultdict(int)
-    for base in first.values():
-        count[base] += 1
-    return {
-        label: base if count[base] == 1 else f"{base[:53]}-{digest(label, length=6)}"
-        for label, base in first.items()
-    }
-
-
-def _check_list_size(pl: PrefixListPlan) -> None:
+def _check_list_size(pl: PrefixListPlan, opts: AwsOptions) -> None:
+    if len(pl.entries) > MAX_PREFIX_LIST_ENTRIES_PER_REQUEST:
+        raise PlanError(
+            f"prefix list {pl.key} would hold {len(pl.entries)} entries; AWS takes at most "
+            f"{MAX_PREFIX_LIST_ENTRIES_PER_REQUEST} entries per request and the provider "
+            "creates a list in one (use prefix_list_grouping 'component', or mode 'cidr' or "
+            "'auto')",
+            where="mode",
+            value=opts.mode,
+        )
     if pl.max_entries > MAX_PREFIX_LIST_ENTRIES:
         raise PlanError(
             f"prefix list {pl.key} needs max_entries {len(pl.entries)} entries + "
-            f"{pl.max_entries - len(pl.entries)} headroom = {pl.max_entries}, over AWS's "
-            f"limit of {MAX_PREFIX_LIST_ENTRIES} (use prefix_list_grouping='component', "
-            "less headroom, or mode 'cidr' or 'auto')",
+            f"{opts.prefix_list_headroom} headroom = {pl.max_entries}, over AWS's limit of "
+            f"{MAX_PREFIX_LIST_ENTRIES}",
             where="prefix_list_headroom",
-            value=pl.max_entries,
+            value=opts.prefix_list_headroom,
         )
 
 
@@ -293,9 +293,11 @@ def _choose_list(s: _DestSet, opts: AwsOptions, saved: int) -> bool:
     pl = s.plan
     if opts.mode == "cidr":
         return False
-    fits = pl.max_entries <= min(opts.rule_limit, MAX_PREFIX_LIST_ENTRIES)
+    fits = pl.max_entries <= min(opts.rule_limit, MAX_PREFIX_LIST_ENTRIES) and (
+        len(pl.entries) <= MAX_PREFIX_LIST_ENTRIES_PER_REQUEST
+    )
     if opts.mode == "prefix-list":
-        _check_list_size(pl)
+        _check_list_size(pl, opts)
         if not fits:
             raise PlanError(
                 f"a reference to prefix list {pl.key} costs {pl.max_entries} quota units "
@@ -318,13 +320,61 @@ def _cidr_rules_saved(sets: list[_DestSet]) -> dict[str, int]:
     (tcp 5060 and tcp 5061 make one tcp 5060-5061 rule), and a list cannot merge with
     another list, so a set whose ports merge with another set's saves less.
     """
-    at: dict[tuple[str, IPNetwork], list[tuple[int, int, str]]] = defaultdict(list)
+    at: dict[tuple[str, IPNetwork], set[tuple[int, int, str]]] = defaultdict(set)
     for s in sets:
         for c in s.contribs:
-            at[(c.protocol, c.net)].append((c.lo, c.hi, s.key))
+            at[(c.protocol, c.net)].add((c.lo, c.hi, s.key))
     out: dict[str, int] = defaultdict(int)
     for items in at.values():
-        runs = len(_merge_sourced(items))
-        for key in {k for _, _, k in items}:
-            out[key] += runs - len(_merge_sourced(i for i in items if i[2] != key))
+        for run in _runs(sorted(items)):
+            for key, saved in _saved_in_run(run).items():
+                out[key] += saved
+    return out
+
+
+def _runs(items: list[tuple[int, int, str]]) -> Iterator[list[tuple[int, int, str]]]:
+    """Sorted port ranges grouped into runs that merge (overlapping or adjacent)."""
+    run: list[tuple[int, int, str]] = []
+    reach = -2
+    for item in items:
+        if run and item[0] > reach + 1:
+            yield run
+            run = []
+        run.append(item)
+        reach = max(reach, item[1]) if len(run) > 1 else item[1]
+    if run:
+        yield run
+
+
+def _saved_in_run(run: list[tuple[int, int, str]]) -> dict[str, int]:
+    """For each set in one merged run (one CIDR rule), 1 minus the runs the others make.
+
+    Without set ``k`` the run loses the ports only ``k`` covers; the rest falls into as
+    many pieces as those exclusive blocks cut it into (none left: 0 pieces, so ``k``
+    saves the rule; a block in the middle: 2 pieces, so ``k`` saves -1).
+    """
+    if len(run) == 1:
+        return {run[0][2]: 1}
+    lo, hi = run[0][0], max(h for _, h, _ in run)
+    events = sorted([(a, 1, k) for a, _, k in run] + [(b + 1, -1, k) for _, b, k in run])
+    active: set[str] = set()
+    blocks: dict[str, list[list[int]]] = defaultdict(list)
+    for i, (point, step, key) in enumerate(events):
+        if step > 0:
+            active.add(key)
+        else:
+            active.discard(key)
+        end = events[i + 1][0] - 1 if i + 1 < len(events) else point - 1
+        if len(active) == 1 and end >= point:
+            (owner,) = active
+            mine = blocks[owner]
+            if mine and mine[-1][1] + 1 == point:
+                mine[-1][1] = end
+            else:
+                mine.append([point, end])
+    out = {}
+    for _, _, key in run:
+        mine = blocks.get(key, [])
+        pieces = 1 if not mine else len(mine) + 1 - (mine[0][0] == lo) - (mine[-1][1] == hi)
+        out[key] = 1 - pieces
     return out

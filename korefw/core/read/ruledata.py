@@ -49,7 +49,7 @@ from pathlib import Path
 
 from ..errors import KorefwError, VendorDataError
 from ..rules.addresses import check_breadth, parse_network
-from ..rules.model import Origin, Protocol, Rule, RuleSet, normalize_fqdn
+from ..rules.model import REGION_CODE, Origin, Protocol, Rule, RuleSet, normalize_fqdn
 from ..rules.ports import PortRange
 
 FORMAT = 1
@@ -211,8 +211,11 @@ def _provenance(raw: object, lines: _Lines) -> Provenance:
 
 
 def check_provenance_values(raw: dict[str, str], *, where: Callable[[str], str]) -> None:
-    """A ``retrieved`` date and a ``sha256`` digest, when given, are well formed;
+    """A region code, a ``retrieved`` date and a ``sha256`` digest, when given, are well formed;
     ``where(key)`` names the place of a key in error messages."""
+    if raw.get("region") and not REGION_CODE.fullmatch(raw["region"]):
+        raise VendorDataError("a region code is 1-32 lower-case letters, digits and '-'",
+                              where=where("region"), value=raw["region"][:40])  # fmt: skip
     if raw.get("retrieved"):
         try:
             datetime.date.fromisoformat(raw["retrieved"])

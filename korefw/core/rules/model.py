@@ -165,6 +165,10 @@ def fqdn_matches(pattern: str, name: str) -> bool:
     return name == pattern
 
 
+#: A region code: it goes into AWS names (at most 255 characters) and Azure names.
+REGION_CODE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+
+
 @dataclass(frozen=True)
 class RuleSet:
     """A region's egress rules, in vendor order, with where they came from."""
@@ -178,6 +182,12 @@ class RuleSet:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rules", tuple(self.rules))
+        if self.region and not REGION_CODE.fullmatch(self.region):
+            raise KorefwError(
+                "a region code is 1-32 lower-case letters, digits and '-'",
+                where="region",
+                value=self.region[:40],
+            )
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
