@@ -583,3 +583,21 @@ def test_h1_list_size_error_names_the_value_of_its_key() -> None:
     with pytest.raises(PlanError) as info:
         plan_aws(many_destinations(1001), AwsOptions(mode="prefix-list", rule_limit=1000))
     assert info.value.where != "prefix_list_headroom" or info.value.value == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="h1: a long region (rules file) gives prefix-list names over AWS's 255 characters",
+)
+def test_h1_prefix_list_names_fit_aws_for_any_region() -> None:
+    """CreateManagedPrefixList: PrefixListName "Up to 255 characters in length". The region
+    of a rules file is free text; a 250-character one plans a 272-character name (and Name
+    tags over AWS's 256-character tag values) that fail only at ``pulumi up``. Refusing the
+    region early passes too."""
+    rules = RuleSet((rule(cidrs=("192.0.2.1/32", "192.0.2.2/32")),), region="r" * 250)
+    try:
+        plan = plan_aws(rules, AwsOptions(mode="prefix-list"))
+    except (ConfigError, PlanError):
+        return
+    lengths = [len(p.name) for p in plan.prefix_lists]
+    assert lengths and max(lengths) <= 255, lengths
