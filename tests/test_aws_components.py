@@ -484,3 +484,46 @@ def test_dns_firewall_names_stay_as_created() -> None:
     )
     dns = ["kf-fqdn-domains", "kf-fqdn-dns-rules", "kf-fqdn-dns-allow", "kf-fqdn-dns-vpc"]
     assert [seen[n].ignore_changes for n in dns] == [["name"]] * 4
+
+
+# --------------------------------------------------------------------------- h1 findings
+
+#: AWS CreateManagedPrefixList takes at most 100 entries per request (Entry.N, "Maximum
+#: number of 100 items": https://docs.aws.amazon.com/AWSEC2/latest/APIReference/
+#: API_CreateManagedPrefixList.html); ModifyManagedPrefixList's AddEntries likewise.
+ENTRIES_PER_REQUEST = 100
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="h1: prefix lists of 101-1000 inline entries are planned, but AWS takes at most "
+    "100 entries per create request and the bridged Terraform provider sends them in one",
+)
+@pytest.mark.parametrize("component", ["EgressSecurityGroup", "DestinationPrefixLists"])
+def test_h1_no_prefix_list_is_created_with_more_entries_than_one_request_takes(
+    component: str,
+) -> None:
+    """The Terraform provider pulumi-aws bridges sends a ManagedPrefixList's inline entries
+    in one CreateManagedPrefixList call (hashicorp/terraform-provider-aws issue 35371, open;
+    fix proposed in pull request 49955), which AWS refuses over 100 entries: "The number of
+    entries per request cannot exceeds limit (100)". korefw checks only the 1,000-entry
+    limit, so 101 destinations of one flow plan cleanly and fail at ``pulumi up``. Either
+    refusing them at plan time or registering no list over 100 inline entries passes."""
+    rules = many_destinations(101)
+    caught: list[PlanError] = []
+
+    def program() -> None:
+        try:
+            if component == "EgressSecurityGroup":
+                EgressSecurityGroup(
+                    "kf", rules=rules, vpc_id=VPC, mode="prefix-list", rule_limit=1000
+                )
+            else:
+                DestinationPrefixLists("lists", rules=rules)
+        except PlanError as exc:
+            caught.append(exc)
+
+    plan = run_offline(program)
+    sizes = [len(r.inputs.get("entries") or []) for r in plan.of_type(PL)]
+    assert caught or sizes
+    assert all(n <= ENTRIES_PER_REQUEST for n in sizes), sizes

@@ -583,3 +583,52 @@ def test_more_than_100_prefix_lists_is_a_warning_not_an_error() -> None:
     (note,) = [n for n in over.notes if "prefix lists per Region" in n]
     assert "101 managed prefix lists" in note
     assert len(plan_prefix_lists(sections(101), opts)) == 101  # planned all the same
+
+
+# --------------------------------------------------------------------------- h1 findings
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="h1: a section that slugs like another renames the other section's prefix lists",
+)
+def test_h1_a_section_that_slugs_alike_leaves_other_lists_keys() -> None:
+    """Sections "Voice SIP" and "Voice-SIP" both slug to voice-sip, so both get a digest: adding
+    the second section's row renames the first's tcp 443 list (and its exported
+    prefix_list_ids key), and removing it renames it back."""
+    one = rule("Voice SIP", cidrs=("192.0.2.1/32", "192.0.2.2/32"))
+    two = rule("Voice-SIP", ports=((5060, 5060),), cidrs=("192.0.2.9/32",))
+    opts = AwsOptions(mode="prefix-list")
+    alone = plan_aws(RuleSet((one,), region="t"), opts)
+    both = plan_aws(RuleSet((one, two), region="t"), opts)
+    check_plan(both, RuleSet((one, two), region="t"))
+    assert {p.key for p in alone.prefix_lists} <= {p.key for p in both.prefix_lists}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="h1: the over-1000-entries error names prefix_list_headroom, max_entries as its value",
+)
+def test_h1_list_size_error_names_the_value_of_its_key() -> None:
+    """With no headroom the error read "prefix_list_headroom: ... (got 1001)"."""
+    with pytest.raises(PlanError) as info:
+        plan_aws(many_destinations(1001), AwsOptions(mode="prefix-list", rule_limit=1000))
+    assert info.value.where != "prefix_list_headroom" or info.value.value == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="h1: a long region (rules file) gives prefix-list names over AWS's 255 characters",
+)
+def test_h1_prefix_list_names_fit_aws_for_any_region() -> None:
+    """CreateManagedPrefixList: PrefixListName "Up to 255 characters in length". The region
+    of a rules file is free text; a 250-character one plans a 272-character name (and Name
+    tags over AWS's 256-character tag values) that fail only at ``pulumi up``. Refusing the
+    region early passes too."""
+    rules = RuleSet((rule(cidrs=("192.0.2.1/32", "192.0.2.2/32")),), region="r" * 250)
+    try:
+        plan = plan_aws(rules, AwsOptions(mode="prefix-list"))
+    except (ConfigError, PlanError):
+        return
+    lengths = [len(p.name) for p in plan.prefix_lists]
+    assert lengths and max(lengths) <= 255, lengths

@@ -13,6 +13,7 @@ only) are never loaded by a stack that does not enforce FQDN rules.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import subprocess
 import sys
@@ -28,7 +29,8 @@ from korefw.core.plan.aws_options import AwsOptions
 from korefw.core.plan.aws_plan import plan_aws
 from korefw.core.plan.azure_options import AzureOptions
 from korefw.core.plan.azure_plan import plan_azure
-from korefw.core.rules.model import RuleSet
+from korefw.core.rules.model import Protocol, Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,3 +177,35 @@ def test_aws_cidr_output_is_proportional_to_the_rows() -> None:
         expected = sum(len(r.protocols) * len(r.ports) for r in rules)
         assert plan.rule_count == expected
         assert len(plan.groups) <= -(-expected // 60) + 2
+
+
+def _one_shared_address(n: int) -> RuleSet:
+    """``n`` rows, each one tcp port to its own /32 and to one address every row shares."""
+    return RuleSet(
+        tuple(
+            Rule(
+                section=f"S{i % 2}",
+                component="C",
+                protocols=(Protocol.TCP,),
+                ports=(PortRange(1000 + 2 * i, 1000 + 2 * i),),
+                cidrs=(
+                    ipaddress.ip_network("192.0.2.1/32"),
+                    ipaddress.ip_network(f"10.{i // 250}.{i % 250}.1/32"),
+                ),
+            )
+            for i in range(n)
+        ),
+        region="t",
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="h1: auto mode's saved-rule count is quadratic in the flows one address has",
+)
+def test_h1_auto_work_is_linear_in_the_flows_of_a_shared_address() -> None:
+    # 4,000 such rows took about 2 minutes in auto mode against 2 seconds in cidr mode.
+    auto = PLANNERS["aws-auto"]
+    small, large = _one_shared_address(100), _one_shared_address(1000)
+    ratio = python_calls(lambda: auto(large)) / python_calls(lambda: auto(small))
+    assert ratio < 12, f"10x the rows cost {ratio:.1f}x the calls"
