@@ -486,7 +486,7 @@ def test_dns_firewall_names_stay_as_created() -> None:
     assert [seen[n].ignore_changes for n in dns] == [["name"]] * 4
 
 
-# --------------------------------------------------------------------------- h1 findings
+# --------------------------------------------------------------------------- AWS request limits
 
 #: AWS CreateManagedPrefixList takes at most 100 entries per request (Entry.N, "Maximum
 #: number of 100 items": https://docs.aws.amazon.com/AWSEC2/latest/APIReference/
@@ -494,13 +494,8 @@ def test_dns_firewall_names_stay_as_created() -> None:
 ENTRIES_PER_REQUEST = 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="h1: prefix lists of 101-1000 inline entries are planned, but AWS takes at most "
-    "100 entries per create request and the bridged Terraform provider sends them in one",
-)
 @pytest.mark.parametrize("component", ["EgressSecurityGroup", "DestinationPrefixLists"])
-def test_h1_no_prefix_list_is_created_with_more_entries_than_one_request_takes(
+def test_no_prefix_list_is_created_with_more_entries_than_one_request_takes(
     component: str,
 ) -> None:
     """The Terraform provider pulumi-aws bridges sends a ManagedPrefixList's inline entries

@@ -199,11 +199,7 @@ def _one_shared_address(n: int) -> RuleSet:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="h1: auto mode's saved-rule count is quadratic in the flows one address has",
-)
-def test_h1_auto_work_is_linear_in_the_flows_of_a_shared_address() -> None:
+def test_auto_work_is_linear_in_the_flows_of_a_shared_address() -> None:
     # 4,000 such rows took about 2 minutes in auto mode against 2 seconds in cidr mode.
     auto = PLANNERS["aws-auto"]
     small, large = _one_shared_address(100), _one_shared_address(1000)

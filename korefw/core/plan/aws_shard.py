@@ -37,11 +37,11 @@ def shard(
     deletes) a group holds no more than the larger of its old and new rule sets. A count
     that changes by one moves only the rules of the group added or removed.
 
-    If no such count fits (large stacks, whose groups would all be nearly full, or a few
-    references that each cost much of the limit), groups are filled in content order
-    instead: as few groups as that order allows, but a rule added or removed moves rules
-    across every later group boundary, which ``korefw diff`` names where it passes a
-    quota at the peak.
+    If no such count fits, rules whose hashed group is full go to the next group with
+    room (heaviest first, then by name), so that only they move; and if that fails too, or
+    the stack needs more than 5 groups, groups are filled in content order: as few as
+    that order allows, but a rule added or removed moves rules across every later group
+    boundary. ``korefw diff`` names any quota those moves pass at the peak.
     """
     limit = opts.rule_limit
     need = 1
@@ -98,12 +98,19 @@ def shard(
 
 
 def _place(egress: list[EgressRulePlan], need: int, limit: int) -> tuple[int, dict[str, int]]:
-    """The group count and each rule's group (see :func:`_shard`)."""
+    """The group count and each rule's group (see :func:`shard`)."""
     # Spare groups only within AWS's default of security groups per network interface.
-    for n in range(need, max(need, min(need + HASH_SPREAD, DEFAULT_GROUPS_PER_INTERFACE)) + 1):
+    cap = max(need, min(need + HASH_SPREAD, DEFAULT_GROUPS_PER_INTERFACE))
+    for n in range(need, cap + 1):
         if (found := _hashed(egress, n, limit)) is not None:
             return n, found
+    if cap <= DEFAULT_GROUPS_PER_INTERFACE and (found := _probed(egress, cap, limit)):
+        return cap, found
     return _packed(egress, limit)
+
+
+def _home(r: EgressRulePlan, n: int) -> int:
+    return _jump(int(digest(r.name, length=16), 16), n)
 
 
 def _hashed(egress: list[EgressRulePlan], n: int, limit: int) -> dict[str, int] | None:
@@ -111,10 +118,29 @@ def _hashed(egress: list[EgressRulePlan], n: int, limit: int) -> dict[str, int] 
     used: dict[tuple[int, int], int] = defaultdict(int)
     out: dict[str, int] = {}
     for r in egress:
-        group = 1 + _jump(int(digest(r.name, length=16), 16), n)
+        group = 1 + _home(r, n)
         used[(group, r.family)] += r.cost
         out[r.name] = group
     return None if any(u > limit for u in used.values()) else out
+
+
+def _probed(egress: list[EgressRulePlan], n: int, limit: int) -> dict[str, int] | None:
+    """Each rule in its hashed group, or the next with room: heaviest first, then by name.
+
+    Only the rules that find their group full move, so a plan that passes from hashed to
+    probed placement at one group count moves a few rules, not most.
+    """
+    used: dict[tuple[int, int], int] = defaultdict(int)
+    out: dict[str, int] = {}
+    for r in sorted(egress, key=lambda r: (-r.cost, r.name)):
+        home = _home(r, n)
+        order = ((home + k) % n for k in range(n))
+        group = next((g for g in order if used[(g, r.family)] + r.cost <= limit), None)
+        if group is None:
+            return None
+        used[(group, r.family)] += r.cost
+        out[r.name] = group + 1
+    return out
 
 
 def _packed(egress: list[EgressRulePlan], limit: int) -> tuple[int, dict[str, int]]:
