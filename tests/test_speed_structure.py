@@ -19,6 +19,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from measure import python_calls
@@ -175,3 +176,26 @@ def test_aws_cidr_output_is_proportional_to_the_rows() -> None:
         expected = sum(len(r.protocols) * len(r.ports) for r in rules)
         assert plan.rule_count == expected
         assert len(plan.groups) <= -(-expected // 60) + 2
+
+
+# ---------------------------------------------------------------- offline runs
+
+def test_the_runtime_has_no_output_left_to_wait_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pulumi's wait_for_rpcs waits for the outputs still pending with
+    # asyncio.wait(FIRST_COMPLETED), over all the rest again after each completion: work that
+    # grows with the square of the outputs. Offline runs settle them all before that.
+    import asyncio
+
+    from korefw.preview import plan_stack
+
+    waited: list[int] = []
+    wait = asyncio.wait
+
+    async def recording(fs: Any, **kwargs: Any) -> Any:
+        if kwargs.get("return_when") == asyncio.FIRST_COMPLETED:
+            waited.append(len(fs))
+        return await wait(fs, **kwargs)
+
+    monkeypatch.setattr(asyncio, "wait", recording)
+    plan_stack("example-jp-aws")
+    assert waited == []
