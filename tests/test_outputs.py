@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +9,7 @@ import pulumi
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from measure import python_calls
 
 from korefw.offline import run_offline
 from korefw.outputs import known
@@ -43,30 +43,17 @@ def test_known_resolves_to_what_from_input_resolves_to(value: Any) -> None:
     assert exported.get("known", "left out") == exported.get("from_input", "left out")
 
 
-def _python_calls(program: Callable[[], object]) -> int:
-    """Python calls of an offline run of ``program``, on every thread it starts."""
-    calls = 0
-
-    def profile(frame: object, event: str, arg: object) -> None:
-        nonlocal calls
-        if event == "call":
-            calls += 1
-
-    threading.setprofile(profile)
-    try:
-        run_offline(program)
-    finally:
-        threading.setprofile(None)
-    return calls
-
-
 def test_known_costs_a_fraction_of_lifting_every_leaf() -> None:
     # from_input makes an Output of every key, value and item, and the runtime tracks and
     # waits for each; known makes one. Work counted, not timed.
     value = {"rules": [{"name": f"r{i}", "ports": [443, i]} for i in range(50)]}
-    empty = _python_calls(lambda: None)
-    ours = _python_calls(lambda: known(value)) - empty
-    lifted = _python_calls(lambda: pulumi.Output.from_input(value)) - empty
+
+    def calls(program: Callable[[], object]) -> int:
+        return python_calls(lambda: run_offline(program), threads=True)
+
+    empty = calls(lambda: None)
+    ours = calls(lambda: known(value)) - empty
+    lifted = calls(lambda: pulumi.Output.from_input(value)) - empty
     assert ours * 5 < lifted, (ours, lifted)
 
 
