@@ -199,3 +199,23 @@ def test_the_runtime_has_no_output_left_to_wait_for(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(asyncio, "wait", recording)
     plan_stack("example-jp-aws")
     assert waited == []
+
+
+def test_settling_the_outputs_swallows_no_failure() -> None:
+    # The offline run waits for every output before the runtime does: a failed one must
+    # still fail the run, and outputs made while others resolve must still be waited for.
+    import pulumi
+
+    from korefw.offline import run_offline
+
+    def failing() -> None:
+        pulumi.Output.from_input(1).apply(lambda _: 1 / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        run_offline(failing)
+
+    def nested() -> None:
+        inner = pulumi.Output.from_input(1).apply(lambda v: pulumi.Output.from_input({"a": [v]}))
+        pulumi.export("x", inner.apply(lambda d: {**d, "b": 2}))
+
+    assert run_offline(nested).stack_outputs == {"x": {"a": [1], "b": 2}}
