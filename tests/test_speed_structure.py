@@ -140,44 +140,6 @@ def test_fqdn_enforcement_loads_route53_and_networkfirewall_lazily(
     assert not set(probe["fqdn"]) & set(UNRELATED)
 
 
-# ---------------------------------------------------------------- linear work
-
-def synthetic(n: int, sections: int) -> RuleSet:
-    """The benchmarks' synthetic set of ``n`` rows over ``sections`` sections."""
-    return synthetic_rules(n, seed=n, sections=sections)
-
-
-PLANNERS: dict[str, Callable[[RuleSet], object]] = {
-    "aws-cidr": lambda r: plan_aws(r, AwsOptions(mode="cidr")),
-    "aws-prefix-list": lambda r: plan_aws(r, AwsOptions(mode="prefix-list")),
-    "aws-auto": lambda r: plan_aws(r, AwsOptions(mode="auto")),
-    "azure-none": lambda r: plan_azure(r, AzureOptions(merge="none", priority_band=(100, 4096))),
-    "azure-section": lambda r: plan_azure(r, AzureOptions(merge="section")),
-    "azure-all": lambda r: plan_azure(r, AzureOptions(merge="all")),
-}
-
-
-@pytest.mark.parametrize("planner", sorted(PLANNERS))
-def test_planner_work_grows_linearly(planner: str) -> None:
-    # 10x the rows (and 2x the sections): at most ~10x the Python calls, never ~100x.
-    small, large = synthetic(200, 10), synthetic(2000, 20)
-    if planner == "azure-none":  # one NSG rule per row and protocol: stay under 1000
-        small, large = synthetic(40, 10), synthetic(400, 20)
-    fn = PLANNERS[planner]
-    ratio = python_calls(lambda: fn(large)) / python_calls(lambda: fn(small))
-    assert ratio < 12, f"{planner}: 10x the rules cost {ratio:.1f}x the calls"
-
-
-def test_aws_cidr_output_is_proportional_to_the_rows() -> None:
-    # Distinct destinations: one egress rule per (row, protocol, port range); groups of <= 60.
-    for n in (100, 1000):
-        rules = synthetic(n, 10)
-        plan = plan_aws(rules, AwsOptions(mode="cidr"))
-        expected = sum(len(r.protocols) * len(r.ports) for r in rules)
-        assert plan.rule_count == expected
-        assert len(plan.groups) <= -(-expected // 60) + 2
-
-
 # ---------------------------------------------------------------- offline runs
 
 def test_the_runtime_has_no_output_left_to_wait_for(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,3 +181,41 @@ def test_settling_the_outputs_swallows_no_failure() -> None:
         pulumi.export("x", inner.apply(lambda d: {**d, "b": 2}))
 
     assert run_offline(nested).stack_outputs == {"x": {"a": [1], "b": 2}}
+
+
+# ---------------------------------------------------------------- linear work
+
+def synthetic(n: int, sections: int) -> RuleSet:
+    """The benchmarks' synthetic set of ``n`` rows over ``sections`` sections."""
+    return synthetic_rules(n, seed=n, sections=sections)
+
+
+PLANNERS: dict[str, Callable[[RuleSet], object]] = {
+    "aws-cidr": lambda r: plan_aws(r, AwsOptions(mode="cidr")),
+    "aws-prefix-list": lambda r: plan_aws(r, AwsOptions(mode="prefix-list")),
+    "aws-auto": lambda r: plan_aws(r, AwsOptions(mode="auto")),
+    "azure-none": lambda r: plan_azure(r, AzureOptions(merge="none", priority_band=(100, 4096))),
+    "azure-section": lambda r: plan_azure(r, AzureOptions(merge="section")),
+    "azure-all": lambda r: plan_azure(r, AzureOptions(merge="all")),
+}
+
+
+@pytest.mark.parametrize("planner", sorted(PLANNERS))
+def test_planner_work_grows_linearly(planner: str) -> None:
+    # 10x the rows (and 2x the sections): at most ~10x the Python calls, never ~100x.
+    small, large = synthetic(200, 10), synthetic(2000, 20)
+    if planner == "azure-none":  # one NSG rule per row and protocol: stay under 1000
+        small, large = synthetic(40, 10), synthetic(400, 20)
+    fn = PLANNERS[planner]
+    ratio = python_calls(lambda: fn(large)) / python_calls(lambda: fn(small))
+    assert ratio < 12, f"{planner}: 10x the rules cost {ratio:.1f}x the calls"
+
+
+def test_aws_cidr_output_is_proportional_to_the_rows() -> None:
+    # Distinct destinations: one egress rule per (row, protocol, port range); groups of <= 60.
+    for n in (100, 1000):
+        rules = synthetic(n, 10)
+        plan = plan_aws(rules, AwsOptions(mode="cidr"))
+        expected = sum(len(r.protocols) * len(r.ports) for r in rules)
+        assert plan.rule_count == expected
+        assert len(plan.groups) <= -(-expected // 60) + 2
