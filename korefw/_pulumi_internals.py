@@ -2,15 +2,16 @@
 
 korefw's offline plans (:mod:`korefw.offline`) and :func:`korefw.program.read_config` use
 runtime internals that Pulumi does not promise to keep: the mock monitor, the event-loop
-helpers, the root-resource and config context variables. They are imported here and only
-here, so a pulumi release that moves one fails at import with one line naming the missing
-piece and the installed pulumi version, not deep inside a plan.
+helpers, the root-resource and config context variables, the set of pending outputs. They
+are imported here and only here, so a pulumi release that moves one fails at import with
+one line naming the missing piece and the installed pulumi version, not deep inside a plan.
 
 Lowest pulumi proven to work: see ``.ci/lowest-pulumi.txt`` (CI runs the suite with it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 from contextvars import ContextVar
 from importlib.metadata import PackageNotFoundError, version
@@ -22,6 +23,7 @@ REQUIRED: tuple[tuple[str, str], ...] = (
     ("pulumi.runtime.rpc", "deserialize_properties"),
     ("pulumi.runtime.rpc", "UNKNOWN"),
     ("pulumi.runtime.settings", "ROOT"),
+    ("pulumi.runtime.settings", "SETTINGS"),
     ("pulumi.runtime.config", "CONFIG"),
     ("pulumi.runtime.config", "get_config_env"),
     ("pulumi.runtime.config", "set_all_config"),
@@ -64,6 +66,11 @@ def _load() -> dict[str, Any]:
             raise PulumiInternalsError(
                 f"korefw needs MockMonitor.{method}, which pulumi {pulumi_version()} lacks"
             )
+    for attr in ("outputs", "lock"):
+        if not hasattr(found["SETTINGS"], attr):
+            raise PulumiInternalsError(
+                f"korefw needs pulumi's SETTINGS.{attr}, which pulumi {pulumi_version()} lacks"
+            )
     return found
 
 
@@ -73,6 +80,7 @@ MockMonitor: type = _found["MockMonitor"]
 deserialize_properties = _found["deserialize_properties"]
 UNKNOWN: str = _found["UNKNOWN"]
 ROOT: ContextVar[Any] = _found["ROOT"]
+SETTINGS: Any = _found["SETTINGS"]
 CONFIG: ContextVar[dict[str, Any]] = _found["CONFIG"]
 get_config_env = _found["get_config_env"]
 set_all_config = _found["set_all_config"]
@@ -86,3 +94,9 @@ def engine_config() -> dict[str, Any]:
     merged = dict(get_config_env())
     merged.update(CONFIG.get())
     return merged
+
+
+def pending_outputs() -> list[asyncio.Future[Any]]:
+    """The outputs the runtime tracks (and waits for before the program ends) not done yet."""
+    with SETTINGS.lock:
+        return [task for task in SETTINGS.outputs if not task.done()]

@@ -40,6 +40,7 @@ from .core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_n
 from .core.plan.options import COMPONENT_OPTIONS, resolve
 from .core.read.regions import select_rules
 from .core.rules.model import RuleSet
+from .outputs import known
 from .warn import warn_plan
 
 __all__ = [
@@ -194,10 +195,10 @@ class DestinationPrefixLists(pulumi.ComponentResource):
             ids[pl.key] = res.id
         self.list_ids = ids
         self.prefix_list_ids = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
-        self.prefix_lists = pulumi.Output.from_input({
+        self.prefix_lists = known({
             pl.key: {k: v for k, v in pl.to_dict().items() if k != "key"} for pl in lists
         })  # fmt: skip
-        self.plan = pulumi.Output.from_input([pl.to_dict() for pl in lists])
+        self.plan = known([pl.to_dict() for pl in lists])
         self.register_outputs(
             {
                 "prefix_list_ids": self.prefix_list_ids,
@@ -265,10 +266,8 @@ class FqdnAllowlist(pulumi.ComponentResource):
         self.network_firewall_rule_group_arn = pulumi.Output.from_input(arn)
         self.dns_firewall_rule_group_id = pulumi.Output.from_input(group_id)
         self.dns_firewall_domain_list_id = pulumi.Output.from_input(domains_id)
-        self.unenforced_fqdn_rules = pulumi.Output.from_input(
-            [u.to_dict() for u in plan.unenforced]
-        )
-        self.plan = pulumi.Output.from_input(plan.to_dict())
+        self.unenforced_fqdn_rules = known([u.to_dict() for u in plan.unenforced])
+        self.plan = known(plan.to_dict())
         warn_plan(self, warnings)
         self.register_outputs(
             {
@@ -431,12 +430,10 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         self.network_firewall_rule_group_arn = pulumi.Output.from_input(arn)
         self.dns_firewall_rule_group_id = pulumi.Output.from_input(dns_group)
         self.security_group_ids = pulumi.Output.all(*group_ids)
-        self.rule_count = pulumi.Output.from_input(plan.rule_count)
-        self.quota_used = pulumi.Output.from_input(plan.quota_used)
-        self.unenforced_fqdn_rules = pulumi.Output.from_input(
-            [u.to_dict() for u in plan.unenforced_fqdn_rules]
-        )
-        self.plan = pulumi.Output.from_input(plan.to_dict())
+        self.rule_count = known(plan.rule_count)
+        self.quota_used = known(plan.quota_used)
+        self.unenforced_fqdn_rules = known([u.to_dict() for u in plan.unenforced_fqdn_rules])
+        self.plan = known(plan.to_dict())
         warn_plan(self, plan.warnings)
         self.register_outputs(
             {

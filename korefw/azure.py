@@ -26,6 +26,7 @@ from .core.plan.azure_options import (
 from .core.plan.azure_plan import plan_azure
 from .core.plan.options import COMPONENT_OPTIONS, resolve
 from .core.read.regions import select_rules
+from .outputs import known
 from .warn import warn_plan
 
 NSG_TYPE = "korefw:azure:EgressNetworkSecurityGroup"
@@ -191,13 +192,11 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
 
         self.network_security_group_id = nsg_id
         self.network_security_group_name = nsg_name
-        self.rules = pulumi.Output.from_input(plan.rule_priorities())
+        self.rules = known(plan.rule_priorities())
         self.ip_group_ids = pulumi.Output.from_input(ip_group_ids)
         self.firewall_policy_id = pulumi.Output.from_input(policy_id)
-        self.unenforced_fqdn_rules = pulumi.Output.from_input(
-            [u.to_dict() for u in plan.unenforced_fqdn_rules]
-        )
-        self.plan = pulumi.Output.from_input(plan.to_dict())
+        self.unenforced_fqdn_rules = known([u.to_dict() for u in plan.unenforced_fqdn_rules])
+        self.plan = known(plan.to_dict())
         self.register_outputs(
             {
                 "network_security_group_id": self.network_security_group_id,

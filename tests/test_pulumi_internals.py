@@ -70,3 +70,11 @@ def test_ci_tests_the_lowest_pulumi_the_pin_allows() -> None:
     assert re.search(rf"^pulumi=={re.escape(floor.group(1))}$", lowest, re.M), (pin, lowest)
     ci = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     assert ".ci/lowest-pulumi.txt" in ci and "PIP_CONSTRAINT" in ci
+
+
+def test_settings_without_the_pending_outputs_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pulumi.runtime.settings as settings
+
+    monkeypatch.setattr(settings, "SETTINGS", object())
+    with pytest.raises(internals.PulumiInternalsError, match=r"SETTINGS\.outputs"):
+        internals._load()

@@ -20,6 +20,7 @@ import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from measure import python_calls
@@ -139,6 +140,49 @@ def test_fqdn_enforcement_loads_route53_and_networkfirewall_lazily(
         "pulumi_azure_native.network",
     ]
     assert not set(probe["fqdn"]) & set(UNRELATED)
+
+
+# ---------------------------------------------------------------- offline runs
+
+def test_the_runtime_has_no_output_left_to_wait_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Pulumi's wait_for_rpcs waits for the outputs still pending with
+    # asyncio.wait(FIRST_COMPLETED), over all the rest again after each completion: work that
+    # grows with the square of the outputs. Offline runs settle them all before that.
+    import asyncio
+
+    from korefw.preview import plan_stack
+
+    waited: list[int] = []
+    wait = asyncio.wait
+
+    async def recording(fs: Any, **kwargs: Any) -> Any:
+        if kwargs.get("return_when") == asyncio.FIRST_COMPLETED:
+            waited.append(len(fs))
+        return await wait(fs, **kwargs)
+
+    monkeypatch.setattr(asyncio, "wait", recording)
+    plan_stack("example-jp-aws")
+    assert waited == []
+
+
+def test_settling_the_outputs_swallows_no_failure() -> None:
+    # The offline run waits for every output before the runtime does: a failed one must
+    # still fail the run, and outputs made while others resolve must still be waited for.
+    import pulumi
+
+    from korefw.offline import run_offline
+
+    def failing() -> None:
+        pulumi.Output.from_input(1).apply(lambda _: 1 / 0)
+
+    with pytest.raises(ZeroDivisionError):
+        run_offline(failing)
+
+    def nested() -> None:
+        inner = pulumi.Output.from_input(1).apply(lambda v: pulumi.Output.from_input({"a": [v]}))
+        pulumi.export("x", inner.apply(lambda d: {**d, "b": 2}))
+
+    assert run_offline(nested).stack_outputs == {"x": {"a": [1], "b": 2}}
 
 
 # ---------------------------------------------------------------- linear work
