@@ -56,6 +56,8 @@ class Resource:
     dependencies: dict[str, list[str]] = field(default_factory=dict)
     #: The ``delete_before_replace`` resource option (replacements delete first).
     delete_before_replace: bool = False
+    #: The URNs the resource's ``aliases`` stand for (what it may have been called before).
+    aliases: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -98,6 +100,8 @@ class OfflinePlan:
                 state["propertyDependencies"] = r.dependencies
             if r.delete_before_replace:
                 state["deleteBeforeReplace"] = True
+            if r.aliases:
+                state["aliases"] = r.aliases
             steps.append({"op": "create", "urn": r.urn, "newState": state})
         return {
             "steps": steps,
@@ -144,6 +148,14 @@ class _Recorder(_internals.MockMonitor):
         # they are not left for the garbage collector to close at interpreter exit.
         self.loops: set[asyncio.AbstractEventLoop] = set()
 
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """The URN the engine gives (``resource.NewURN``): the parent's whole type chain.
+
+        Pulumi's mock monitor keeps only the parent's own type, so a grandchild's URN would
+        differ from the one ``pulumi preview`` and ``pulumi stack export`` show.
+        """
+        return _urn(f"urn:pulumi:{pulumi.get_stack()}", pulumi.get_project(), parent, type_, name)
+
     def RegisterResource(self, request: Any) -> Any:
         loop = _internals.ensure_event_loop()
         with self.lock:
@@ -166,6 +178,11 @@ class _Recorder(_internals.MockMonitor):
                     if deps.urns
                 },
                 "delete_before_replace": bool(request.deleteBeforeReplace),
+                "aliases": _alias_urns(
+                    request,
+                    response.urn,
+                    self.registrations.get(request.parent, {}).get("aliases", []),
+                ),
             }
         return response
 
@@ -274,6 +291,49 @@ async def _settle() -> None:
     """
     while pending := _internals.pending_outputs():
         await asyncio.wait(pending)
+
+
+def _alias_urns(request: Any, urn: str, parent_aliases: list[str]) -> list[str]:
+    """The URNs of a registration's aliases, resolved from their specs as the engine does.
+
+    A spec's absent fields are the resource's own: its name, type, stack, project and
+    parent (``noParent``: none). A child also inherits its parent's aliases: under each
+    former parent URN, its own name and each alias name, with the parent's name at the
+    start swapped for the parent's former name (Pulumi's ``all_aliases``). Left out: the
+    aliases provider SDKs add for each API version of a type (``azure-native`` adds
+    dozens per resource), which only matter if korefw ever changed a resource's type.
+    """
+    stack, project, _, _ = urn.split("::", 3)
+    own: set[str] = set()
+    for alias in request.aliases:
+        if alias.WhichOneof("alias") == "urn":
+            own.add(alias.urn)
+            continue
+        spec = alias.spec
+        if spec.type and not spec.name:
+            continue
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        head = f"urn:pulumi:{spec.stack}" if spec.stack else stack
+        name = spec.name or request.name
+        own.add(_urn(head, spec.project or project, parent, spec.type or request.type, name))
+    out = set(own)
+    parent_name = request.parent.rsplit("::", 1)[-1] if request.parent else ""
+    for former_parent in parent_aliases:
+        former_name = former_parent.rsplit("::", 1)[-1]
+        for child in (urn, *sorted(own)):
+            name = child.rsplit("::", 1)[-1]
+            if parent_name and name.startswith(parent_name):
+                name = former_name + name[len(parent_name) :]
+            out.add(_urn(stack, project, former_parent, request.type, name))
+    out.discard(urn)
+    return sorted(out)
+
+
+def _urn(head: str, project: str, parent: str, type_: str, name: str) -> str:
+    """``resource.NewURN``: the parent's type chain (but not the root stack's), ``$``, type."""
+    if parent and (chain := parent.split("::", 3)[2]) != "pulumi:pulumi:Stack":
+        type_ = f"{chain}${type_}"
+    return f"{head}::{project}::{type_}::{name}"
 
 
 def _ordered(regs: dict[str, dict[str, Any]]) -> list[Resource]:
