@@ -14,7 +14,9 @@ How AWS counts, as modelled here:
   counted in the list's address family. (AWS documents that an *AWS-managed* list or
   security group reference counts once in each family; it does not say which family a
   customer-managed list counts in, and korefw only creates single-family lists.)
-* A prefix list holds at most 1,000 entries.
+* A prefix list holds at most 1,000 entries, and one request creates it with at most
+  100 (the provider sends all of a new list's entries in one), so korefw plans lists of
+  at most 100 entries.
 * Defaults the plan warns about, because AWS lets you raise them: 5 security groups per
   network interface, and 100 customer-managed prefix lists per Region. (Amazon VPC
   quotas, https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html:
