@@ -306,13 +306,15 @@ def test_prefix_list_over_100_entries_is_an_error_naming_the_mode() -> None:
     # sends a new list's entries in one (hashicorp/terraform-provider-aws#35371).
     assert plan_prefix_lists(many_destinations(100))[0].max_entries == 100
     rules = many_destinations(101)
-    for call in (
-        lambda: plan_aws(rules, AwsOptions(mode="prefix-list", rule_limit=1000)),
-        lambda: plan_prefix_lists(rules),
+    for call, where in (
+        (lambda: plan_aws(rules, AwsOptions(mode="prefix-list", rule_limit=1000)), "mode"),
+        # DestinationPrefixLists has no mode: the error names the option it has
+        (lambda: plan_prefix_lists(rules), "prefix_list_grouping"),
     ):
         with pytest.raises(PlanError, match=r"101 entries; AWS takes at most 100") as info:
             call()
-        assert info.value.where == "mode" and "\n" not in str(info.value)
+        assert info.value.where == where and "\n" not in str(info.value)
+        assert ("mode 'cidr'" in str(info.value)) == (where == "mode")
     # auto falls back to CIDR rules
     auto = plan_aws(rules, AwsOptions(mode="auto", rule_limit=1000))
     check_plan(auto, rules)
