@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.errors import ConfigError, KorefwError, PlanError
-from korefw.core.plan.aws_data import AwsPlan
+from korefw.core.plan.aws_data import AwsPlan, PrefixListPlan
 from korefw.core.plan.aws_fqdn import plan_fqdn
 from korefw.core.plan.aws_options import MAX_DESCRIPTION, MAX_NAME, AwsOptions, description
 from korefw.core.plan.aws_plan import _runs, _saved_in_run, plan_aws, plan_prefix_lists
@@ -558,6 +558,33 @@ def test_plans_allow_exactly_the_rule_set(
         check_plan(plan, rules)
         shuffled = replace(rules, rules=tuple(reversed(rules.rules)))
         assert plan_aws(shuffled, opts).to_dict() == plan.to_dict()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=_rules(), limit=st.sampled_from([5, 60]), headroom=st.sampled_from([0, 0, 1]))
+def test_auto_uses_a_list_only_where_no_address_of_it_merges_with_another_flow(
+    rules: RuleSet, limit: int, headroom: int
+) -> None:
+    # A list costs max_entries; it saves at most one CIDR rule per entry, and saves it only
+    # when that address's rule would carry this list's flow alone (no other list's port
+    # range of the protocol overlaps or adjoins it there). So auto takes a list exactly
+    # when it has no headroom, two entries or more, fits the limit, and no entry merges.
+    opts = AwsOptions(mode="auto", rule_limit=limit, prefix_list_headroom=headroom)
+    candidates = plan_prefix_lists(rules, opts)
+    ranges = {(p.flows[0][0], e.cidr, p.flows[0][1:], p.key) for p in candidates for e in p.entries}
+
+    def alone(pl: PrefixListPlan) -> bool:
+        proto, lo, hi = pl.flows[0]
+        return not any(
+            p == proto and c in {e.cidr for e in pl.entries} and key != pl.key
+            and a <= hi + 1 and lo <= b + 1
+            for p, c, (a, b), key in ranges
+        )  # fmt: skip
+
+    expect = {
+        p.key for p in candidates if headroom == 0 and 2 <= len(p.entries) <= limit and alone(p)
+    }
+    assert {p.key for p in plan_aws(rules, opts).prefix_lists} == expect
 
 
 # --------------------------------------------------------------------------- scale and purity
