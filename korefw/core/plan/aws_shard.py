@@ -19,7 +19,7 @@ from .aws_options import DEFAULT_GROUPS_PER_INTERFACE, AwsOptions, description
 from .naming import digest
 
 #: Extra security groups hashed placement may use beyond the fewest that could hold the
-#: rules, before falling back to filling groups in content order.
+#: rules, before falling back to probing (see :func:`shard`).
 HASH_SPREAD = 2
 
 
