@@ -560,7 +560,7 @@ def test_plans_allow_exactly_the_rule_set(
         assert plan_aws(shuffled, opts).to_dict() == plan.to_dict()
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rules=_rules(), limit=st.sampled_from([5, 60]), headroom=st.sampled_from([0, 0, 1]))
 def test_auto_uses_a_list_only_where_no_address_of_it_merges_with_another_flow(
     rules: RuleSet, limit: int, headroom: int
