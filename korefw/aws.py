@@ -13,7 +13,8 @@ Design notes:
   creates a group, and mixing inline ``egress`` with standalone rules makes the two fight
   (a diff on every update).
 * Egress rules are children of the component, not of a security group, so a rule that
-  moves to another shard (only when the number of groups changes) keeps its URN (a
+  moves to another shard (when the number of groups changes, or a stack too full to
+  hash evenly falls back; see :mod:`korefw.core.plan.aws_shard`) keeps its URN (a
   replacement, created before the old is deleted).
 * An existing group (``security_group_id``) keeps whatever else it has, including AWS's
   default allow-all egress rule if nobody removed it; korefw does not touch other rules.

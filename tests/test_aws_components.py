@@ -501,9 +501,9 @@ def test_no_prefix_list_is_created_with_more_entries_than_one_request_takes(
     """The Terraform provider pulumi-aws bridges sends a ManagedPrefixList's inline entries
     in one CreateManagedPrefixList call (hashicorp/terraform-provider-aws issue 35371, open;
     fix proposed in pull request 49955), which AWS refuses over 100 entries: "The number of
-    entries per request cannot exceeds limit (100)". korefw checks only the 1,000-entry
-    limit, so 101 destinations of one flow plan cleanly and fail at ``pulumi up``. Either
-    refusing them at plan time or registering no list over 100 inline entries passes."""
+    entries per request cannot exceeds limit (100)". 101 destinations of one flow must not
+    plan cleanly and then fail at ``pulumi up``: refusing them at plan time (what korefw
+    does) or registering no list over 100 inline entries passes."""
     rules = many_destinations(101)
     caught: list[PlanError] = []
 

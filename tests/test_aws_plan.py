@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.errors import ConfigError, KorefwError, PlanError
-from korefw.core.plan.aws_data import AwsPlan
+from korefw.core.plan.aws_data import AwsPlan, PrefixListPlan
 from korefw.core.plan.aws_fqdn import plan_fqdn
 from korefw.core.plan.aws_options import MAX_DESCRIPTION, MAX_NAME, AwsOptions, description
-from korefw.core.plan.aws_plan import plan_aws, plan_prefix_lists
+from korefw.core.plan.aws_plan import _runs, _saved_in_run, plan_aws, plan_prefix_lists
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.addresses import collapse
 from korefw.core.rules.model import Protocol, Rule, RuleSet
@@ -178,6 +178,38 @@ def test_auto_picks_prefix_lists_only_where_they_cost_no_more() -> None:
     assert sum(g.ipv4 for g in pl.groups) == 33 + 2 * 15 and len(pl.groups) == 2
 
 
+def _runs_naive(items: list[tuple[int, int, str]]) -> int:
+    """CIDR egress rules the port ranges make: maximal runs of consecutive ports."""
+    ports = sorted({p for lo, hi, _ in items for p in range(lo, hi + 1)})
+    return sum(1 for i, p in enumerate(ports) if i == 0 or ports[i - 1] != p - 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("abcdefgh", min_size=1, max_size=2),
+        st.tuples(st.integers(0, 30), st.integers(0, 8)).map(lambda t: (t[0], t[0] + t[1])),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_auto_counts_the_cidr_rules_a_list_saves_as_brute_force_does(
+    ranges: dict[str, tuple[int, int]],
+) -> None:
+    # One (protocol, CIDR): each destination set (key) asks for one port range there, and
+    # a set saves runs(all) - runs(all but that set), counted port by port.
+    items = sorted((lo, hi, key) for key, (lo, hi) in ranges.items())
+    runs = list(_runs(items))
+    assert len(runs) == _runs_naive(items)
+    saved: dict[str, int] = {}
+    for run in runs:
+        for key, n in _saved_in_run(run).items():
+            saved[key] = saved.get(key, 0) + n
+    assert saved == {
+        key: _runs_naive(items) - _runs_naive([i for i in items if i[2] != key]) for key in ranges
+    }
+
+
 def test_component_grouping_splits_sections_by_component() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="prefix-list", prefix_list_grouping="component"))
     check_plan(plan, japan())
@@ -246,16 +278,14 @@ def test_existing_group_cannot_shard() -> None:
     assert len(fits.groups) == 1
 
 
-def test_shards_move_at_most_one_rule_per_later_boundary() -> None:
+def test_a_rule_added_to_a_sharded_stack_moves_no_other_rule() -> None:
+    # Hashed by name: where the new rule sorts in content order does not matter.
     before = plan_aws(many_destinations(200), AwsOptions())
-    grown = many_destinations(200).extend([rule("Many", cidrs=("10.0.0.0",))])  # sorts first
-    after = plan_aws(grown, AwsOptions())
     old = {r.name: r.group for r in before.rules}
-    moved = [r.name for r in after.rules if r.name in old and old[r.name] != r.group]
-    assert len(moved) <= len(after.groups) - 1
-    appended = many_destinations(200).extend([rule("Many", cidrs=("10.200.0.1",))])  # sorts last
-    late = plan_aws(appended, AwsOptions())
-    assert all(old[r.name] == r.group for r in late.rules if r.name in old)
+    for cidr in ("10.0.0.0", "10.200.0.1"):  # sorts first, sorts last
+        after = plan_aws(many_destinations(200).extend([rule("Many", cidrs=(cidr,))]))
+        assert len(after.groups) == len(before.groups) == 4
+        assert all(old[r.name] == r.group for r in after.rules if r.name in old), cidr
 
 
 def test_prefix_list_reference_costs_max_entries() -> None:
@@ -276,13 +306,15 @@ def test_prefix_list_over_100_entries_is_an_error_naming_the_mode() -> None:
     # sends a new list's entries in one (hashicorp/terraform-provider-aws#35371).
     assert plan_prefix_lists(many_destinations(100))[0].max_entries == 100
     rules = many_destinations(101)
-    for call in (
-        lambda: plan_aws(rules, AwsOptions(mode="prefix-list", rule_limit=1000)),
-        lambda: plan_prefix_lists(rules),
+    for call, where in (
+        (lambda: plan_aws(rules, AwsOptions(mode="prefix-list", rule_limit=1000)), "mode"),
+        # DestinationPrefixLists has no mode: the error names the option it has
+        (lambda: plan_prefix_lists(rules), "prefix_list_grouping"),
     ):
         with pytest.raises(PlanError, match=r"101 entries; AWS takes at most 100") as info:
             call()
-        assert info.value.where == "mode" and "\n" not in str(info.value)
+        assert info.value.where == where and "\n" not in str(info.value)
+        assert ("mode 'cidr'" in str(info.value)) == (where == "mode")
     # auto falls back to CIDR rules
     auto = plan_aws(rules, AwsOptions(mode="auto", rule_limit=1000))
     check_plan(auto, rules)
@@ -526,6 +558,33 @@ def test_plans_allow_exactly_the_rule_set(
         check_plan(plan, rules)
         shuffled = replace(rules, rules=tuple(reversed(rules.rules)))
         assert plan_aws(shuffled, opts).to_dict() == plan.to_dict()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rules=_rules(), limit=st.sampled_from([5, 60]), headroom=st.sampled_from([0, 0, 1]))
+def test_auto_uses_a_list_only_where_no_address_of_it_merges_with_another_flow(
+    rules: RuleSet, limit: int, headroom: int
+) -> None:
+    # A list costs max_entries; it saves at most one CIDR rule per entry, and saves it only
+    # when that address's rule would carry this list's flow alone (no other list's port
+    # range of the protocol overlaps or adjoins it there). So auto takes a list exactly
+    # when it has no headroom, two entries or more, fits the limit, and no entry merges.
+    opts = AwsOptions(mode="auto", rule_limit=limit, prefix_list_headroom=headroom)
+    candidates = plan_prefix_lists(rules, opts)
+    ranges = {(p.flows[0][0], e.cidr, p.flows[0][1:], p.key) for p in candidates for e in p.entries}
+
+    def alone(pl: PrefixListPlan) -> bool:
+        proto, lo, hi = pl.flows[0]
+        return not any(
+            p == proto and c in {e.cidr for e in pl.entries} and key != pl.key
+            and a <= hi + 1 and lo <= b + 1
+            for p, c, (a, b), key in ranges
+        )  # fmt: skip
+
+    expect = {
+        p.key for p in candidates if headroom == 0 and 2 <= len(p.entries) <= limit and alone(p)
+    }
+    assert {p.key for p in plan_aws(rules, opts).prefix_lists} == expect
 
 
 # --------------------------------------------------------------------------- scale and purity

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from korefw.core.errors import PlanError
 from korefw.core.plan.aws_data import EgressRulePlan
 from korefw.core.plan.aws_options import AwsOptions
-from korefw.core.plan.aws_shard import HASH_SPREAD, _jump, shard
+from korefw.core.plan.aws_shard import HASH_SPREAD, _jump, _probed, shard
 
 
 def egress(name: str, cost: int = 1, family: int = 4) -> EgressRulePlan:
@@ -27,9 +27,20 @@ def egress(name: str, cost: int = 1, family: int = 4) -> EgressRulePlan:
 
 
 NAMES = st.text("abcdefghij0123456789-", min_size=1, max_size=12)
-RULES = st.dictionaries(
-    NAMES, st.tuples(st.integers(1, 6), st.sampled_from((4, 4, 4, 6))), min_size=1, max_size=60
-).map(lambda d: [egress(n, c, f) for n, (c, f) in sorted(d.items())])
+
+
+def rule_sets(min_size: int) -> st.SearchStrategy[list[EgressRulePlan]]:
+    return st.dictionaries(
+        NAMES,
+        st.tuples(st.integers(1, 6), st.sampled_from((4, 4, 4, 6))),
+        min_size=min_size,
+        max_size=60,
+    ).map(lambda d: [egress(n, c, f) for n, (c, f) in sorted(d.items())])
+
+
+RULES = rule_sets(1)
+#: Stacks that mostly need several groups at the limits drawn (one group moves nothing).
+STACKS = rule_sets(15)
 
 
 def placed(rules: list[EgressRulePlan], limit: int) -> tuple[dict[str, int], int]:
@@ -60,11 +71,42 @@ def test_every_group_fits_and_no_more_groups_than_needed_plus_spread(
 
 
 @settings(max_examples=150, deadline=None)
-@given(rules=RULES, data=st.data(), limit=st.integers(6, 40))
+@given(rules=STACKS, limit=st.integers(6, 30))
+def test_each_rule_is_in_its_hashed_group_whenever_those_fit(
+    rules: list[EgressRulePlan], limit: int
+) -> None:
+    where, count = placed(rules, limit)
+    need = max(-(-sum(r.cost for r in rules if r.family == f) // limit) for f in (4, 6))
+    home = {r.name: 1 + _jump(int(_digest(r.name), 16), count) for r in rules}
+    # every count up to need + HASH_SPREAD (within 5 groups) is tried hashed, fewest first
+    if count <= max(need, min(need + HASH_SPREAD, 5)) and all(
+        u <= limit for u in loads(rules, home).values()
+    ):
+        assert where == home
+
+
+@settings(max_examples=150, deadline=None)
+@given(rules=STACKS, limit=st.integers(6, 30), n=st.integers(1, 5))
+def test_probing_moves_only_rules_whose_hashed_group_is_full(
+    rules: list[EgressRulePlan], limit: int, n: int
+) -> None:
+    where = _probed(rules, n, limit)
+    if where is None:
+        return
+    used = loads(rules, where)
+    assert all(u <= limit for u in used.values())
+    for r in rules:
+        home = 1 + _jump(int(_digest(r.name), 16), n)
+        # Loads only grow while probing, so a rule that found its group full still would.
+        assert where[r.name] == home or used[(home, r.family)] + r.cost > limit, r.name
+
+
+@settings(max_examples=150, deadline=None)
+@given(rules=STACKS, data=st.data(), limit=st.integers(6, 30))
 def test_a_change_that_keeps_the_count_moves_no_rule_and_passes_no_quota(
     rules: list[EgressRulePlan], data: st.DataObject, limit: int
 ) -> None:
-    gone = data.draw(st.sets(st.sampled_from([r.name for r in rules]), max_size=3))
+    gone = data.draw(st.sets(st.sampled_from([r.name for r in rules]), min_size=1, max_size=3))
     fewer = [r for r in rules if r.name not in gone]
     old, old_count = placed(fewer, limit)
     new, new_count = placed(rules, limit)
@@ -80,7 +122,7 @@ def test_a_change_that_keeps_the_count_moves_no_rule_and_passes_no_quota(
         assert all(u <= limit for u in peak.values())
         return
     # Rules move only when one of the plans could not be hashed into that many groups
-    # and was packed in content order instead (the documented fallback).
+    # and was probed or packed instead (the documented fallbacks).
     def hashed(plan: list[EgressRulePlan], where: dict[str, int]) -> bool:
         home = {r.name: 1 + _jump(int(_digest(r.name), 16), old_count) for r in plan}
         return where == home and all(u <= limit for u in loads(plan, home).values())

@@ -328,6 +328,8 @@ def test_rule_without_destination(tmp_path: Path) -> None:
         ("format = 1", "format = 2", "unsupported data format"),
         ("format = 1", "format = [", "not valid TOML"),
         ('[source]\nregion = "jp"', '[source]\nregion = ""', "[source] needs region"),
+        ('[source]\nregion = "jp"', '[source]\nregion = "-jp"', "a region code is 1-32"),
+        ('[source]\nregion = "jp"', '[source]\nregion = "JP"', "a region code is 1-32"),
         ('retrieved = "2026-11-25"', 'retrieved = "yesterday"', "retrieved must be a date"),
     ],
 )

@@ -174,7 +174,7 @@ def test_aws_row_added_or_removed_applies_without_hazard(code: str) -> None:
 
 @pytest.mark.parametrize("code", sorted(REGIONS))
 def test_a_sharded_stack_moves_no_rule_when_a_row_changes(code: str) -> None:
-    """Rendezvous placement: a rule's group depends on its name and the group count only.
+    """Hashed placement: a rule's group depends on its name and the group count only.
 
     At a rule limit of 12 every region needs several security groups. While the count
     stays, adding or removing a row moves no egress rule to another group. What can still

@@ -14,7 +14,9 @@ How AWS counts, as modelled here:
   counted in the list's address family. (AWS documents that an *AWS-managed* list or
   security group reference counts once in each family; it does not say which family a
   customer-managed list counts in, and korefw only creates single-family lists.)
-* A prefix list holds at most 1,000 entries.
+* A prefix list holds at most 1,000 entries, and one request creates it with at most
+  100 (the provider sends all of a new list's entries in one), so korefw plans lists of
+  at most 100 entries.
 * Defaults the plan warns about, because AWS lets you raise them: 5 security groups per
   network interface, and 100 customer-managed prefix lists per Region. (Amazon VPC
   quotas, https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html:
@@ -99,7 +101,7 @@ def plan_prefix_lists(
     opts = options or AwsOptions()
     sets = _destination_sets(_contributions(rules, opts), opts, rules.region)
     for s in sets:
-        _check_list_size(s.plan, opts)
+        _check_list_size(s.plan, opts, has_mode=False)
     return tuple(s.plan for s in sets)
 
 
@@ -265,15 +267,16 @@ def _destination_sets(
     return out
 
 
-def _check_list_size(pl: PrefixListPlan, opts: AwsOptions) -> None:
+def _check_list_size(pl: PrefixListPlan, opts: AwsOptions, *, has_mode: bool = True) -> None:
+    """Fail on a list AWS cannot create; ``has_mode``: the caller has a ``mode`` to name."""
     if len(pl.entries) > MAX_PREFIX_LIST_ENTRIES_PER_REQUEST:
+        way = ", or mode 'cidr' or 'auto'" if has_mode else ""
         raise PlanError(
             f"prefix list {pl.key} would hold {len(pl.entries)} entries; AWS takes at most "
             f"{MAX_PREFIX_LIST_ENTRIES_PER_REQUEST} entries per request and the provider "
-            "creates a list in one (use prefix_list_grouping 'component', or mode 'cidr' or "
-            "'auto')",
-            where="mode",
-            value=opts.mode,
+            f"creates a list in one (use prefix_list_grouping 'component'{way})",
+            where="mode" if has_mode else "prefix_list_grouping",
+            value=opts.mode if has_mode else opts.prefix_list_grouping,
         )
     if pl.max_entries > MAX_PREFIX_LIST_ENTRIES:
         raise PlanError(

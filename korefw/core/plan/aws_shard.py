@@ -19,7 +19,7 @@ from .aws_options import DEFAULT_GROUPS_PER_INTERFACE, AwsOptions, description
 from .naming import digest
 
 #: Extra security groups hashed placement may use beyond the fewest that could hold the
-#: rules, before falling back to filling groups in content order.
+#: rules, before falling back to probing (see :func:`shard`).
 HASH_SPREAD = 2
 
 
@@ -38,10 +38,11 @@ def shard(
     that changes by one moves only the rules of the group added or removed.
 
     If no such count fits, rules whose hashed group is full go to the next group with
-    room (heaviest first, then by name), so that only they move; and if that fails too, or
-    the stack needs more than 5 groups, groups are filled in content order: as few as
-    that order allows, but a rule added or removed moves rules across every later group
-    boundary. ``korefw diff`` names any quota those moves pass at the peak.
+    room (heaviest first, then by name), so that only they move. If that fails too, or
+    the fewest groups are more than 5 and hashing does not fit them, groups are filled in
+    content order: as few as that order allows, but a rule added or removed moves rules
+    across every later group boundary. ``korefw diff`` names any quota those moves pass
+    at the peak.
     """
     limit = opts.rule_limit
     need = 1

@@ -214,8 +214,11 @@ def check_provenance_values(raw: dict[str, str], *, where: Callable[[str], str])
     """A region code, a ``retrieved`` date and a ``sha256`` digest, when given, are well formed;
     ``where(key)`` names the place of a key in error messages."""
     if raw.get("region") and not REGION_CODE.fullmatch(raw["region"]):
-        raise VendorDataError("a region code is 1-32 lower-case letters, digits and '-'",
-                              where=where("region"), value=raw["region"][:40])  # fmt: skip
+        raise VendorDataError(
+            "a region code is 1-32 lower-case letters, digits and '-', not starting with '-'",
+            where=where("region"),
+            value=raw["region"][:40],
+        )
     if raw.get("retrieved"):
         try:
             datetime.date.fromisoformat(raw["retrieved"])

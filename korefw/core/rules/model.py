@@ -184,7 +184,7 @@ class RuleSet:
         object.__setattr__(self, "rules", tuple(self.rules))
         if self.region and not REGION_CODE.fullmatch(self.region):
             raise KorefwError(
-                "a region code is 1-32 lower-case letters, digits and '-'",
+                "a region code is 1-32 lower-case letters, digits and '-', not starting with '-'",
                 where="region",
                 value=self.region[:40],
             )
