@@ -17,7 +17,7 @@ from korefw.core.errors import ConfigError, KorefwError, PlanError
 from korefw.core.plan.aws_data import AwsPlan, PrefixListPlan
 from korefw.core.plan.aws_fqdn import plan_fqdn
 from korefw.core.plan.aws_options import MAX_DESCRIPTION, MAX_NAME, AwsOptions, description
-from korefw.core.plan.aws_plan import _runs, _saved_in_run, plan_aws, plan_prefix_lists
+from korefw.core.plan.aws_plan import plan_aws, plan_prefix_lists
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.addresses import collapse
 from korefw.core.rules.model import Protocol, Rule, RuleSet
@@ -176,38 +176,6 @@ def test_auto_picks_prefix_lists_only_where_they_cost_no_more() -> None:
     pl = plan_aws(japan(), AwsOptions(mode="prefix-list", prefix_list_headroom=2))
     check_plan(pl, japan())
     assert sum(g.ipv4 for g in pl.groups) == 33 + 2 * 15 and len(pl.groups) == 2
-
-
-def _runs_naive(items: list[tuple[int, int, str]]) -> int:
-    """CIDR egress rules the port ranges make: maximal runs of consecutive ports."""
-    ports = sorted({p for lo, hi, _ in items for p in range(lo, hi + 1)})
-    return sum(1 for i, p in enumerate(ports) if i == 0 or ports[i - 1] != p - 1)
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    st.dictionaries(
-        st.text("abcdefgh", min_size=1, max_size=2),
-        st.tuples(st.integers(0, 30), st.integers(0, 8)).map(lambda t: (t[0], t[0] + t[1])),
-        min_size=1,
-        max_size=8,
-    )
-)
-def test_auto_counts_the_cidr_rules_a_list_saves_as_brute_force_does(
-    ranges: dict[str, tuple[int, int]],
-) -> None:
-    # One (protocol, CIDR): each destination set (key) asks for one port range there, and
-    # a set saves runs(all) - runs(all but that set), counted port by port.
-    items = sorted((lo, hi, key) for key, (lo, hi) in ranges.items())
-    runs = list(_runs(items))
-    assert len(runs) == _runs_naive(items)
-    saved: dict[str, int] = {}
-    for run in runs:
-        for key, n in _saved_in_run(run).items():
-            saved[key] = saved.get(key, 0) + n
-    assert saved == {
-        key: _runs_naive(items) - _runs_naive([i for i in items if i[2] != key]) for key in ranges
-    }
 
 
 def test_component_grouping_splits_sections_by_component() -> None:

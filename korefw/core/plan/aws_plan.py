@@ -33,7 +33,7 @@ decided in :mod:`.aws_shard`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..errors import PlanError
@@ -60,8 +60,8 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
     opts = options or AwsOptions()
     contribs = _contributions(rules, opts)
     sets = _destination_sets(contribs, opts, rules.region)
-    saves = _cidr_rules_saved(sets) if opts.mode == "auto" else {}
-    use_list = {s.key: _choose_list(s, opts, saves.get(s.key, 0)) for s in sets}
+    merging = _merging_sets(sets) if opts.mode == "auto" else set()
+    use_list = {s.key: _choose_list(s, opts, s.key in merging) for s in sets}
     lists = tuple(s.plan for s in sets if use_list[s.key])
     egress = _cidr_rules(c for s in sets if not use_list[s.key] for c in s.contribs)
     for pl in lists:
@@ -288,10 +288,11 @@ def _check_list_size(pl: PrefixListPlan, opts: AwsOptions, *, has_mode: bool = T
         )
 
 
-def _choose_list(s: _DestSet, opts: AwsOptions, saved: int) -> bool:
+def _choose_list(s: _DestSet, opts: AwsOptions, merges: bool) -> bool:
     """Whether a destination set becomes a prefix list referenced by the security group.
 
-    In ``auto`` mode ``saved`` is how many CIDR egress rules the list would replace.
+    In ``auto`` mode, ``merges`` says that a CIDR rule of the set would merge ports with
+    another set's (tcp 5060 and tcp 5061 make one tcp 5060-5061 rule).
     """
     pl = s.plan
     if opts.mode == "cidr":
@@ -312,72 +313,27 @@ def _choose_list(s: _DestSet, opts: AwsOptions, saved: int) -> bool:
         return True
     if not fits:
         return False
-    # Equal cost (no headroom): a list means fewer egress rules and one place to update.
-    return pl.max_entries < saved or (pl.max_entries == saved and len(pl.entries) >= 2)
+    # A list costs max_entries; its CIDR rules cost one per entry, or less where their
+    # ports merge with another set's. So a list never costs less, and costs the same only
+    # with no headroom and no merge: then it means fewer egress rules, one place to update.
+    return pl.max_entries == len(pl.entries) >= 2 and not merges
 
 
-def _cidr_rules_saved(sets: list[_DestSet]) -> dict[str, int]:
-    """Per set, the CIDR egress rules a CIDR-only plan has less without that set's flow.
-
-    Not simply one per entry: a CIDR's rule merges adjacent port ranges of several rows
-    (tcp 5060 and tcp 5061 make one tcp 5060-5061 rule), and a list cannot merge with
-    another list, so a set whose ports merge with another set's saves less.
-    """
+def _merging_sets(sets: list[_DestSet]) -> set[str]:
+    """Sets with a CIDR whose port range overlaps or adjoins another set's there."""
     at: dict[tuple[str, IPNetwork], set[tuple[int, int, str]]] = defaultdict(set)
     for s in sets:
         for c in s.contribs:
             at[(c.protocol, c.net)].add((c.lo, c.hi, s.key))
-    out: dict[str, int] = defaultdict(int)
+    out: set[str] = set()
     for items in at.values():
-        for run in _runs(sorted(items)):
-            for key, saved in _saved_in_run(run).items():
-                out[key] += saved
-    return out
-
-
-def _runs(items: list[tuple[int, int, str]]) -> Iterator[list[tuple[int, int, str]]]:
-    """Sorted port ranges grouped into runs that merge (overlapping or adjacent)."""
-    run: list[tuple[int, int, str]] = []
-    reach = -2
-    for item in items:
-        if run and item[0] > reach + 1:
-            yield run
-            run = []
-        run.append(item)
-        reach = max(reach, item[1]) if len(run) > 1 else item[1]
-    if run:
-        yield run
-
-
-def _saved_in_run(run: list[tuple[int, int, str]]) -> dict[str, int]:
-    """For each set in one merged run (one CIDR rule), 1 minus the runs the others make.
-
-    Without set ``k`` the run loses the ports only ``k`` covers; the rest falls into as
-    many pieces as those exclusive blocks cut it into (none left: 0 pieces, so ``k``
-    saves the rule; a block in the middle: 2 pieces, so ``k`` saves -1).
-    """
-    if len(run) == 1:
-        return {run[0][2]: 1}
-    lo, hi = run[0][0], max(h for _, h, _ in run)
-    events = sorted([(a, 1, k) for a, _, k in run] + [(b + 1, -1, k) for _, b, k in run])
-    active: set[str] = set()
-    blocks: dict[str, list[list[int]]] = defaultdict(list)
-    for i, (point, step, key) in enumerate(events):
-        if step > 0:
-            active.add(key)
-        else:
-            active.discard(key)
-        end = events[i + 1][0] - 1 if i + 1 < len(events) else point - 1
-        if len(active) == 1 and end >= point:
-            (owner,) = active
-            mine = blocks[owner]
-            if mine and mine[-1][1] + 1 == point:
-                mine[-1][1] = end
-            else:
-                mine.append([point, end])
-    out = {}
-    for _, _, key in run:
-        mine = blocks.get(key, [])
-        pieces = 1 if not mine else len(mine) + 1 - (mine[0][0] == lo) - (mine[-1][1] == hi)
-        out[key] = 1 - pieces
+        run: set[str] = set()
+        reach = -2
+        for lo, hi, key in sorted(items):
+            if lo > reach + 1:  # a new run of merged ports begins
+                out.update(run if len(run) > 1 else ())
+                run = set()
+            run.add(key)
+            reach = max(reach, hi)
+        out.update(run if len(run) > 1 else ())
     return out

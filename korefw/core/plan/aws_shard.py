@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 from ..errors import PlanError
@@ -70,32 +71,38 @@ def shard(
                 value=limit,
             )
     count, assigned = _place(egress, need, limit)
-    used: dict[int, dict[int, int]] = defaultdict(lambda: {4: 0, 6: 0})
-    for r in egress:
-        used[assigned[r.name]][r.family] += r.cost
+    keys = {r.name: _shard_key(r) for r in egress}  # parses each CIDR once
     out_rules = tuple(
         sorted(
-            (_with_group(r, assigned[r.name]) for r in egress),
-            key=lambda r: (r.group, _shard_key(r)),
+            (replace(r, group=assigned[r.name]) for r in egress),
+            key=lambda r: (r.group, keys[r.name]),
         )
     )
+    return out_rules, _group_plans(out_rules, count, region)
+
+
+def _group_plans(
+    rules: tuple[EgressRulePlan, ...], count: int, region: str
+) -> tuple[GroupPlan, ...]:
+    """Groups 1..count with their rules (in plan order) and quota used per IP version."""
     names: dict[int, list[str]] = defaultdict(list)
-    for r in out_rules:
+    used: dict[int, dict[int, int]] = defaultdict(lambda: {4: 0, 6: 0})
+    for r in rules:
         names[r.group].append(r.name)
+        used[r.group][r.family] += r.cost
     # No name_prefix in the description: AWS replaces a group whose description changes,
     # and the network interfaces would stay on the old one.
     where = f" {region}" if region else ""
-    groups = tuple(
+    return tuple(
         GroupPlan(
             index=i,
             description=description(f"korefw: egress rules for Kore.ai{where}, group {i}"),
             rules=tuple(names[i]),
-            ipv4=used[i][4] if i in used else 0,
-            ipv6=used[i][6] if i in used else 0,
+            ipv4=used[i][4],
+            ipv6=used[i][6],
         )
         for i in range(1, count + 1)
     )
-    return out_rules, groups
 
 
 def _place(egress: list[EgressRulePlan], need: int, limit: int) -> tuple[int, dict[str, int]]:
@@ -180,22 +187,6 @@ def _shard_key(r: EgressRulePlan) -> tuple[Any, ...]:
     else:
         dest = (1, 0, 0, 0, r.prefix_list or "")
     return (*dest, r.protocol, r.from_port, r.to_port)
-
-
-def _with_group(r: EgressRulePlan, group: int) -> EgressRulePlan:
-    return EgressRulePlan(
-        name=r.name,
-        protocol=r.protocol,
-        from_port=r.from_port,
-        to_port=r.to_port,
-        family=r.family,
-        description=r.description,
-        cost=r.cost,
-        group=group,
-        cidr=r.cidr,
-        prefix_list=r.prefix_list,
-        former_name=r.former_name,
-    )
 
 
 def net_key(net: IPNetwork) -> tuple[int, int, int]:
