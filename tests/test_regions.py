@@ -339,3 +339,16 @@ def test_bad_data_file_headers(tmp_path: Path, old: str, new: str, message: str)
         load_rules(path)
     assert str(info.value).startswith(str(path))
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "text"),
+    [(b"\xff\xfe not text", "not UTF-8 text"), (b"format = [", "not valid TOML")],
+)
+def test_a_broken_sources_file_is_one_error_naming_it(
+    tmp_path: Path, content: bytes, text: str
+) -> None:
+    (tmp_path / "sources.toml").write_bytes(content)
+    with pytest.raises(VendorDataError, match=text) as info:
+        read_sources(tmp_path)
+    assert info.value.where == str(tmp_path / "sources.toml") and "\n" not in str(info.value)

@@ -13,14 +13,14 @@ any format.
 from __future__ import annotations
 
 import hashlib
-import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ..errors import ConfigError, KorefwError, VendorDataError
+from ..inputfile import read_input_text
 from ..rules.model import RuleSet
-from .ruledata import Provenance, check_provenance_values, dump, toml_str
+from .ruledata import Provenance, check_provenance_values, dump, load_toml, toml_str
 from .ruledata import read as read_data
 from .vendor import import_page
 
@@ -108,20 +108,13 @@ def sha256_hex(data: bytes) -> str:
 def read_sources(pages_dir: Path | None = None) -> dict[str, PageSource]:
     """The pages listed in ``<pages_dir>/sources.toml``, by file name."""
     path = (pages_dir or PAGES_DIR) / SOURCES_FILE
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VendorDataError(f"cannot read the pages' provenance: {exc.strerror}",
-                              where=str(path)) from None  # fmt: skip
+    text = read_input_text(path, what="the pages' provenance", error=VendorDataError)
     return loads_sources(text, file=str(path))
 
 
 def loads_sources(text: str, *, file: str) -> dict[str, PageSource]:
     """Parse and validate ``sources.toml`` text; ``file`` names it in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise VendorDataError(f"not valid TOML: {exc}", where=file) from None
+    data = load_toml(text, file=file)
     if set(data) - {"format", "page"} or data.get("format") != 1:
         raise VendorDataError("expected format = 1 and [[page]] entries only", where=file)
     pages: dict[str, PageSource] = {}

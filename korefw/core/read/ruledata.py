@@ -46,8 +46,10 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import KorefwError, VendorDataError
+from ..inputfile import read_input_text
 from ..rules.addresses import check_breadth, parse_network
 from ..rules.model import REGION_CODE, Origin, Protocol, Rule, RuleSet, normalize_fqdn
 from ..rules.ports import PortRange
@@ -160,22 +162,21 @@ def load(path: str | Path) -> RuleSet:
 
 def read(path: str | Path) -> tuple[RuleSet, Provenance]:
     """Read and validate a region data file, with its provenance."""
-    p = Path(path)
+    text = read_input_text(path, what="rule data", error=VendorDataError)
+    return loads(text, file=str(path))
+
+
+def load_toml(text: str, *, file: str) -> dict[str, Any]:
+    """TOML text as a table, or one :class:`VendorDataError` naming ``file``."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise VendorDataError(f"cannot read rule data: {exc.strerror}", where=str(p)) from None
-    except UnicodeDecodeError:
-        raise VendorDataError("rule data is not UTF-8 text", where=str(p)) from None
-    return loads(text, file=str(p))
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise VendorDataError(f"not valid TOML: {exc}", where=file) from None
 
 
 def loads(text: str, *, file: str) -> tuple[RuleSet, Provenance]:
     """Parse and validate data-file text; ``file`` names it in error messages."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise VendorDataError(f"not valid TOML: {exc}", where=file) from None
+    data = load_toml(text, file=file)
     lines = _Lines(text, file)
     extra = set(data) - {"format", "source", "rule"}
     if extra:
