@@ -90,7 +90,7 @@ def test_each_rule_is_in_its_hashed_group_whenever_those_fit(
 def test_probing_moves_only_rules_whose_hashed_group_is_full(
     rules: list[EgressRulePlan], limit: int, n: int
 ) -> None:
-    where = _probed(rules, n, limit)
+    where = _probed(rules, {r.name: int(_digest(r.name), 16) for r in rules}, n, limit)
     if where is None:
         return
     used = loads(rules, where)

@@ -109,30 +109,31 @@ def _place(egress: list[EgressRulePlan], need: int, limit: int) -> tuple[int, di
     """The group count and each rule's group (see :func:`shard`)."""
     # Spare groups only within AWS's default of security groups per network interface.
     cap = max(need, min(need + HASH_SPREAD, DEFAULT_GROUPS_PER_INTERFACE))
+    keys = {r.name: int(digest(r.name, length=16), 16) for r in egress}  # one hash per rule
     for n in range(need, cap + 1):
-        if (found := _hashed(egress, n, limit)) is not None:
+        if (found := _hashed(egress, keys, n, limit)) is not None:
             return n, found
-    if cap <= DEFAULT_GROUPS_PER_INTERFACE and (found := _probed(egress, cap, limit)):
+    if cap <= DEFAULT_GROUPS_PER_INTERFACE and (found := _probed(egress, keys, cap, limit)):
         return cap, found
     return _packed(egress, limit)
 
 
-def _home(r: EgressRulePlan, n: int) -> int:
-    return _jump(int(digest(r.name, length=16), 16), n)
-
-
-def _hashed(egress: list[EgressRulePlan], n: int, limit: int) -> dict[str, int] | None:
+def _hashed(
+    egress: list[EgressRulePlan], keys: dict[str, int], n: int, limit: int
+) -> dict[str, int] | None:
     """Rule name -> group (1..n) by jump consistent hash, or None if a group passes ``limit``."""
     used: dict[tuple[int, int], int] = defaultdict(int)
     out: dict[str, int] = {}
     for r in egress:
-        group = 1 + _home(r, n)
+        group = 1 + _jump(keys[r.name], n)
         used[(group, r.family)] += r.cost
         out[r.name] = group
     return None if any(u > limit for u in used.values()) else out
 
 
-def _probed(egress: list[EgressRulePlan], n: int, limit: int) -> dict[str, int] | None:
+def _probed(
+    egress: list[EgressRulePlan], keys: dict[str, int], n: int, limit: int
+) -> dict[str, int] | None:
     """Each rule in its hashed group, or the next with room: heaviest first, then by name.
 
     Only the rules that find their group full move, so a plan that passes from hashed to
@@ -141,7 +142,7 @@ def _probed(egress: list[EgressRulePlan], n: int, limit: int) -> dict[str, int] 
     used: dict[tuple[int, int], int] = defaultdict(int)
     out: dict[str, int] = {}
     for r in sorted(egress, key=lambda r: (-r.cost, r.name)):
-        home = _home(r, n)
+        home = _jump(keys[r.name], n)
         order = ((home + k) % n for k in range(n))
         group = next((g for g in order if used[(g, r.family)] + r.cost <= limit), None)
         if group is None:
