@@ -321,19 +321,14 @@ def _choose_list(s: _DestSet, opts: AwsOptions, merges: bool) -> bool:
 
 def _merging_sets(sets: list[_DestSet]) -> set[str]:
     """Sets with a CIDR whose port range overlaps or adjoins another set's there."""
-    at: dict[tuple[str, IPNetwork], set[tuple[int, int, str]]] = defaultdict(set)
+    at: dict[tuple[str, IPNetwork], list[tuple[int, int, str]]] = defaultdict(list)
     for s in sets:
         for c in s.contribs:
-            at[(c.protocol, c.net)].add((c.lo, c.hi, s.key))
-    out: set[str] = set()
-    for items in at.values():
-        run: set[str] = set()
-        reach = -2
-        for lo, hi, key in sorted(items):
-            if lo > reach + 1:  # a new run of merged ports begins
-                out.update(run if len(run) > 1 else ())
-                run = set()
-            run.add(key)
-            reach = max(reach, hi)
-        out.update(run if len(run) > 1 else ())
-    return out
+            at[(c.protocol, c.net)].append((c.lo, c.hi, s.key))
+    return {
+        key
+        for items in at.values()
+        for _, _, keys in _merge_sourced(items)
+        if len(keys) > 1
+        for key in keys
+    }
