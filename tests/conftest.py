@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from hypothesis import strategies as st
@@ -117,3 +118,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     code = main(list(argv))
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+def without_row(rules: RuleSet, index: int) -> RuleSet:
+    """``rules`` less its row at ``index`` (a vendor row removed, everything else kept)."""
+    return replace(rules, rules=rules.rules[:index] + rules.rules[index + 1 :])

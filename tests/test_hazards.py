@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import runpy
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import without_row
 
 from korefw.aws import EgressSecurityGroup
 from korefw.azure import EgressNetworkSecurityGroup
@@ -67,10 +67,6 @@ def azure_plan(rules: RuleSet, **kwargs: Any) -> dict[str, Any]:
 
 def kinds(hazards: list[Hazard]) -> set[str]:
     return {h.kind for h in hazards}
-
-
-def without_row(rules: RuleSet, index: int) -> RuleSet:
-    return replace(rules, rules=rules.rules[:index] + rules.rules[index + 1 :])
 
 
 # ----------------------------------------------------------------------- ordinary changes

@@ -31,7 +31,7 @@ from itertools import product
 from typing import Any
 
 import pytest
-from conftest import many_destinations, rule
+from conftest import many_destinations, rule, without_row
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,11 +50,6 @@ from korefw.preview import PROJECT_DIR, load_stack
 
 REGIONS = {code: load_rules(code) for code in region_codes()}
 PREFIXES = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
-
-
-def without_row(rules: RuleSet, index: int) -> RuleSet:
-    rows = rules.rules
-    return RuleSet(rows[:index] + rows[index + 1 :], region=rules.region)
 
 
 # --------------------------------------------------------------------------- AWS model
