@@ -1,5 +1,5 @@
-"""korefw's Pulumi program; see korefw/program.py. Run with `pulumi up` or `korefw plan`."""
+"""korefw's Pulumi program; see korefw/runtime/program.py. Run with `pulumi up` or `korefw plan`."""
 
-from korefw.program import main
+from korefw.runtime.program import main
 
 main()

@@ -94,8 +94,8 @@ def azure_naive(rules: RuleSet) -> int:
 
 def aws_figures(rules: RuleSet, mode: str) -> tuple[str, str]:
     """(quota units, cloud resources) of a new-group EgressSecurityGroup in ``mode``."""
-    from korefw.aws import EgressSecurityGroup
-    from korefw.offline import run_offline
+    from korefw.components.aws import EgressSecurityGroup
+    from korefw.runtime.offline import run_offline
 
     try:
         plan = plan_aws(rules, AwsOptions(mode=mode))
@@ -164,12 +164,12 @@ def figures() -> list[str]:
 
 def japan(reps: int) -> tuple[list[str], dict[str, Any]]:
     """Import, planning and mock-runtime registration time for the Japan stacks."""
-    import korefw.program as program
-    from korefw.aws import plan_for as aws_plan_for
-    from korefw.azure import plan_for as azure_plan_for
+    import korefw.runtime.program as program
+    from korefw.components.aws import plan_for as aws_plan_for
+    from korefw.components.azure import plan_for as azure_plan_for
     from korefw.core.plan.config import validate
-    from korefw.preview import load_stack
-    from korefw.program import component_kwargs
+    from korefw.runtime.preview import load_stack
+    from korefw.runtime.program import component_kwargs
 
     stack_rules = program.stack_rules
 
@@ -203,7 +203,8 @@ def japan(reps: int) -> tuple[list[str], dict[str, Any]]:
         "## Plan time: the Japan stacks",
         "",
         f"Import, in a fresh interpreter (median of {reps}): `import pulumi` "
-        f"{secs(imp['pulumi'])}, then `import korefw.program, korefw.aws, korefw.azure` "
+        f"{secs(imp['pulumi'])}, then `import korefw.runtime.program, korefw.components.aws, "
+        f"korefw.components.azure` "
         f"{secs(imp['korefw'])}, then loading the provider submodules korefw registers "
         f"resources from (`pulumi_aws.ec2`, `pulumi_aws.vpc`, "
         f"`pulumi_azure_native.network`; the SDKs load submodules lazily) "
@@ -420,7 +421,7 @@ def report(quick: bool) -> tuple[str, dict[str, Any]]:
         f"peak RSS of the main process {mib(maxrss_mb())}",
         "",
         "Everything runs offline: planners are pure Python, and components run under "
-        "Pulumi's mock runtime (`korefw.offline.run_offline`) with the real `pulumi-aws` "
+        "Pulumi's mock runtime (`korefw.runtime.offline.run_offline`) with the real `pulumi-aws` "
         "and `pulumi-azure-native` resource classes, no engine, plugins or credentials. "
         "Real `pulumi preview`/`up` adds engine, plugin and cloud API time on top.",
         "",

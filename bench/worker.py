@@ -43,9 +43,9 @@ def _work_import() -> dict[str, Any]:
     import pulumi  # noqa: F401
 
     t1 = time.perf_counter()
-    import korefw.aws
-    import korefw.azure
-    import korefw.program  # noqa: F401
+    import korefw.components.aws
+    import korefw.components.azure
+    import korefw.runtime.program  # noqa: F401
 
     t2 = time.perf_counter()
     # The provider SDKs register every submodule lazily; touching a class loads it.
@@ -67,9 +67,9 @@ def _work_import() -> dict[str, Any]:
 
 def _work_offline(kind: str, n: int) -> dict[str, Any]:
     """One component run under the mock runtime on a synthetic set: time, resources, RSS."""
-    from korefw.aws import EgressSecurityGroup
-    from korefw.azure import EgressNetworkSecurityGroup
-    from korefw.offline import run_offline
+    from korefw.components.aws import EgressSecurityGroup
+    from korefw.components.azure import EgressNetworkSecurityGroup
+    from korefw.runtime.offline import run_offline
 
     rules = synthetic(n)
     program: Callable[[], object]
@@ -106,7 +106,7 @@ def _work_offline(kind: str, n: int) -> dict[str, Any]:
 
 def _work_stacks(stack: str, count: int) -> dict[str, Any]:
     """One cold, then ``count`` warm offline plans of one stack in sequence, in one process."""
-    from korefw.preview import plan_stack
+    from korefw.runtime.preview import plan_stack
 
     t0 = time.perf_counter()
     plan = plan_stack(stack)  # cold: lazy provider submodules, first data file read

@@ -6,7 +6,7 @@ gRPC server and answers GetSchema and Construct. `korefw schema` prints the same
 
 from pulumi.provider.experimental import component_provider_host
 
-from korefw.package import COMPONENTS, NAME, package_version
+from korefw.runtime.package import COMPONENTS, NAME, package_version
 
 if __name__ == "__main__":
     component_provider_host(COMPONENTS, name=NAME, version=package_version())

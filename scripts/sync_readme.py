@@ -1,4 +1,5 @@
-"""Regenerate the generated files: the README's generated parts, ``korefw/args.py`` and the
+"""Regenerate the generated files: the README's generated parts,
+``korefw/components/args.py`` and the
 ``config:`` block of ``Pulumi.yaml``, all from korefw/core (options and config).
 
 Run: .venv/bin/python scripts/sync_readme.py   (tests fail when any of them is stale)
@@ -20,7 +21,7 @@ import yaml  # noqa: E402
 from korefw.core.plan.config import project_schema, reference_markdown  # noqa: E402
 from korefw.core.plan.options import COMPONENT_CLOUD, COMPONENT_OPTIONS, Option  # noqa: E402
 
-ARGS_MODULE = ROOT / "korefw" / "args.py"
+ARGS_MODULE = ROOT / "korefw" / "components" / "args.py"
 PULUMI_YAML = ROOT / "Pulumi.yaml"
 
 
@@ -74,7 +75,7 @@ def _doc(o: Option) -> str:
 
 
 def args_source() -> str:
-    """The text of ``korefw/args.py``: one TypedDict per component, from the options."""
+    """The text of ``korefw/components/args.py``: one TypedDict per component, from the options."""
     out = [
         '"""The args type of each korefw component. GENERATED from korefw/core/plan/options.py by',
         "scripts/sync_readme.py: edit the options there, then rerun the script.",

@@ -13,13 +13,18 @@ import pulumi
 import pytest
 from conftest import SHIPPED, japan, many_destinations, rule
 
-from korefw.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist, plan_for
+from korefw.components.aws import (
+    DestinationPrefixLists,
+    EgressSecurityGroup,
+    FqdnAllowlist,
+    plan_for,
+)
 from korefw.core.check.verify import verify
 from korefw.core.errors import ConfigError, KorefwError, PlanError
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import Protocol, RuleSet
-from korefw.offline import OfflinePlan, run_offline
+from korefw.runtime.offline import OfflinePlan, run_offline
 
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 SG = "aws:ec2/securityGroup:SecurityGroup"

@@ -16,14 +16,14 @@ import pytest
 from conftest import rule_sets
 from hypothesis import HealthCheck, given, settings
 
-from korefw.azure import FQDN_TYPE, NSG_TYPE, EgressNetworkSecurityGroup, plan_for
+from korefw.components.azure import FQDN_TYPE, NSG_TYPE, EgressNetworkSecurityGroup, plan_for
 from korefw.core.errors import ConfigError, KorefwError, PlanError
 from korefw.core.plan.azure_options import MERGE_MODES
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import Protocol, Rule, RuleSet
 from korefw.core.rules.ports import PortRange
-from korefw.offline import OfflinePlan, run_offline
+from korefw.runtime.offline import OfflinePlan, run_offline
 
 NSG = "azure-native:network:NetworkSecurityGroup"
 SECURITY_RULE = "azure-native:network:SecurityRule"

@@ -1,4 +1,4 @@
-"""``korefw import`` (korefw/cli_pages.py): pages into rules files, and output paths it
+"""``korefw import`` (korefw/cli/pages.py): pages into rules files, and output paths it
 refuses in one line, before any work."""
 
 from __future__ import annotations

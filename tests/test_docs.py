@@ -46,7 +46,7 @@ def test_every_example_stack_is_named_in_the_readme() -> None:
 
 
 def test_args_types_are_generated_from_the_options() -> None:
-    generated = (ROOT / "korefw" / "args.py").read_text()
+    generated = (ROOT / "korefw" / "components" / "args.py").read_text()
     assert _sync_module().args_source() == generated, "run .venv/bin/python scripts/sync_readme.py"
 
 

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 from conftest import without_row
 
-from korefw.aws import EgressSecurityGroup
-from korefw.azure import EgressNetworkSecurityGroup
 from korefw.cli import main
+from korefw.components.aws import EgressSecurityGroup
+from korefw.components.azure import EgressNetworkSecurityGroup
 from korefw.core.check.hazards import Hazard, apply_hazards
 from korefw.core.check.plandiff import diff_plans
 from korefw.core.check.planread import AWS_SG, AZ_NSG
@@ -27,9 +27,9 @@ from korefw.core.check.steps import changes
 from korefw.core.plan.config import PROJECT
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.model import RuleSet
-from korefw.offline import run_offline
-from korefw.preview import load_stack
-from korefw.program import PROJECT_DIR
+from korefw.runtime.offline import run_offline
+from korefw.runtime.preview import load_stack
+from korefw.runtime.program import PROJECT_DIR
 
 SG = "sg-0123456789abcdef0"
 VPC = "vpc-0123456789abcdef0"

@@ -1,4 +1,5 @@
-"""korefw.k8s.EgressNetworkPolicy under Pulumi's mock runtime, read back from recorded inputs."""
+"""korefw.components.k8s.EgressNetworkPolicy under Pulumi's mock runtime, read back from
+recorded inputs."""
 
 from __future__ import annotations
 
@@ -13,13 +14,13 @@ from hypothesis import strategies as st
 
 pytest.importorskip("pulumi_kubernetes")
 
+from korefw.components.k8s import EGRESS_NETWORK_POLICY, EgressNetworkPolicy
 from korefw.core.check.rendered import RenderedReading, k8s_allow_set
 from korefw.core.errors import KorefwError
 from korefw.core.plan.k8s_plan import ip_block, plan_k8s
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.allowset import AllowSet
-from korefw.k8s import EGRESS_NETWORK_POLICY, EgressNetworkPolicy
-from korefw.offline import OfflinePlan, run_offline
+from korefw.runtime.offline import OfflinePlan, run_offline
 
 NP = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 CNP = "kubernetes:cilium.io/v2:CiliumNetworkPolicy"
@@ -115,7 +116,7 @@ def test_plan_contract() -> None:
 
 def test_base_install_paths_import_no_extra() -> None:
     probe = (
-        "import sys, korefw, korefw.cli, korefw.program; "
+        "import sys, korefw, korefw.cli, korefw.runtime.program; "
         "from korefw.cli import main; main(['rules', 'jp', '--json']); "
         "print(sorted(m for m in ('aerleon', 'pulumi_kubernetes') if m in sys.modules))"
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from korefw.core.check.planread import read_plan
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.allowset import AllowSet
-from korefw.offline import run_offline
+from korefw.runtime.offline import run_offline
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "library_use" / "__main__.py"

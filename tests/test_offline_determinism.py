@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-import korefw.offline as offline
-from korefw.preview import plan_stack
+import korefw.runtime.offline as offline
+from korefw.runtime.preview import plan_stack
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "example-jp-aws.json"
 STACK = "pulumi:pulumi:Stack"

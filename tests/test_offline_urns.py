@@ -17,7 +17,7 @@ import pulumi
 from pulumi.runtime.resource import all_aliases, create_urn
 
 from korefw.core.check.steps import changes
-from korefw.offline import run_offline
+from korefw.runtime.offline import run_offline
 
 
 def _tree(expected: dict[str, Any], *, child_alias: str | None = "app-kid") -> None:

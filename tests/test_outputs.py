@@ -1,4 +1,5 @@
-"""korefw/outputs.py: plain plan data as one known Output, the value ``from_input`` gives."""
+"""korefw/components/outputs.py: plain plan data as one known Output, the value
+``from_input`` gives."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from measure import python_calls
 
-from korefw.offline import run_offline
-from korefw.outputs import known
+from korefw.components.outputs import known
+from korefw.runtime.offline import run_offline
 
 _SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
 PLAIN = st.recursive(

@@ -17,16 +17,16 @@ from hypothesis import strategies as st
 from pulumi.provider.server import ComponentInitError
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from korefw import package
-from korefw.aws import EgressSecurityGroup
-from korefw.azure import EgressNetworkSecurityGroup
 from korefw.cli import main
+from korefw.components.aws import EgressSecurityGroup
+from korefw.components.azure import EgressNetworkSecurityGroup
 from korefw.core.errors import ConfigError, KorefwError
 from korefw.core.plan.config import validate
 from korefw.core.plan.options import COMPONENT_OPTIONS, resolve
-from korefw.offline import OfflinePlan, run_offline
-from korefw.preview import load_stack
-from korefw.program import aws_kwargs, azure_kwargs
+from korefw.runtime import package
+from korefw.runtime.offline import OfflinePlan, run_offline
+from korefw.runtime.preview import load_stack
+from korefw.runtime.program import aws_kwargs, azure_kwargs
 
 ROOT = Path(__file__).resolve().parent.parent
 METASCHEMA = ROOT / "tests" / "pulumi_metaschema" / "pulumi.json"
@@ -271,7 +271,7 @@ def test_a_new_option_is_one_declaration(monkeypatch: pytest.MonkeyPatch) -> Non
 
     from korefw.core.plan import config
     from korefw.core.plan.options import Option
-    from korefw.program import component_kwargs
+    from korefw.runtime.program import component_kwargs
 
     flag = Option("log_rules", "boolean", "Log each egress rule.", False, setting="aws")
     options = (*COMPONENT_OPTIONS["EgressSecurityGroup"], flag)

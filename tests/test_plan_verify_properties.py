@@ -20,12 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-from korefw.aws import EgressSecurityGroup
-from korefw.azure import EgressNetworkSecurityGroup
+from korefw.components.aws import EgressSecurityGroup
+from korefw.components.azure import EgressNetworkSecurityGroup
 from korefw.core.check.verify import verify
 from korefw.core.rules.model import Protocol, Rule, RuleSet
 from korefw.core.rules.ports import PortRange
-from korefw.offline import run_offline
+from korefw.runtime.offline import run_offline
 
 AWS_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 AWS_PL = "aws:ec2/managedPrefixList:ManagedPrefixList"

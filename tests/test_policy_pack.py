@@ -27,7 +27,7 @@ import yaml
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from korefw.preview import plan_stack
+from korefw.runtime.preview import plan_stack
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY_DIR = ROOT / "policy"

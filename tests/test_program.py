@@ -24,7 +24,7 @@ from korefw.cli import main
 from korefw.core.check.plandiff import diff_plans
 from korefw.core.check.verify import verify
 from korefw.core.read.regions import PAGES_DIR, load_rules
-from korefw.preview import plan_stack, render_text, stacks
+from korefw.runtime.preview import plan_stack, render_text, stacks
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"

@@ -1,4 +1,5 @@
-"""Pulumi's private runtime API lives behind korefw/_pulumi_internals.py, checked at import."""
+"""Pulumi's private runtime API lives behind korefw/runtime/_pulumi_internals.py, checked at
+import."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from korefw import _pulumi_internals as internals
+from korefw.runtime import _pulumi_internals as internals
 
 ROOT = Path(__file__).resolve().parent.parent
 PUBLIC_RUNTIME = {"Mocks", "MockResourceArgs", "MockCallArgs", "set_mocks"}

@@ -10,7 +10,7 @@ import pytest
 from korefw.cli import main
 from korefw.core.errors import KorefwError
 from korefw.core.read.regions import PAGES_DIR
-from korefw.preview import plan_stack
+from korefw.runtime.preview import plan_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRA = "| ↳ | UDP | ANY | ANY | 13.115.244.64 - 13.115.244.95 | 3478 |"

@@ -4,8 +4,8 @@ Import cost: ``pulumi_aws`` and ``pulumi_azure_native`` register *every* service
 submodule in ``sys.modules`` as an unloaded ``importlib.util.LazyLoader`` stub when the
 package is imported, so ``"pulumi_aws.s3" in sys.modules`` is true in any program that
 imports the SDK at all. The honest question is which submodules are *loaded* (a loaded
-module's type is plain ``ModuleType`` again). ``korefw.aws`` binds ``ec2``, ``vpc``,
-``route53`` and ``networkfirewall`` at import time and ``korefw.azure`` binds
+module's type is plain ``ModuleType`` again). ``korefw.components.aws`` binds ``ec2``, ``vpc``,
+``route53`` and ``networkfirewall`` at import time and ``korefw.components.azure`` binds
 ``network``, but binding a lazy stub loads nothing: each loads when a component first
 registers a resource of that service, so route53 and networkfirewall (FQDN enforcement
 only) are never loaded by a stack that does not enforce FQDN rules.
@@ -53,15 +53,15 @@ _PROBE = textwrap.dedent(
     out = {}
     import pulumi_aws, pulumi_azure_native  # what the bare SDK packages load
     base = set(loaded())
-    import korefw.program, korefw.aws, korefw.azure
+    import korefw.runtime.program, korefw.components.aws, korefw.components.azure
     out["import"] = sorted(set(loaded()) - base)
     out["stubs"] = sorted(
         n for n in sys.modules if n.startswith(("pulumi_aws.", "pulumi_azure_native."))
     )
 
-    from korefw.offline import run_offline
-    from korefw.aws import EgressSecurityGroup
-    from korefw.azure import EgressNetworkSecurityGroup
+    from korefw.runtime.offline import run_offline
+    from korefw.components.aws import EgressSecurityGroup
+    from korefw.components.azure import EgressNetworkSecurityGroup
 
     for mode in ("cidr", "prefix-list", "auto"):
         run_offline(lambda: EgressSecurityGroup("kf", rules="jp", vpc_id="vpc-1", mode=mode))
@@ -150,7 +150,7 @@ def test_the_runtime_has_no_output_left_to_wait_for(monkeypatch: pytest.MonkeyPa
     # grows with the square of the outputs. Offline runs settle them all before that.
     import asyncio
 
-    from korefw.preview import plan_stack
+    from korefw.runtime.preview import plan_stack
 
     waited: list[int] = []
     wait = asyncio.wait
@@ -170,7 +170,7 @@ def test_settling_the_outputs_swallows_no_failure() -> None:
     # still fail the run, and outputs made while others resolve must still be waited for.
     import pulumi
 
-    from korefw.offline import run_offline
+    from korefw.runtime.offline import run_offline
 
     def failing() -> None:
         pulumi.Output.from_input(1).apply(lambda _: 1 / 0)

@@ -45,8 +45,8 @@ from korefw.core.plan.azure_plan import plan_azure
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import RuleSet
-from korefw.offline import run_offline
-from korefw.preview import PROJECT_DIR, load_stack
+from korefw.runtime.offline import run_offline
+from korefw.runtime.preview import PROJECT_DIR, load_stack
 
 REGIONS = {code: load_rules(code) for code in region_codes()}
 PREFIXES = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)

@@ -4,8 +4,8 @@ import pulumi
 import pulumi_aws.ec2 as ec2
 import pulumi_aws.vpc as vpc
 
-from korefw.aws import EgressSecurityGroup
-from korefw.azure import EgressNetworkSecurityGroup
+from korefw.components.aws import EgressSecurityGroup
+from korefw.components.azure import EgressNetworkSecurityGroup
 from korefw.core.read.regions import load_rules
 
 config = pulumi.Config()

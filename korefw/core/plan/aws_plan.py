@@ -1,6 +1,6 @@
 """The AWS planner: security groups, egress rules, prefix lists and FQDN allowlists as data.
 
-Everything the Pulumi components in :mod:`korefw.aws` create is decided here, before any
+Everything the Pulumi components in :mod:`korefw.components.aws` create is decided here, before any
 resource exists: logical names, port merges, destination sets, quota counts, shards,
 prefix-list entries, descriptions and FQDN rules. Bad options and plans that cannot fit
 AWS's limits raise :class:`~korefw.core.errors.ConfigError` or

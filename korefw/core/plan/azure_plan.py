@@ -1,7 +1,7 @@
 """Plan Azure egress rules as plain data: NSG rules, priorities, Firewall rules, limits.
 
 The planner is pure: it computes names, exact merges, priorities and limit checks and
-validates every option before a Pulumi resource exists. :mod:`korefw.azure` only
+validates every option before a Pulumi resource exists. :mod:`korefw.components.azure` only
 materializes an :class:`AzurePlan`.
 
 Merging is exact. An Azure NSG rule allows the cartesian product of its destination
@@ -27,7 +27,7 @@ last). Inline rules of a new NSG change in one PUT, so they only have to be uniq
 within the new list. ``SecurityRule`` resources on an existing NSG are keyed by priority
 (:attr:`NsgRule.resource_name`), so a new rule can only land on a priority no rule of the
 old plan holds: a priority that stays in use is the same resource, updated in place, or
-replaced delete-first when its name changes (see :mod:`korefw.azure`).
+replaced delete-first when its name changes (see :mod:`korefw.components.azure`).
 
 Limits (https://learn.microsoft.com/azure/azure-resource-manager/management/azure-subscription-service-limits#azure-resource-manager-virtual-networking-limits):
 1,000 rules per NSG, and 4,000 "IP addresses and ranges specified for source or

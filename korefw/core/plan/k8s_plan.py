@@ -83,7 +83,7 @@ class PolicyPlan:
 
 @dataclass
 class K8sPlan:
-    """What ``korefw.k8s.EgressNetworkPolicy`` creates, decided before any resource."""
+    """What ``korefw.components.k8s.EgressNetworkPolicy`` creates, decided before any resource."""
 
     region: str
     namespace: str

@@ -6,11 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from .core.read.regions import (
+from ..core.read.regions import (
     load_rules,
     region_codes,
 )
-from .core.rules.model import Rule, RuleSet
+from ..core.rules.model import Rule, RuleSet
 
 EXIT_OK = 0
 EXIT_NOT_ALLOWED = 1

@@ -14,18 +14,18 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
-from .args import EgressNetworkSecurityGroupArgs
-from .core.errors import ConfigError
-from .core.plan.azure_data import AzurePlan, FirewallPlan, FirewallRule, NsgRule
-from .core.plan.azure_options import (
+from ..core.errors import ConfigError
+from ..core.plan.azure_data import AzurePlan, FirewallPlan, FirewallRule, NsgRule
+from ..core.plan.azure_options import (
     APPLICATION_COLLECTION_PRIORITY,
     NETWORK_COLLECTION_PRIORITY,
     AzureOptions,
     parse_firewall_policy_id,
 )
-from .core.plan.azure_plan import plan_azure
-from .core.plan.options import COMPONENT_OPTIONS, resolve
-from .core.read.regions import select_rules
+from ..core.plan.azure_plan import plan_azure
+from ..core.plan.options import COMPONENT_OPTIONS, resolve
+from ..core.read.regions import select_rules
+from .args import EgressNetworkSecurityGroupArgs
 from .outputs import known
 from .warn import warn_plan
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .cli_common import (
-    EXIT_OK,
-    eprint,
-)
-from .core.check.lint import lint
-from .core.errors import KorefwError
-from .core.read.regions import (
+from ..core.check.lint import lint
+from ..core.errors import KorefwError
+from ..core.read.regions import (
     DATA_DIR,
     PAGES_DIR,
     import_vendor_page,
     region_codes,
     render_region,
 )
-from .core.read.ruledata import dump
-from .core.safewrite import check_output_dir, check_output_file, write_files
+from ..core.read.ruledata import dump
+from ..core.safewrite import check_output_dir, check_output_file, write_files
+from .common import (
+    EXIT_OK,
+    eprint,
+)
 
 #: Bounds of `korefw fetch --timeout` (seconds, the whole download) and `--max-bytes`.
 MAX_FETCH_TIMEOUT = 3600
@@ -113,7 +113,7 @@ def _import_all(args: argparse.Namespace) -> int:
 
 def add_fetch_command(sub: argparse._SubParsersAction) -> None:
     """``korefw fetch``."""
-    from .core.read.fetch import DEFAULT_MAX_BYTES, DEFAULT_REF, DEFAULT_TIMEOUT, RAW_ROOT
+    from ..core.read.fetch import DEFAULT_MAX_BYTES, DEFAULT_REF, DEFAULT_TIMEOUT, RAW_ROOT
 
     p = sub.add_parser(
         "fetch",
@@ -158,7 +158,7 @@ def add_fetch_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_fetch(args: argparse.Namespace) -> int:
     """Fetch, check and keep the pages; one line per page."""
-    from .core.read.fetch import fetch_pages, save_pages
+    from ..core.read.fetch import fetch_pages, save_pages
 
     if args.all == bool(args.regions):
         raise KorefwError("give REGION codes or --all (not both)", where="fetch")

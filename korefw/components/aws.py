@@ -32,15 +32,15 @@ import pulumi_aws.networkfirewall as aws_networkfirewall
 import pulumi_aws.route53 as aws_route53
 import pulumi_aws.vpc as aws_vpc
 
+from ..core.errors import ConfigError
+from ..core.plan.aws_data import AwsPlan, PrefixListPlan
+from ..core.plan.aws_fqdn import DnsFirewallPlan, FqdnPlan, NetworkFirewallPlan, plan_fqdn
+from ..core.plan.aws_options import AwsOptions
+from ..core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_note
+from ..core.plan.options import COMPONENT_OPTIONS, resolve
+from ..core.read.regions import select_rules
+from ..core.rules.model import RuleSet
 from .args import DestinationPrefixListsArgs, EgressSecurityGroupArgs, FqdnAllowlistArgs
-from .core.errors import ConfigError
-from .core.plan.aws_data import AwsPlan, PrefixListPlan
-from .core.plan.aws_fqdn import DnsFirewallPlan, FqdnPlan, NetworkFirewallPlan, plan_fqdn
-from .core.plan.aws_options import AwsOptions
-from .core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_note
-from .core.plan.options import COMPONENT_OPTIONS, resolve
-from .core.read.regions import select_rules
-from .core.rules.model import RuleSet
 from .outputs import known
 from .warn import warn_plan
 
@@ -61,7 +61,8 @@ FQDN_ALLOWLIST = "korefw:aws:FqdnAllowlist"
 
 def plan_for(args: EgressSecurityGroupArgs | None = None, /, **kwargs: Any) -> AwsPlan:
     """Check :class:`EgressSecurityGroup`'s arguments (an args mapping and/or keywords,
-    both keyed as :class:`~korefw.args.EgressSecurityGroupArgs`) and plan, registering nothing."""
+    both keyed as :class:`~korefw.components.args.EgressSecurityGroupArgs`) and plan,
+    registering nothing."""
     a = _args("EgressSecurityGroup", args, kwargs)
     vpc_id, security_group_id = a["vpc_id"], a["security_group_id"]
     if vpc_id is None and security_group_id is None:

@@ -7,18 +7,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .cli_common import (
+from ..core.errors import KorefwError
+from ..core.read.regions import (
+    load_rules,
+)
+from ..core.rules.model import RuleSet
+from ..core.safewrite import check_output_dir, check_output_file, new_folders, write_files
+from .common import (
     EXIT_OK,
     add_source_argument,
     eprint,
     load_source,
 )
-from .core.errors import KorefwError
-from .core.read.regions import (
-    load_rules,
-)
-from .core.rules.model import RuleSet
-from .core.safewrite import check_output_dir, check_output_file, new_folders, write_files
 
 # --------------------------------------------------------------------------- plan, diff, verify
 
@@ -45,7 +45,7 @@ def add_plan_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print the offline plan of one stack."""
-    from .preview import plan_stack, render_text
+    from ..runtime.preview import plan_stack, render_text
 
     plan = plan_stack(args.stack) if args.cwd is None else plan_stack(args.stack, args.cwd)
     sys.stdout.write(plan.dumps() if args.json else render_text(plan))
@@ -77,8 +77,8 @@ def _is_plan_path(text: str) -> bool:
 
 def cmd_diff(args: argparse.Namespace) -> int:
     """Print the Markdown diff."""
-    from .core.check.plandiff import diff_plans, diff_rules, diff_update
-    from .core.check.pulumidoc import load_document
+    from ..core.check.plandiff import diff_plans, diff_rules, diff_update
+    from ..core.check.pulumidoc import load_document
 
     if args.new is None:
         if not _is_plan_path(args.old):
@@ -158,15 +158,15 @@ def add_verify_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     """Print the verification report; exit 0, 1 or 2."""
-    from .core.check.pulumidoc import load_document
-    from .core.check.verify import verify
+    from ..core.check.pulumidoc import load_document
+    from ..core.check.verify import verify
 
     rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
-    from .core.check.rendered import is_rendered
+    from ..core.check.rendered import is_rendered
 
     if args.plan != "-" and is_rendered(args.plan):
-        from .core.check.rendered import verify_rendered
-        from .core.plan.aerleon_export import parse_dns
+        from ..core.check.rendered import verify_rendered
+        from ..core.plan.aerleon_export import parse_dns
 
         rendered = verify_rendered(args.plan, rules, allow_dns=parse_dns(args.allow_dns))
         print(rendered.render())
@@ -212,7 +212,7 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
 
 
 def _render_options(args: argparse.Namespace) -> Any:
-    from .core.plan.aerleon_export import RenderOptions, parse_dns
+    from ..core.plan.aerleon_export import RenderOptions, parse_dns
 
     if not -(2**31) <= args.nftables_priority <= 2**31 - 1:  # nft's priority is a 32-bit int
         raise KorefwError(f"expected an integer from {-(2**31)} to {2**31 - 1}",
@@ -226,7 +226,7 @@ def _render_options(args: argparse.Namespace) -> Any:
 
 
 def _report_unenforced(rules: RuleSet, options: Any) -> None:
-    from .core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+    from ..core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
 
     for r in unenforced_fqdn_rules(rules):
         eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
@@ -260,7 +260,7 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write the policy and definitions."""
-    from .core.plan.aerleon_export import PLATFORMS, export_files
+    from ..core.plan.aerleon_export import PLATFORMS, export_files
 
     out = check_output_dir(args.output, where="--output")
     options = _render_options(args)
@@ -282,7 +282,7 @@ def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:
 
 def add_render_command(sub: argparse._SubParsersAction) -> None:
     """``korefw render REGION|FILE --platform P ... -o DIR``."""
-    from .core.plan.aerleon_export import PLATFORMS
+    from ..core.plan.aerleon_export import PLATFORMS
 
     p = sub.add_parser(
         "render",
@@ -304,7 +304,7 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_render(args: argparse.Namespace) -> int:
     """Generate and write every platform's file."""
-    from .core.plan.aerleon_export import generate
+    from ..core.plan.aerleon_export import generate
 
     out = check_output_dir(args.output, where="--output")
     options = _render_options(args)

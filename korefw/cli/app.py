@@ -16,7 +16,14 @@ import re
 import sys
 from collections.abc import Sequence
 
-from .cli_common import (
+from ..core.check.lint import lint
+from ..core.errors import KorefwError
+from ..core.read.regions import (
+    load_rules,
+    region_codes,
+)
+from ..core.rules.model import Protocol, Rule, RuleSet, normalize_fqdn
+from .common import (
     EXIT_ERROR,
     EXIT_NOT_ALLOWED,
     EXIT_OK,
@@ -25,21 +32,14 @@ from .cli_common import (
     load_source,
     rules_to_json,
 )
-from .cli_pages import add_fetch_command, add_import_command
-from .cli_stacks import (
+from .pages import add_fetch_command, add_import_command
+from .stacks import (
     add_diff_command,
     add_export_command,
     add_plan_command,
     add_render_command,
     add_verify_command,
 )
-from .core.check.lint import lint
-from .core.errors import KorefwError
-from .core.read.regions import (
-    load_rules,
-    region_codes,
-)
-from .core.rules.model import Protocol, Rule, RuleSet, normalize_fqdn
 
 # --------------------------------------------------------------------------- rules
 
@@ -242,7 +242,7 @@ def add_schema_command(sub: argparse._SubParsersAction) -> None:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the package schema."""
-    from .package import schema
+    from ..runtime.package import schema
 
     print(json.dumps(schema(), indent=2))
     return EXIT_OK

@@ -2,7 +2,7 @@
 
 ``provider/__main__.py`` serves :data:`COMPONENTS` through the Pulumi Python SDK's
 component provider (``pulumi.provider.experimental``), which infers the package schema
-from the args types (``korefw/args.py``) and the components' output annotations.
+from the args types (``korefw/components/args.py``) and the components' output annotations.
 ``korefw schema`` prints that schema (:func:`schema`).
 
 Each served class is the library component itself, with two differences the SDK needs:
@@ -22,9 +22,9 @@ from typing import Any
 
 import pulumi
 
-from . import args as args_types
-from .aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist
-from .azure import EgressNetworkSecurityGroup
+from ..components import args as args_types
+from ..components.aws import DestinationPrefixLists, EgressSecurityGroup, FqdnAllowlist
+from ..components.azure import EgressNetworkSecurityGroup
 
 NAME = "korefw"
 

@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from .core.errors import ConfigError
-from .core.inputfile import read_input_text
-from .core.plan.config import PROJECT, validate
+from ..core.errors import ConfigError
+from ..core.inputfile import read_input_text
+from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR, stack_file
 

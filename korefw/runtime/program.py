@@ -14,12 +14,12 @@ from typing import Any
 
 import pulumi
 
-from .core.errors import KorefwError
-from .core.plan.config import PROJECT, StackConfig, validate
-from .core.plan.options import COMPONENT_OPTIONS
-from .core.rules.model import RuleSet
+from ..core.errors import KorefwError
+from ..core.plan.config import PROJECT, StackConfig, validate
+from ..core.plan.options import COMPONENT_OPTIONS
+from ..core.rules.model import RuleSet
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def stack_file(stack: str) -> str:
@@ -36,7 +36,7 @@ def read_config() -> dict[str, Any]:
 
 def stack_rules(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> RuleSet:
     """The stack's rule set: shipped region data or ``rulesFile``, then the filters."""
-    from .core.read.regions import load_rules
+    from ..core.read.regions import load_rules
 
     source = cfg["rulesFile"]
     if source:
@@ -80,7 +80,7 @@ def component_kwargs(cfg: StackConfig, component: str) -> dict[str, Any]:
 
 
 def aws_kwargs(cfg: StackConfig) -> dict[str, Any]:
-    """``korefw.aws.EgressSecurityGroup`` arguments from stack settings."""
+    """``korefw.components.aws.EgressSecurityGroup`` arguments from stack settings."""
     out = component_kwargs(cfg, "EgressSecurityGroup")
     # The DNS Firewall guards the stack's VPC unless the stack names another one.
     dns = "dns-firewall" in cfg["awsFqdnEnforcement"]
@@ -91,7 +91,7 @@ def aws_kwargs(cfg: StackConfig) -> dict[str, Any]:
 
 
 def azure_kwargs(cfg: StackConfig) -> dict[str, Any]:
-    """``korefw.azure.EgressNetworkSecurityGroup`` arguments from stack settings."""
+    """``korefw.components.azure.EgressNetworkSecurityGroup`` arguments from stack settings."""
     return component_kwargs(cfg, "EgressNetworkSecurityGroup")
 
 
@@ -99,11 +99,11 @@ def preflight(cfg: StackConfig, rules: RuleSet) -> None:
     """Plan every target cloud as plain data; the first problem raises before any resource."""
     try:
         if "aws" in cfg["targets"]:
-            from .aws import plan_for
+            from ..components.aws import plan_for
 
             plan_for(rules=rules, **aws_kwargs(cfg))
         if "azure" in cfg["targets"]:
-            from .azure import plan_for as azure_plan_for
+            from ..components.azure import plan_for as azure_plan_for
 
             azure_plan_for(rules=rules, **azure_kwargs(cfg))
     except KorefwError as exc:
@@ -135,7 +135,7 @@ def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
         "ruleCount": len(rules),
     }
     if "aws" in cfg["targets"]:
-        from .aws import EgressSecurityGroup
+        from ..components.aws import EgressSecurityGroup
 
         name, opts = named("aws")
         sg = EgressSecurityGroup(name, rules=rules, **aws_kwargs(cfg), opts=opts)
@@ -147,7 +147,7 @@ def build(cfg: StackConfig, base_dir: Path = PROJECT_DIR) -> dict[str, Any]:
             awsUnenforcedFqdnRules=sg.unenforced_fqdn_rules,
         )
     if "azure" in cfg["targets"]:
-        from .azure import EgressNetworkSecurityGroup
+        from ..components.azure import EgressNetworkSecurityGroup
 
         name, opts = named("azure")
         nsg = EgressNetworkSecurityGroup(name, rules=rules, **azure_kwargs(cfg), opts=opts)

@@ -1,6 +1,7 @@
 """Every private part of the ``pulumi`` SDK that korefw relies on, checked once at import.
 
-korefw's offline plans (:mod:`korefw.offline`) and :func:`korefw.program.read_config` use
+korefw's offline plans (:mod:`korefw.runtime.offline`) and
+:func:`korefw.runtime.program.read_config` use
 runtime internals that Pulumi does not promise to keep: the mock monitor, the event-loop
 helpers, the root-resource and config context variables, the set of pending outputs. They
 are imported here and only here, so a pulumi release that moves one fails at import with

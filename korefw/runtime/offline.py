@@ -243,7 +243,7 @@ def _run(
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> OfflinePlan:
     asyncio.set_event_loop(asyncio.new_event_loop())
-    logger = logging.getLogger(f"korefw.offline.{id(config)}")
+    logger = logging.getLogger(f"korefw.runtime.offline.{id(config)}")
     logger.propagate = False
     handler = _ListHandler()
     logger.addHandler(handler)

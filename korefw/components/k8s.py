@@ -12,16 +12,18 @@ from typing import Any
 
 import pulumi
 
-from .core.errors import ConfigError
-from .core.plan.k8s_plan import plan_k8s
-from .core.read.regions import select_rules
-from .core.rules.model import RuleSet
+from ..core.errors import ConfigError
+from ..core.plan.k8s_plan import plan_k8s
+from ..core.read.regions import select_rules
+from ..core.rules.model import RuleSet
 from .warn import warn_plan
 
 try:
     import pulumi_kubernetes as k8s
 except ImportError as exc:  # pragma: no cover - depends on the extra
-    raise ImportError("korefw.k8s needs pulumi-kubernetes: pip install 'korefw[k8s]'") from exc
+    raise ImportError(
+        "korefw.components.k8s needs pulumi-kubernetes: pip install 'korefw[k8s]'"
+    ) from exc
 
 EGRESS_NETWORK_POLICY = "korefw:k8s:EgressNetworkPolicy"
 
