@@ -344,6 +344,33 @@ def test_an_export_failing_half_way_through_its_writes_leaves_nothing(
     assert len(calls) == 2 and list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("command", [
+    ["export", "jp", "--format", "aerleon"], ["render", "jp", "--platform", "nftables"],
+])  # fmt: skip
+def test_a_missing_output_folder_is_created_all_or_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "-o", "out/"]) == 0  # as the README writes it, on a plain clone
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written and all(name.startswith("out/") for name in written)
+    assert main([*command, "-o", "a/b/"]) == 0 and (tmp_path / "a" / "b").is_dir()
+    capsys.readouterr()
+
+    def full(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safewrite.os, "replace", full)
+    assert main([*command, "-o", "new/deeper"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "plain").write_text("keep")
+    assert main([*command, "-o", "plain/out"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a file stands where a folder is expected" in err
+
+
 def test_cilium_to_endpoints_counts_only_as_the_dns_visibility_rule() -> None:
     from korefw.core.check.rendered import RenderedReading, k8s_allow_set
 

@@ -251,7 +251,8 @@ def add_export_command(sub: argparse._SubParsersAction) -> None:
     )
     add_source_argument(p)
     p.add_argument("--format", default="aerleon", choices=("aerleon",))
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="an existing folder")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output folder (created if missing)")
     p.add_argument("--platform", action="append", default=[], metavar="P",
                    help="header targets to include (default: all of render's platforms)")
     _add_render_options(p)
@@ -262,18 +263,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write the policy and definitions."""
     from ..core.plan.aerleon_export import PLATFORMS, export_files
 
-    out = check_output_dir(args.output, where="--output")
+    out = check_output_dir(args.output, where="--output", create=True)
     options = _render_options(args)
     rules = load_source(args)
-    files = export_files(rules, options, args.platform or PLATFORMS)
-    with new_folders(out, files, where="--output"):
-        return _write_rendered(out, files, rules, options)
+    return _write_rendered(out, export_files(rules, options, args.platform or PLATFORMS),
+                           rules, options)  # fmt: skip
 
 
 def _write_rendered(out: Path, files: Any, rules: RuleSet, options: Any) -> int:
-    """Write ``files`` (relative name -> text) under ``out`` as one step, and report."""
-    write_files({check_output_file(out / rel, where="--output"): text.encode()
-                 for rel, text in files.items()})  # fmt: skip
+    """Write ``files`` (relative name -> text) under ``out`` as one step, creating the
+    folders they need (none is left behind if a write fails), and report."""
+    with new_folders(out, files, where="--output"):
+        write_files({check_output_file(out / rel, where="--output"): text.encode()
+                     for rel, text in files.items()})  # fmt: skip
     for rel in files:
         print(f"wrote {out / rel}")
     _report_unenforced(rules, options)
@@ -297,7 +299,8 @@ def add_render_command(sub: argparse._SubParsersAction) -> None:
     add_source_argument(p)
     p.add_argument("--platform", action="append", required=True, choices=PLATFORMS, metavar="P",
                    help=f"one of {', '.join(PLATFORMS)}; may repeat")
-    p.add_argument("-o", "--output", required=True, metavar="DIR", help="an existing folder")
+    p.add_argument("-o", "--output", required=True, metavar="DIR",
+                   help="output folder (created if missing)")
     _add_render_options(p)
     p.set_defaults(func=cmd_render)
 
@@ -306,7 +309,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     """Generate and write every platform's file."""
     from ..core.plan.aerleon_export import generate
 
-    out = check_output_dir(args.output, where="--output")
+    out = check_output_dir(args.output, where="--output", create=True)
     options = _render_options(args)
     rules = load_source(args)
     return _write_rendered(out, generate(rules, list(dict.fromkeys(args.platform)), options),

@@ -55,11 +55,22 @@ def check_output_file(path: str | Path, *, where: str) -> Path:
     return p
 
 
-def check_output_dir(path: str | Path, *, where: str) -> Path:
-    """``path`` as a :class:`Path` if it is an existing folder, else one error."""
+def check_output_dir(path: str | Path, *, where: str, create: bool = False) -> Path:
+    """``path`` as a :class:`Path` if it is an existing folder, else one error.
+
+    With ``create``, a missing folder is accepted when its nearest existing ancestor is a
+    folder: :func:`new_folders` makes it when the files are written (and removes it again
+    if the command fails).
+    """
     p = Path(path)
     if not p.exists():
-        raise KorefwError("folder does not exist", where=where, value=str(p))
+        if not create:
+            raise KorefwError("folder does not exist", where=where, value=str(p))
+        above = next((a for a in p.parents if a.exists()), None)
+        if above is not None and not above.is_dir():
+            raise KorefwError("a file stands where a folder is expected", where=where,
+                              value=str(above))  # fmt: skip
+        return p
     if not p.is_dir():
         raise KorefwError("not a folder", where=where, value=str(p))
     return p
@@ -111,8 +122,9 @@ def write_files(files: Mapping[Path, bytes]) -> None:
 
 @contextlib.contextmanager
 def new_folders(root: Path, files: Iterable[str | Path], *, where: str) -> Iterator[None]:
-    """Create the missing folders between ``root`` and each of ``files`` (relative to it);
-    if that or the ``with`` block fails, remove the folders it created.
+    """Create the missing folders down to each of ``files`` (relative to ``root``),
+    ``root`` and its missing ancestors included; if that or the ``with`` block fails,
+    remove the folders it created.
 
     ``where`` names the option in the error when a folder cannot be created.
     """
@@ -120,7 +132,7 @@ def new_folders(root: Path, files: Iterable[str | Path], *, where: str) -> Itera
     try:
         for rel in files:
             for folder in reversed((root / rel).parents):
-                if folder.is_relative_to(root) and folder != root and not folder.exists():
+                if not folder.exists():
                     try:
                         folder.mkdir()
                     except OSError as exc:
