@@ -392,12 +392,21 @@ def test_lint_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(f"{c}: " in err for c in ("au", "de", "eu", "in", "jp", "uae", "uk", "us"))
 
 
-def test_no_arguments_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys)
-    assert code == 0
-    assert "usage: korefw" in out
-    for command in ("rules", "check", "import", "lint"):
-        assert command in out
+def test_no_arguments_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys)
+    assert code == 2 and out == ""
+    assert "usage: korefw" in err
+    for command in ("rules", "check", "import", "lint", "plan", "verify", "completion"):
+        assert command in err
+
+
+def test_version_is_the_package_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == f"korefw {version('korefw')}\n"
 
 
 def test_parser_is_extensible() -> None:
@@ -413,6 +422,9 @@ def test_parser_is_extensible() -> None:
 
 
 def _stack_project(tmp_path: Path) -> Path:
+    root = Path(__file__).resolve().parent.parent
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_bytes((root / name).read_bytes())
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.ok.yaml").write_text("config:\n  korefw:region: jp\n")
     return tmp_path

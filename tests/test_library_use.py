@@ -5,7 +5,10 @@ from __future__ import annotations
 import ipaddress
 import json
 import runpy
+import shutil
 from pathlib import Path
+
+import pytest
 
 from korefw.core.check.planread import read_plan
 from korefw.core.read.regions import load_rules
@@ -65,3 +68,67 @@ def test_stack_reference_prefix_list_id_reaches_the_egress_rule() -> None:
         nets = [ipaddress.ip_network(c) for c in entries[r.inputs["prefixListId"]]]
         piece = AllowSet.of("tcp", [(port, port)], nets)
         assert nets and piece and not piece - de, port
+
+
+def test_plan_cwd_previews_a_users_own_project_with_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`korefw plan --cwd examples/library_use`: Pulumi.yaml and Pulumi.prod.yaml beside it
+    (the standard layout), no korefw settings, its only stack chosen, warnings shown."""
+    from korefw.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["plan", "--cwd", str(EXAMPLE.parent)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Previewing stack prod of project app")
+    assert "kore-egress (korefw:aws:EgressSecurityGroup): " in out
+    assert "unenforced FQDN rules: 4 (aws 2, azure 2)" in out
+    assert "warning: 2 FQDN egress rule(s) are not enforced" in out
+    assert "warning: kore-egress-azure: 2 FQDN egress rule(s) are not enforced" in out
+    assert "StackReference 'acme/korefw/example-de-both': its outputs are unknown" in out
+    assert max(len(line) for line in out.splitlines()) <= 120
+
+
+def test_verify_and_diff_read_the_plan_of_a_users_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from korefw.cli import main
+
+    assert main(["plan", "--cwd", str(EXAMPLE.parent), "--stack", "prod", "--json"]) == 0
+    plan = tmp_path / "plan.json"
+    plan.write_text(capsys.readouterr().out)
+    sections = ["--section", "AudioCodes", "--section", "Voice Gateway*",
+                "--section", "Twilio STUN"]  # fmt: skip
+    code = main(["verify", str(plan), "--rules", "jp", *sections, "--egress-filtered-elsewhere"])
+    out = capsys.readouterr().out
+    # korefw's own rules are exact; the media rules use the shared stack's prefix lists,
+    # unknown here, so the whole cannot be decided (never a verdict on half of it).
+    assert code == 2 and "OK: aws" in out and "OK: azure" in out, out
+    assert "media-turn-tcp-3478: unresolved prefix list reference '<computed>'" in out
+    assert main(["diff", str(plan), str(plan)]) == 0
+    assert "No change to egress rules or resources." in capsys.readouterr().out
+
+
+def test_several_stacks_are_listed_when_none_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from korefw.cli import main
+
+    project = tmp_path / "app"
+    shutil.copytree(EXAMPLE.parent, project)
+    (project / "Pulumi.yaml").write_text(
+        (project / "Pulumi.yaml").read_text() + "stackConfigDir: settings\n"
+    )
+    (project / "settings").mkdir()
+    for stack in ("prod", "staging"):
+        shutil.copy(project / "Pulumi.prod.yaml", project / "settings" / f"Pulumi.{stack}.yaml")
+    (project / "Pulumi.prod.yaml").unlink()
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "which stack? give --stack NAME, one of: prod, staging" in err
+    assert main(["plan", "--cwd", str(project), "--stack", "staging", "--json"]) == 0
+    assert '"urn:pulumi:staging::app::' in capsys.readouterr().out
+    assert main(["plan", "--cwd", str(project), "--stack", "qa"]) == 2
+    err = capsys.readouterr().err
+    assert "settings/Pulumi.qa.yaml: no such stack; known: prod, staging" in err

@@ -150,6 +150,7 @@ def _project_with_extra_row(tmp_path: Path) -> Path:
     page = page.rstrip("\n") + "\n" + extra + "\n"
     (tmp_path / "japan-firewall-rules.md").write_text(page)
     shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "stacks").mkdir()
     stack = (ROOT / "stacks" / "Pulumi.example-jp-aws.yaml").read_text()
     stack += f"  korefw:rulesFile: {tmp_path / 'japan-firewall-rules.md'}\n"
@@ -259,14 +260,45 @@ def test_verify_cli_catches_a_widened_azure_prefix(
 
 def test_plan_text_output_is_a_tree_with_a_summary() -> None:
     text = render_text(plan_stack("example-jp-aws"))
-    assert "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule" in text
+    assert "aws:vpc:SecurityGroupEgressRule" in text  # the type as `pulumi preview` shows it
     assert "udp 3478 → 13.115.244.0/27" in text
-    assert "Resources: + 37 to create" in text
-    assert "awsQuotaUsed" in text
+    assert "Resources: + 37 to create (1 stack, " in text
+    assert "korefw-aws (korefw:aws:EgressSecurityGroup): 29 egress rules, group 1 quota" in text
+
+
+def test_plan_fits_120_columns_and_its_counts_add_up() -> None:
+    import re
+
+    plan = plan_stack("example-de-both")
+    text = render_text(plan, width=120)
+    assert max(len(line) for line in text.splitlines()) <= 120
+    lines = text.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("Type"))
+    name_at, plan_at = header.index("Name"), header.index("Plan")
+    names: list[str] = []
+    start = lines.index(header) + 1
+    for line in lines[start : lines.index("", start)]:
+        cell = line[name_at:plan_at].strip()
+        if line.startswith("+"):
+            names.append(cell)
+        else:  # a long name folded onto the next line
+            names[-1] += cell
+    assert names == [r.name for r in plan.resources]
+    m = re.search(r"Resources: \+ (\d+) to create \((\d+) stack, (\d+) components, "
+                  r"(\d+) cloud resources\)", text)  # fmt: skip
+    assert m and int(m[1]) == len(plan.resources) == sum(map(int, m.groups()[1:]))
+    m = re.search(r"unenforced FQDN rules: (\d+) \(aws (\d+), azure (\d+)\)", text)
+    outputs = plan.stack_outputs
+    assert m and (int(m[2]), int(m[3])) == (
+        len(outputs["awsUnenforcedFqdnRules"]), len(outputs["azureUnenforcedFqdnRules"])
+    )
+    assert int(m[1]) == int(m[2]) + int(m[3]) > 0
+    assert text.count("warning: ") == len(plan.warnings)
 
 
 def _stack_project(tmp_path: Path, body: str) -> Path:
     shutil.copy(ROOT / "__main__.py", tmp_path / "__main__.py")
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     (tmp_path / "stacks").mkdir(exist_ok=True)
     (tmp_path / "stacks" / "Pulumi.bad.yaml").write_text(body)
     return tmp_path

@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Sequence
 
+from .. import __version__
 from ..core.check.lint import lint
 from ..core.errors import KorefwError
 from ..core.read.regions import (
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Kore.ai voice-gateway egress firewall rules: read, check, import, plan, "
         "diff and verify.",
     )
+    parser.add_argument("--version", action="version", version=f"korefw {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     add_rules_command(sub)
     add_check_command(sub)
@@ -278,9 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
-    if func is None:
-        parser.print_help()
-        return EXIT_OK
+    if func is None:  # no command: say what there is, as a usage error
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
     try:
         return int(func(args))
     except KorefwError as exc:

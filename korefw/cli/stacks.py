@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,31 +26,59 @@ from .common import (
 
 
 def add_plan_command(sub: argparse._SubParsersAction) -> None:
-    """``korefw plan [--stack NAME] [--json]``."""
+    """``korefw plan [--cwd DIR] [--stack NAME] [--json]``."""
     p = sub.add_parser(
         "plan",
         help="offline preview of a stack under Pulumi's mock runtime",
-        description="Run the korefw Pulumi program for a stack in-process under Pulumi's mock "
-        "runtime (no CLI, no credentials, no network) and print what `pulumi preview` would "
-        "create.",
+        description="Run a Pulumi Python program (korefw's own, or yours that uses korefw's "
+        "components) for one stack in-process under Pulumi's mock runtime (no CLI, no "
+        "credentials, no network) and print what `pulumi preview` would create. The project "
+        "is read as Pulumi reads it: Pulumi.yaml (name, main, stackConfigDir and its config "
+        "values) and Pulumi.STACK.yaml beside it or in stackConfigDir.",
     )
-    p.add_argument("--stack", default="example-jp-aws", help="stack name (stacks/Pulumi.NAME.yaml)")
+    p.add_argument("--stack", default=None, metavar="NAME",
+                   help="stack name (Pulumi.NAME.yaml); may be left out when the project has "
+                   "one stack, and the stacks are listed when it has several")  # fmt: skip
     p.add_argument("--json", action="store_true", help="the shape of `pulumi preview --json`")
     p.add_argument(
         "--cwd",
         type=Path,
         default=None,
-        help="project directory holding __main__.py and stacks/ (default: this project)",
+        metavar="DIR",
+        help="project folder holding Pulumi.yaml (default: the nearest one from the working "
+        "directory up, else korefw's own project)",
     )
     p.set_defaults(func=cmd_plan)
 
 
+def choose_stack(project_dir: Path, stack: str | None) -> str:
+    """``stack``, or the project's only stack; with several, one error listing them."""
+    from ..runtime.preview import load_project
+
+    if stack is not None:
+        return stack
+    project = load_project(project_dir)
+    names = project.stacks()
+    if len(names) == 1:
+        return names[0]
+    where = os.path.relpath(project.config_dir) if names else str(project.config_dir)
+    if not names:
+        raise KorefwError("no stack settings (Pulumi.NAME.yaml) in this project", where=where)
+    raise KorefwError(f"which stack? give --stack NAME, one of: {', '.join(names)}",
+                      where=where)  # fmt: skip
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     """Print the offline plan of one stack."""
-    from ..runtime.preview import plan_stack, render_text
+    from ..runtime.preview import find_project, plan_stack, render_text
 
-    plan = plan_stack(args.stack) if args.cwd is None else plan_stack(args.stack, args.cwd)
-    sys.stdout.write(plan.dumps() if args.json else render_text(plan))
+    project_dir = (args.cwd or find_project()).resolve()
+    plan = plan_stack(choose_stack(project_dir, args.stack), project_dir)
+    if args.json:
+        sys.stdout.write(plan.dumps())
+        return EXIT_OK
+    width = shutil.get_terminal_size((120, 24)).columns if sys.stdout.isatty() else 120
+    sys.stdout.write(render_text(plan, width=max(width, 80)))
     return EXIT_OK
 
 

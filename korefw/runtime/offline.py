@@ -119,6 +119,7 @@ class _Mocks(pulumi.runtime.Mocks):
     def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         super().__init__()
         self.stack_outputs = dict(stack_outputs or {})
+        self.unknown_references: set[str] = set()
         # The inputs the mock monitor deserialized for the registration under way on this
         # thread, so the recorder need not deserialize them a second time.
         self.seen = threading.local()
@@ -128,7 +129,9 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "pulumi:pulumi:StackReference":
             ref = args.inputs.get("name", args.name)
             if ref not in self.stack_outputs:
-                raise KeyError(f"no outputs given for StackReference {ref!r} (stack_references=)")
+                # As a preview before the other stack exists: its outputs are unknown.
+                self.unknown_references.add(ref)
+                return ref, {"name": ref, "outputs": _internals.UNKNOWN}
             return ref, {"name": ref, "outputs": dict(self.stack_outputs[ref])}
         if not args.custom:
             return None, {}
@@ -271,7 +274,12 @@ def _run(
         for loop in monitor.loops - {main_loop}:
             loop.close()
         main_loop.close()
-    return OfflinePlan(project, stack, _ordered(monitor.registrations), sorted(handler.messages))
+    warnings = handler.messages + [
+        f"StackReference {ref!r}: its outputs are unknown offline (run_offline's "
+        "stack_references= gives them), so what depends on them shows as <computed>"
+        for ref in mocks.unknown_references
+    ]
+    return OfflinePlan(project, stack, _ordered(monitor.registrations), sorted(warnings))
 
 
 def _call(program: Callable[[], object]) -> Awaitable[None]:
@@ -364,7 +372,7 @@ def _clean(value: Any) -> Any:
         return [_clean(v) for v in value]
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if value is None or value == _internals.UNKNOWN:
+    if value is None or value == _internals.UNKNOWN or isinstance(value, pulumi.output.Unknown):
         return UNKNOWN if value is not None else None
     if isinstance(value, (str, int, float, bool)):
         return value

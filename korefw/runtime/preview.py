@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import runpy
+import sys
+import textwrap
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,53 +18,159 @@ from ..core.errors import ConfigError
 from ..core.inputfile import read_input_text
 from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
-from .program import PROJECT_DIR, stack_file
+from .program import PROJECT_DIR
+
+_STACK_KEYS = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
 
 
-def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The ``config:`` mapping of ``stacks/Pulumi.<stack>.yaml``, checked against the schema."""
-    rel = stack_file(stack)
-    path = project_dir / rel
-    if not path.exists():
-        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in path.parent.glob("*.yaml")
-                       if p.is_file())  # fmt: skip
-        raise ConfigError(f"no such stack; known: {', '.join(known)}", where=rel, value=stack)
-    text = read_input_text(path, what="stack settings", error=ConfigError)
+@dataclass(frozen=True)
+class Project:
+    """A Pulumi project folder as ``pulumi`` reads it: ``Pulumi.yaml``, its program, its
+    stack settings files (``Pulumi.<stack>.yaml`` beside it, or in ``stackConfigDir``) and
+    the project-level config values."""
+
+    dir: Path
+    name: str
+    program: Path
+    config_dir: Path
+    #: Values the project file gives (``default`` or ``value``), by full key.
+    defaults: dict[str, Any]
+
+    def stacks(self) -> list[str]:
+        """Every stack that has a settings file."""
+        return sorted(p.name[len("Pulumi.") : -len(".yaml")]
+                      for p in self.config_dir.glob("Pulumi.*.yaml") if p.is_file())  # fmt: skip
+
+    def stack_file(self, stack: str) -> str:
+        """A stack's settings file, relative to the project folder (as errors name it)."""
+        return os.path.relpath(self.config_dir / f"Pulumi.{stack}.yaml", self.dir)
+
+
+def _yaml(path: Path, where: str) -> Any:
+    text = read_input_text(path, what="Pulumi settings", error=ConfigError)
     try:
-        doc = yaml.safe_load(text) or {}
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], where=rel) from None
+        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], where=where) from None
     except RecursionError:
-        raise ConfigError("YAML nested too deeply to read", where=rel) from None
+        raise ConfigError("YAML nested too deeply to read", where=where) from None
+
+
+def find_project(start: Path | None = None) -> Path:
+    """The folder ``pulumi`` would use from ``start`` (default: the working directory): the
+    nearest one holding ``Pulumi.yaml``, else korefw's own project."""
+    here = (start or Path.cwd()).resolve()
+    return next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), PROJECT_DIR)
+
+
+def load_project(project_dir: Path = PROJECT_DIR) -> Project:
+    """Read ``Pulumi.yaml``: the name, the program (``main``), ``stackConfigDir`` and the
+    project-level config values."""
+    where = str(project_dir / "Pulumi.yaml")
+    if not (project_dir / "Pulumi.yaml").exists():
+        raise ConfigError("no Pulumi.yaml: not a Pulumi project folder", where=str(project_dir))
+    doc = _yaml(project_dir / "Pulumi.yaml", where)
+    if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
+        raise ConfigError("expected a project 'name:'", where=where)
+    runtime = doc.get("runtime")
+    runtime = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if runtime != "python":
+        raise ConfigError("korefw plan runs Python programs only", where=f"{where}: runtime",
+                          value=runtime)  # fmt: skip
+    main = project_dir / str(doc.get("main") or ".")
+    program = main / "__main__.py" if main.is_dir() else main
+    if not program.is_file():
+        raise ConfigError("no such program file", where=f"{where}: main", value=str(program))
+    config_dir = project_dir / str(doc.get("stackConfigDir") or ".")
+    defaults: dict[str, Any] = {}
+    block = doc.get("config") or {}
+    if not isinstance(block, dict):
+        raise ConfigError("expected a 'config:' mapping", where=where)
+    for key, spec in block.items():
+        full = key if ":" in str(key) else f"{doc['name']}:{key}"
+        if isinstance(spec, dict):
+            for field in ("value", "default"):
+                if field in spec:
+                    defaults[full] = spec[field]
+                    break
+        else:
+            defaults[full] = spec
+    return Project(project_dir, doc["name"], program, config_dir, defaults)
+
+
+def _stack_config(project: Project, stack: str) -> dict[str, Any]:
+    rel = project.stack_file(stack)
+    path = project.config_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise ConfigError(f"no such stack; known: {', '.join(project.stacks()) or 'none'}",
+                          where=rel, value=stack)  # fmt: skip
+    doc = _yaml(path, rel) or {}
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict):
         raise ConfigError("expected a 'config:' mapping", where=rel, value=type(config).__name__)
-    unknown = set(doc) - {"config", "encryptionsalt", "secretsprovider", "encryptedkey"}
+    unknown = set(doc) - _STACK_KEYS
     if unknown:
         raise ConfigError("unknown top-level key", where=rel, value=sorted(unknown)[0])
-    try:
-        validate(config, where=rel)  # fail before the program runs, naming file and key
-    except RecursionError:
-        raise ConfigError("a setting nested too deeply to read", where=rel) from None
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        full = key if ":" in str(key) else f"{project.name}:{key}"  # as the Pulumi CLI reads it
+        if isinstance(value, dict) and "secure" in value:
+            raise ConfigError("an encrypted secret: korefw plan cannot decrypt it offline; "
+                              "use a stack with plain values", where=f"{rel}: {full}")  # fmt: skip
+        out[full] = value
+    return out
+
+
+def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    """A stack's config as the engine hands it to the program: the project file's values,
+    then the stack settings file's. For korefw's own program (project ``korefw``) it is
+    checked against the schema here, so a bad setting fails before the program runs."""
+    project = load_project(project_dir)
+    config = {**project.defaults, **_stack_config(project, stack)}
+    if project.name == PROJECT:
+        try:
+            validate(config, where=project.stack_file(stack))
+        except RecursionError:
+            raise ConfigError("a setting nested too deeply to read",
+                              where=project.stack_file(stack)) from None  # fmt: skip
     return config
 
 
+@contextlib.contextmanager
+def _in_project(project: Project) -> Iterator[None]:
+    """As Pulumi's Python host runs a program: from the project folder, with the program's
+    folder first on ``sys.path`` (so its own modules import)."""
+    old_cwd, old_path = Path.cwd(), list(sys.path)
+    os.chdir(project.dir)
+    sys.path.insert(0, str(project.program.parent))
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        sys.path[:] = old_path
+
+
 def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> OfflinePlan:
-    """Run ``__main__.py`` for ``stack`` under Pulumi's mock runtime."""
-    config = load_stack(stack, project_dir)
-    main = project_dir / "__main__.py"
-    return run_offline(
-        lambda: runpy.run_path(str(main), run_name="__main__"),
-        project=PROJECT,
-        stack=stack,
-        config=config,
-    )
+    """Run a project's program for ``stack`` under Pulumi's mock runtime."""
+    project = load_project(project_dir.resolve())
+    config = load_stack(stack, project.dir)
+    with _in_project(project):
+        try:
+            return run_offline(
+                lambda: runpy.run_path(str(project.program), run_name="__main__"),
+                project=project.name,
+                stack=stack,
+                config=config,
+            )
+        except ModuleNotFoundError as exc:
+            raise ConfigError("the program imports a module this Python does not have; "
+                              "install it beside korefw", where=str(project.program),
+                              value=exc.name) from None  # fmt: skip
 
 
 def stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """Every stack that has a settings file under ``stacks/``."""
-    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (project_dir / "stacks").glob(
-        "Pulumi.*.yaml"))  # fmt: skip
+    """Every stack of the project that has a settings file."""
+    return load_project(project_dir).stacks()
 
 
 def summarize(r: Resource) -> str:
@@ -86,26 +198,89 @@ def summarize(r: Resource) -> str:
     return ""
 
 
-def render_text(plan: OfflinePlan) -> str:
-    """A resource tree like ``pulumi preview`` and a summary."""
+def display_type(type_: str) -> str:
+    """A type token as ``pulumi preview`` shows it: ``aws:vpc/securityGroupEgressRule:
+    SecurityGroupEgressRule`` becomes ``aws:vpc:SecurityGroupEgressRule``."""
+    parts = type_.split(":")
+    if len(parts) == 3 and "/" in parts[1]:
+        module, member = parts[1].rsplit("/", 1)
+        if member.lower() == parts[2].lower():
+            return f"{parts[0]}:{module}:{parts[2]}"
+    return type_
+
+
+def _korefw_components(plan: OfflinePlan) -> list[Resource]:
+    """korefw components the program created itself (not the ones inside another)."""
+    by_urn = plan.by_urn()
+    return [r for r in plan.resources if r.type.startswith("korefw:")
+            and not by_urn.get(r.parent, r).type.startswith("korefw:")]  # fmt: skip
+
+
+def _cloud(type_: str) -> str:
+    """``aws``, ``azure`` or ``k8s`` for a korefw type token (``korefw:index:X`` by its X)."""
+    module, kind = type_.split(":")[1:3]
+    if module != "index":
+        return module
+    return "azure" if "NetworkSecurityGroup" in kind else "aws"
+
+
+def summary_lines(plan: OfflinePlan) -> list[str]:
+    """The counts under the tree: resources by kind (they add up to the total), what each
+    korefw component plans, and the unenforced FQDN rules of each cloud."""
+    total = len(plan.resources)
+    stacks_ = sum(r.type == "pulumi:pulumi:Stack" for r in plan.resources)
+    custom = sum(r.custom for r in plan.resources)
+    out = [f"Resources: + {total} to create ({stacks_} stack, {total - stacks_ - custom} "
+           f"components, {custom} cloud resources)"]  # fmt: skip
+    unenforced: dict[str, int] = {}
+    for c in _korefw_components(plan):
+        o, cloud = c.outputs, _cloud(c.type)
+        facts = []
+        if isinstance(o.get("rule_count"), int):
+            facts.append(f"{o['rule_count']} egress rules")
+        for used in o.get("quota_used") or []:
+            if isinstance(used, dict):
+                facts.append(f"group {used.get('group')} quota {used.get('ipv4', 0)} IPv4 + "
+                             f"{used.get('ipv6', 0)} IPv6")  # fmt: skip
+        if isinstance(o.get("rules"), list):
+            facts.append(f"{len(o['rules'])} NSG rules")
+        if isinstance(o.get("policy_names"), list):
+            facts.append(f"{len(o['policy_names'])} NetworkPolicies")
+        out.append(f"  {c.name} ({display_type(c.type)}): {', '.join(facts) or 'planned'}")
+        if isinstance(o.get("unenforced_fqdn_rules"), list):
+            unenforced[cloud] = unenforced.get(cloud, 0) + len(o["unenforced_fqdn_rules"])
+    if unenforced:
+        each = ", ".join(f"{cloud} {n}" for cloud, n in sorted(unenforced.items()))
+        out.append(f"  unenforced FQDN rules: {sum(unenforced.values())} ({each})")
+    return out
+
+
+def render_text(plan: OfflinePlan, width: int = 120) -> str:
+    """A resource tree like ``pulumi preview`` and a summary, fitted to ``width`` columns
+    (long names and inputs wrap inside their column)."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
     depth: dict[str, int] = {"": -1}
-    rows = []
+    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="")
+    table.add_column("", no_wrap=True, width=1)
+    table.add_column("Type", no_wrap=True, overflow="ellipsis")
+    table.add_column("Name", overflow="fold")
+    table.add_column("Plan", overflow="fold")
     for r in plan.resources:
         depth[r.urn] = depth.get(r.parent, -1) + 1
-        rows.append(("   " * depth[r.urn] + r.type, r.name, summarize(r)))
-    w1 = max(len(a) for a, _, _ in rows)
-    w2 = max(len(b) for _, b, _ in rows)
-    out = [f"Previewing stack {plan.stack} (offline, Pulumi mock runtime)", ""]
-    out.append(f"     {'Type':<{w1}}  {'Name':<{w2}}  Key inputs")
-    out += [f" +   {a:<{w1}}  {b:<{w2}}  {c}".rstrip() for a, b, c in rows]
-    o = plan.stack_outputs
-    out += ["", f"Resources: + {len(plan.resources)} to create"]
-    for key in ("awsQuotaUsed", "awsRuleCount", "azureRules"):
-        if key in o:
-            value = o[key]
-            shown = len(value) if key == "azureRules" and isinstance(value, list) else value
-            out.append(f"  {key}: {shown}")
-    unenforced = [*o.get("awsUnenforcedFqdnRules", []), *o.get("azureUnenforcedFqdnRules", [])]
-    out.append(f"  unenforced FQDN rules: {len(unenforced)}")
-    out += [f"warning: {w}" for w in plan.warnings]
-    return "\n".join(out) + "\n"
+        table.add_row("+", "   " * depth[r.urn] + display_type(r.type), r.name, summarize(r))
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=width, color_system=None, highlight=False,
+                      markup=False, emoji=False, soft_wrap=False)  # fmt: skip
+    console.print(f"Previewing stack {plan.stack} of project {plan.project} "
+                  "(offline, Pulumi mock runtime)\n")  # fmt: skip
+    console.print(table)
+    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+    lines += ["", *summary_lines(plan)]
+    for w in plan.warnings:
+        lines += textwrap.wrap(f"warning: {w}", width, subsequent_indent="  ",
+                               break_long_words=False, break_on_hyphens=False)  # fmt: skip
+    return "\n".join(lines) + "\n"
