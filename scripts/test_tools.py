@@ -19,6 +19,7 @@ import sys
 TOOLS: dict[str, tuple[str, str]] = {
     "nft": ("nftables", "checks rendered nftables rules: nft -c"),
     "iptables-restore": ("iptables", "checks rendered iptables rules: iptables-restore --test"),
+    "zsh": ("zsh", "parses the zsh completion script: zsh -n"),
 }
 
 # Programs that live in sbin, which a non-login PATH may leave out.

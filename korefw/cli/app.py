@@ -33,6 +33,7 @@ from .common import (
     load_source,
     rules_to_json,
 )
+from .complete import add_completion_command, complete_main
 from .pages import add_fetch_command, add_import_command
 from .stacks import (
     add_diff_command,
@@ -272,12 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(sub)
     add_render_command(sub)
     add_schema_command(sub)
+    add_completion_command(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``korefw``; returns the exit code."""
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["__complete"]:  # what the completion scripts call; not a documented command
+        return complete_main(argv[1:], parser)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:  # no command: say what there is, as a usage error
