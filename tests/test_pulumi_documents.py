@@ -86,7 +86,7 @@ def fx(name: str) -> str:
 # (fixture, extra arguments, rules, exit code, text in the output)
 CASES = [
     # a new stack: creates only, complete without --show-sames
-    ("aws-new.preview.json", [], "v1", 0, "OK: aws: 1 group(s)"),
+    ("aws-new.preview.json", [], "v1", 0, "OK: aws: 1 security group, "),
     # an unchanged existing stack
     ("aws-unchanged.preview.json", ["--state", STATE], "v1", 0, "OK: aws"),
     ("aws-unchanged.show-sames.preview.json", [], "v1", 0, "OK: aws"),
@@ -106,9 +106,9 @@ CASES = [
      "missing tcp 5060-5061 → 18.177.19.211/32"),
     # update in place, replaced security group (default and --show-replacement-steps)
     ("aws-update.preview.json", ["--state", STATE], "v1", 0, "OK: aws"),
-    ("aws-replace-sg.preview.json", ["--state", STATE], "v1", 0, "OK: aws: 1 group(s)"),
+    ("aws-replace-sg.preview.json", ["--state", STATE], "v1", 0, "OK: aws: 1 security group, "),
     ("aws-replace-sg.replacement-steps.preview.json", ["--state", STATE], "v1", 0,
-     "OK: aws: 1 group(s)"),
+     "OK: aws: 1 security group, "),
     # read (as read: outputs), import, refresh and discard
     ("aws-read-import-refresh-discard.show-sames.preview.json", [], "v1", 0, "OK: aws"),
     ("aws-read-import-refresh-discard.show-sames.preview.json",

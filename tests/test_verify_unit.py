@@ -6,13 +6,15 @@ import ipaddress
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from korefw.core.check import plandiff, steps
 from korefw.core.check.hazards import apply_hazards
 from korefw.core.check.plandiff import diff_plans
 from korefw.core.check.planread import read_plan
 from korefw.core.check.verify import verify
-from korefw.core.rules.allowset import AllowSet
+from korefw.core.rules.allowset import AllowSet, describe
 from korefw.core.rules.model import Rule, RuleSet
 from korefw.core.rules.ports import PortRange
 
@@ -90,6 +92,55 @@ def test_all_protocols_is_wider_and_extra() -> None:
     text = result.render()
     assert "wider than TCP or UDP: protocol '-1'" in text
     assert "extra   udp 0-65535 → 18.177.19.211/32" in text
+
+
+def test_an_egress_rule_to_everywhere_is_written_as_the_covering_block() -> None:
+    """Not the ~60 CIDRs of "every address except Kore's": 0.0.0.0/0 and its holes."""
+    doc = aws_doc()
+    doc["steps"][-1]["newState"]["inputs"]["cidrIpv4"] = "0.0.0.0/0"
+    text = verify(doc, RULES).render()
+    assert "extra   tcp 5060-5061 → 0.0.0.0/0 except 18.177.19.211/32" in text
+    assert "missing" not in text and len(text.splitlines()) == 2, text
+
+
+def test_verify_says_what_it_checked() -> None:
+    text = verify(aws_doc(), RULES).render()
+    assert text == "OK: aws: 1 security group, 3 egress rules allow exactly the vendor's 3 flows"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["tcp", "udp"]), st.integers(0, 3),
+                          st.integers(0, 2**32 - 1), st.integers(20, 32)), max_size=6),
+       st.booleans())  # fmt: skip
+def test_described_lines_read_back_to_the_same_flows(
+    pieces: list[tuple[str, int, int, int]], complement: bool
+) -> None:
+    nets = [(p, port, ipaddress.ip_network((addr, bits), strict=False))
+            for p, port, addr, bits in pieces]  # fmt: skip
+    allowed = AllowSet()
+    for p, port, net in nets:
+        allowed = allowed | AllowSet.of(p, [(port, port)], [net])
+    if complement:  # every address except these, the case the covering form is for
+        everything = AllowSet()
+        for p in ("tcp", "udp"):
+            everything = everything | AllowSet.of(p, [(0, 3)], [ipaddress.ip_network("0.0.0.0/0")])
+        allowed = everything - allowed
+    back = AllowSet()
+    for line in describe(allowed):
+        head, _, dests = line.partition(" → ")
+        protocol, ports = head.split()
+        lo, _, hi = ports.partition("-")
+        cover, _, holes = dests.partition(" except ")
+        span = [(int(lo), int(hi or lo))]
+        piece = AllowSet.of(protocol, span, [ipaddress.ip_network(c) for c in cover.split(", ")])
+        if holes:
+            piece = piece - AllowSet.of(protocol, span,
+                                        [ipaddress.ip_network(h) for h in holes.split(", ")])
+        back = back | piece
+    assert back == allowed
+    assert sum(len(line.split(", ")) for line in describe(allowed)) <= sum(
+        len(b.cidrs()) for b in allowed.boxes()
+    )
 
 
 def test_existing_group_and_unresolved_prefix_list_are_reported() -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.allowset import AllowSet
+from ..rules.allowset import AllowSet, describe
 from ..rules.model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_plan
 from .pulumidoc import PulumiDocument
@@ -43,6 +43,10 @@ class CloudVerdict:
     rejected: list[str] = field(default_factory=list)
     #: Egress rules on no security group, or on one outside the plan's.
     misplaced: list[str] = field(default_factory=list)
+    #: What was compared: the cloud's egress rules, and the vendor's flows (protocol x
+    #: port range x CIDR) they were compared with.
+    rule_count: int = 0
+    flow_count: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,9 +82,14 @@ class Verification:
             lines.append("FAIL: the plan has no security group egress rule or NSG")
         for c in self.clouds:
             status = "OK" if c.ok else "FAIL"
-            lines.append(f"{status}: {c.cloud}: {len(c.groups)} group(s)")
-            lines += [f"  missing {b}" for b in c.missing.boxes()]
-            lines += [f"  extra   {b}" for b in c.extra.boxes()]
+            group, rule = ("security group", "egress rule") if c.cloud == "aws" else ("NSG",
+                                                                                       "NSG rule")
+            how = "allow exactly" if c.ok and not self.problems else "checked against"
+            lines.append(f"{status}: {c.cloud}: {_count(len(c.groups), group)}, "
+                         f"{_count(c.rule_count, rule)} {how} the vendor's "
+                         f"{_count(c.flow_count, 'flow')}")  # fmt: skip
+            lines += [f"  missing {line}" for line in describe(c.missing)]
+            lines += [f"  extra   {line}" for line in describe(c.extra)]
             lines += [
                 f"  wider than TCP or UDP: protocol {r.protocol!r} in {r.urn}" for r in c.wider
             ]
@@ -98,6 +107,10 @@ class Verification:
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def verify(
@@ -125,6 +138,8 @@ def verify(
         actual = reading.allow_set(cloud)
         wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
         verdict = CloudVerdict(cloud, groups, expected - actual, actual - expected, wider)
+        verdict.rule_count = len({r.urn for r in reading.rules if r.cloud == cloud})
+        verdict.flow_count = sum(len(b.cidrs()) for b in expected.boxes())
         if cloud == "aws":
             verdict.misplaced = list(reading.misplaced)
         if cloud == "azure":

@@ -137,6 +137,37 @@ class AllowSet:
         }
 
 
+def _covering(version: int, lo: int, hi: int) -> IPNetwork:
+    """The smallest CIDR block holding every address from ``lo`` to ``hi``."""
+    bits = 32 if version == 4 else 128
+    host_bits = (lo ^ hi).bit_length()
+    make = ipaddress.IPv4Network if version == 4 else ipaddress.IPv6Network
+    return make((lo >> host_bits << host_bits, bits - host_bits))
+
+
+def describe(allowed: AllowSet) -> list[str]:
+    """One line per protocol, IP version and port range, its addresses as exact CIDRs, or,
+    when that is shorter, as the block covering them all less its holes
+    (``tcp 443 → 0.0.0.0/0 except 13.115.244.0/27``), never a list of 60 CIDRs for
+    "every address except Kore's"."""
+    groups: dict[tuple[str, int, Interval], list[Box]] = defaultdict(list)
+    for b in allowed.boxes():
+        groups[(b.protocol, b.version, b.ports)].append(b)
+    lines = []
+    for (protocol, version, (lo, hi)), bs in sorted(groups.items()):
+        port = str(lo) if lo == hi else f"{lo}-{hi}"
+        cidrs = [n for b in bs for n in b.cidrs()]
+        cover = _covering(version, bs[0].addresses[0], bs[-1].addresses[1])
+        holes = [n for iv in _subtract((network_span(cover),), tuple(b.addresses for b in bs))
+                 for n in Box(protocol, version, (lo, hi), iv).cidrs()]  # fmt: skip
+        if len(cidrs) > 1 and 1 + len(holes) < len(cidrs):
+            text = f"{cover} except {', '.join(map(str, holes))}" if holes else str(cover)
+            lines.append(f"{protocol} {port} → {text}")
+        else:
+            lines += [str(b) for b in bs]
+    return lines
+
+
 def boxes(protocol: str, ports: Iterable[Interval], networks: Iterable[IPNetwork]) -> list[Box]:
     """The boxes of one protocol x ports x networks product."""
     nets = list(networks)
