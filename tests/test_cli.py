@@ -284,6 +284,15 @@ def test_check_names_every_matching_rule(capsys: pytest.CaptureFixture[str]) -> 
             "--to: malformed IP address (got '13.115.244.700')",
         ),
         (
+            ["check", "jp", "--protocol", "udp", "--port", "3478", "--to", "13.115.244.0/27"],
+            "--to: a CIDR is not accepted; give one address (or host name) "
+            "(got '13.115.244.0/27')",
+        ),
+        (
+            ["check", "jp", "--protocol", "tcp", "--port", "443", "--to", "2600:1f18::/36"],
+            "--to: a CIDR is not accepted",
+        ),
+        (
             ["check", "jp", "--protocol", "tcp", "--port", "443", "--to", "*.kore.ai"],
             "--to: expected one host name, not a wildcard (got '*.kore.ai')",
         ),

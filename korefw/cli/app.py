@@ -166,6 +166,9 @@ def parse_target_argument(text: str, *, where: str = "--to") -> str:
         return str(ipaddress.ip_address(raw))
     except ValueError:
         pass
+    if "/" in raw:
+        raise KorefwError("a CIDR is not accepted; give one address (or host name)",
+                          where=where, value=text)  # fmt: skip
     if ":" in raw or raw.replace(".", "").isdigit():
         raise KorefwError("malformed IP address", where=where, value=text)
     if raw.startswith("*"):
