@@ -290,7 +290,8 @@ def test_check_names_every_matching_rule(capsys: pytest.CaptureFixture[str]) -> 
         ),
         (
             ["check", "jp", "--protocol", "tcp", "--port", "443", "--to", "2600:1f18::/36"],
-            "--to: a CIDR is not accepted",
+            "--to: a CIDR is not accepted; give one address (or host name) "
+            "(got '2600:1f18::/36')",
         ),
         (
             ["check", "jp", "--protocol", "tcp", "--port", "443", "--to", "*.kore.ai"],
