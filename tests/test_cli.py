@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -519,3 +520,21 @@ def test_vendor_port_cells_take_ascii_digits_only() -> None:
     assert str(PortRange.parse("10,000–65,535")) == "10000-65535"
     with pytest.raises(KorefwError, match="malformed port"):
         PortRange.parse("٤٤٣")
+
+
+def test_diff_is_markdown_when_piped_and_coloured_lines_on_a_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run_cli(capsys, "diff", "de", "jp")
+    assert code == 0 and out.startswith("### korefw plan diff\n") and "```diff\n" in out
+    monkeypatch.setenv("FORCE_COLOR", "1")  # as rich sees a terminal
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    code, term, _ = run_cli(capsys, "diff", "de", "jp", "--format", "term")
+    assert code == 0 and "```" not in term and "###" not in term and "**" not in term
+    assert "\x1b[1mkorefw plan diff\x1b[0m" in term
+    assert "\x1b[32m+ rules: tcp 443 → 13.115.244.0/27 (Twilio STUN)\x1b[0m" in term
+    assert "\x1b[31m- rules: " in term
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", term).splitlines()
+    md_body = [line for line in out.splitlines() if line[:2] in ("+ ", "- ")]
+    assert [line for line in plain if line[:2] in ("+ ", "- ")] == md_body
+    assert "Egress rules: 32 added, 29 removed." in plain

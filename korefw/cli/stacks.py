@@ -83,21 +83,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def add_diff_command(sub: argparse._SubParsersAction) -> None:
-    """``korefw diff OLD [NEW]``."""
+    """``korefw diff OLD [NEW] [--format term|markdown]``."""
     p = sub.add_parser(
         "diff",
-        help="rule-level Markdown diff of two plans, plan folders or rule sources",
+        help="rule-level diff of two plans, plan folders or rule sources",
         description="Compare two plan JSON files (korefw plan --json, pulumi preview --json, "
         "streamed or not), two folders of them (paired by file name), or two rule sources "
-        "(region codes, vendor pages or rule files), and print Markdown for a pull-request "
-        "comment. `korefw diff STATE.json PREVIEW.json` (STATE from `pulumi stack export`) "
-        "shows what the update changes, with the counts `pulumi up` reports; so does "
-        "`korefw diff PREVIEW.json` alone for a preview made with --show-sames. "
-        "Exit 0, or 2 when a document cannot be read or is incomplete.",
+        "(region codes, vendor pages or rule files). `korefw diff STATE.json PREVIEW.json` "
+        "(STATE from `pulumi stack export`) shows what the update changes, with the counts "
+        "`pulumi up` reports; so does `korefw diff PREVIEW.json` alone for a preview made "
+        "with --show-sames. Printed in colour on a terminal, as Markdown for a pull-request "
+        "comment otherwise. Exit 0, or 2 when a document cannot be read or is incomplete.",
     )
     p.add_argument("old", metavar="OLD", help="a plan, a stack export, a folder, or rules")
     p.add_argument("new", metavar="NEW", nargs="?", help="a plan, a folder, or rules")
     p.add_argument("--title", default="korefw plan diff", help="heading of the comment")
+    p.add_argument("--format", choices=("term", "markdown"), default=None,
+                   help="term: coloured lines (the default on a terminal); markdown: a "
+                   "pull-request comment (the default otherwise)")  # fmt: skip
     p.set_defaults(func=cmd_diff)
 
 
@@ -105,8 +108,8 @@ def _is_plan_path(text: str) -> bool:
     return text == "-" or Path(text).suffix.lower() in (".json", ".jsonl")
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    """Print the Markdown diff."""
+def _diffs(args: argparse.Namespace) -> list[tuple[str, Any]]:
+    """(title, Diff) for each comparison the arguments ask for."""
     from ..core.check.plandiff import diff_plans, diff_rules, diff_update
     from ..core.check.pulumidoc import load_document
 
@@ -114,8 +117,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         if not _is_plan_path(args.old):
             raise KorefwError("give OLD and NEW, or one preview JSON file", where="diff",
                               value=args.old)  # fmt: skip
-        sys.stdout.write(diff_update(load_document(args.old)).markdown(args.title))
-        return EXIT_OK
+        return [(args.title, diff_update(load_document(args.old)))]
     old, new = Path(args.old), Path(args.new)
     if old.is_dir() and new.is_dir():
         names = sorted({p.name for p in old.glob("*.json")} | {p.name for p in new.glob("*.json")})
@@ -123,15 +125,36 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for name in names:
             a = load_document(str(old / name)) if (old / name).exists() else None
             b = load_document(str(new / name)) if (new / name).exists() else None
-            parts.append(diff_plans(a, b).markdown(f"{args.title}: {name[: -len('.json')]}"))
-        sys.stdout.write("\n".join(parts) if parts else f"### {args.title}\n\nNo stacks.\n")
-    elif _is_plan_path(args.old) and _is_plan_path(args.new):
-        d = diff_plans(load_document(args.old), load_document(args.new))
-        sys.stdout.write(d.markdown(args.title))
-    else:
-        sys.stdout.write(
-            diff_rules(load_rules(args.old), load_rules(args.new)).markdown(args.title)
-        )
+            parts.append((f"{args.title}: {name[: -len('.json')]}", diff_plans(a, b)))
+        return parts
+    if _is_plan_path(args.old) and _is_plan_path(args.new):
+        return [(args.title, diff_plans(load_document(args.old), load_document(args.new)))]
+    return [(args.title, diff_rules(load_rules(args.old), load_rules(args.new)))]
+
+
+_STYLES = {"title": "bold", "summary": "", "hazard": "bold yellow", "add": "green",
+           "remove": "red"}  # fmt: skip
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Print the diff: coloured lines on a terminal, Markdown otherwise (or ``--format``)."""
+    diffs = _diffs(args)
+    fmt = args.format or ("term" if sys.stdout.isatty() else "markdown")
+    if fmt == "markdown":
+        text = "\n".join(d.markdown(title) for title, d in diffs)
+        sys.stdout.write(text if diffs else f"### {args.title}\n\nNo stacks.\n")
+        return EXIT_OK
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False, soft_wrap=True)
+    if not diffs:
+        console.print(Text(f"{args.title}: no stacks"))
+    for i, (title, d) in enumerate(diffs):
+        if i:
+            console.print()
+        for style, line in d.styled(title):
+            console.print(Text(line, style=_STYLES[style]))
     return EXIT_OK
 
 

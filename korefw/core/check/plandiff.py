@@ -71,6 +71,23 @@ class Diff:
         return "\n".join(md) + "\n"
 
 
+    def styled(self, title: str = "korefw plan diff") -> list[tuple[str, str]]:
+        """The same report for a terminal, as (style, text) lines: styles ``title``,
+        ``summary``, ``hazard``, ``add`` and ``remove`` (the caller colours them)."""
+        md = self.markdown(title).splitlines()
+        out: list[tuple[str, str]] = [("title", title)]
+        in_block = False
+        for line in md[2:]:
+            if line.startswith("```"):
+                in_block = not in_block
+            elif in_block:
+                out.append(("add" if line.startswith("+") else "remove", line))
+            elif line:
+                kind = "hazard" if line.startswith("hazard:") else "summary"
+                out.append((kind, line.replace("**", "").replace("`", "")))
+        return out
+
+
 def _flow(b: Box) -> str:
     lo, hi = b.ports
     port = str(lo) if lo == hi else f"{lo}-{hi}"
