@@ -132,3 +132,26 @@ def test_several_stacks_are_listed_when_none_is_given(
     assert main(["plan", "--cwd", str(project), "--stack", "qa"]) == 2
     err = capsys.readouterr().err
     assert "settings/Pulumi.qa.yaml: no such stack; known: prod, staging" in err
+
+
+def test_the_readme_run_offline_example_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    from korefw.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "run_offline(" in b)
+    for name in ("examples", "tests"):  # the paths it names, from the root of the clone
+        (tmp_path / name).symlink_to(ROOT / name)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    assert "warning: 2 FQDN egress rule(s) are not enforced" in capsys.readouterr().out
+    plan = json.loads((tmp_path / "app-plan.json").read_text())
+    ids = SHARED_OUTPUTS["awsPrefixListIds"]
+    media = [s["newState"]["inputs"] for s in plan["steps"] if "media-turn" in s["urn"]]
+    assert {m["prefixListId"] for m in media} == {
+        ids["twilio-stun-ipv4-tcp-3478"], ids["twilio-stun-ipv4-tcp-5349"]
+    }
+    assert main(["diff", "app-plan.json", "app-plan.json"]) == 0
