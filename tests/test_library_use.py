@@ -155,3 +155,45 @@ def test_the_readme_run_offline_example_runs(
         ids["twilio-stun-ipv4-tcp-3478"], ids["twilio-stun-ipv4-tcp-5349"]
     }
     assert main(["diff", "app-plan.json", "app-plan.json"]) == 0
+
+
+def test_a_project_read_as_pulumi_reads_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`main:` a folder whose own modules import, stackConfigDir, a key without namespace,
+    a project-level default; a `korefw:` key of the user's is the program's business."""
+    from korefw.cli import main
+
+    project = tmp_path / "edge"
+    (project / "src").mkdir(parents=True)
+    (project / "Pulumi.yaml").write_text(
+        "name: edge\nruntime: python\nmain: src/\nstackConfigDir: config\n"
+        "config:\n  sections:\n    default: Twilio STUN\n  aws:region: eu-central-1\n"
+    )
+    (project / "src" / "names.py").write_text("PREFIX = 'edge'\n")
+    (project / "src" / "__main__.py").write_text(
+        "import pulumi\nfrom names import PREFIX\n"
+        "from korefw.components.aws import EgressSecurityGroup\n"
+        "cfg = pulumi.Config()\n"
+        "EgressSecurityGroup(PREFIX, rules=cfg.require('region'),\n"
+        "                    sections=[cfg.require('sections')], vpc_id=cfg.require('vpc'))\n"
+        "pulumi.export('region', pulumi.Config('aws').require('region'))\n"
+    )
+    (project / "config").mkdir()
+    (project / "config" / "Pulumi.dev.yaml").write_text(
+        "config:\n  region: de\n  edge:vpc: vpc-0a1b2c3d4e5f67890\n  korefw:region: whatever\n"
+    )
+    assert main(["plan", "--cwd", str(project), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    stack = doc["steps"][0]["newState"]
+    assert stack["outputs"] == {"region": "eu-central-1"}
+    rules = [s["newState"]["inputs"] for s in doc["steps"]
+             if s["newState"]["type"].endswith("SecurityGroupEgressRule")]  # fmt: skip
+    de_stun = load_rules("de").filter(sections=["Twilio STUN"])
+    assert rules and all(r["description"].startswith("Twilio STUN") for r in rules), rules
+    assert len({r["cidrIpv4"] for r in rules}) == len({c for r in de_stun for c in r.cidrs})
+    (project / "config" / "Pulumi.dev.yaml").write_text("config:\n  edge:vpc:\n    secure: v1:x\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("korefw: error: config/Pulumi.dev.yaml: edge:vpc: an encrypted secret: "
+                   "korefw plan cannot decrypt it offline; use a stack with plain values\n")

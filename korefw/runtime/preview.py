@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import runpy
 import sys
@@ -46,10 +47,11 @@ class Project:
         return os.path.relpath(self.config_dir / f"Pulumi.{stack}.yaml", self.dir)
 
 
-def _yaml(path: Path, where: str) -> Any:
+def _yaml(path: Path, where: str, *, fast: bool = False) -> Any:
     text = read_input_text(path, what="Pulumi settings", error=ConfigError)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], where=where) from None
     except RecursionError:
@@ -65,11 +67,20 @@ def find_project(start: Path | None = None) -> Path:
 
 def load_project(project_dir: Path = PROJECT_DIR) -> Project:
     """Read ``Pulumi.yaml``: the name, the program (``main``), ``stackConfigDir`` and the
-    project-level config values."""
+    project-level config values (read again only when the file changes)."""
+    path = project_dir / "Pulumi.yaml"
+    try:
+        st = path.stat()
+    except OSError:
+        raise ConfigError("no Pulumi.yaml: not a Pulumi project folder",
+                          where=str(project_dir)) from None  # fmt: skip
+    return _load_project(project_dir, st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=16)
+def _load_project(project_dir: Path, _mtime: int, _size: int) -> Project:
     where = str(project_dir / "Pulumi.yaml")
-    if not (project_dir / "Pulumi.yaml").exists():
-        raise ConfigError("no Pulumi.yaml: not a Pulumi project folder", where=str(project_dir))
-    doc = _yaml(project_dir / "Pulumi.yaml", where)
+    doc = _yaml(project_dir / "Pulumi.yaml", where, fast=True)
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
         raise ConfigError("expected a project 'name:'", where=where)
     runtime = doc.get("runtime")
@@ -125,7 +136,10 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """A stack's config as the engine hands it to the program: the project file's values,
     then the stack settings file's. For korefw's own program (project ``korefw``) it is
     checked against the schema here, so a bad setting fails before the program runs."""
-    project = load_project(project_dir)
+    return _checked_config(load_project(project_dir), stack)
+
+
+def _checked_config(project: Project, stack: str) -> dict[str, Any]:
     config = {**project.defaults, **_stack_config(project, stack)}
     if project.name == PROJECT:
         try:
@@ -140,7 +154,7 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
 def _in_project(project: Project) -> Iterator[None]:
     """As Pulumi's Python host runs a program: from the project folder, with the program's
     folder first on ``sys.path`` (so its own modules import)."""
-    old_cwd, old_path = Path.cwd(), list(sys.path)
+    old_cwd, old_path, old_modules = Path.cwd(), list(sys.path), set(sys.modules)
     os.chdir(project.dir)
     sys.path.insert(0, str(project.program.parent))
     try:
@@ -148,12 +162,18 @@ def _in_project(project: Project) -> Iterator[None]:
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
+        for name in set(sys.modules) - old_modules:  # the program's own modules: not kept
+            origin = getattr(sys.modules[name], "__file__", None) or ""
+            if name.split(".")[0] != "korefw" and Path(origin).is_relative_to(
+                project.program.parent
+            ):
+                del sys.modules[name]
 
 
 def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> OfflinePlan:
     """Run a project's program for ``stack`` under Pulumi's mock runtime."""
     project = load_project(project_dir.resolve())
-    config = load_stack(stack, project.dir)
+    config = _checked_config(project, stack)
     with _in_project(project):
         try:
             return run_offline(
