@@ -27,7 +27,7 @@ from typing import Any
 
 from ..errors import KorefwError
 from ..inputfile import read_input_text
-from ..rules.allowset import AllowSet, Box
+from ..rules.allowset import AllowSet, Box, describe
 from ..rules.model import Rule, RuleSet
 from .verify import CloudVerdict, Verification
 
@@ -355,10 +355,12 @@ class RenderedVerification(Verification):
         """One finding a line; ``rejected`` holds what is wider than the rules."""
         lines: list[str] = []
         for c in self.clouds:
+            flows = f"{c.flow_count} IP flow{'' if c.flow_count == 1 else 's'}"
             lines.append(f"{'OK' if c.ok else 'FAIL'}: {c.cloud}: {', '.join(c.groups)}: "
-                         + ("exactly the vendor's IP flows" if c.ok else "differs"))  # fmt: skip
-            lines += [f"  missing {b}" for b in c.missing.boxes()]
-            lines += [f"  extra   {b}" for b in c.extra.boxes()]
+                         + (f"exactly the vendor's {flows}" if c.ok
+                            else f"differs from the vendor's {flows}"))  # fmt: skip
+            lines += [f"  missing {line}" for line in describe(c.missing)]
+            lines += [f"  extra   {line}" for line in describe(c.extra)]
             lines += [f"  wider than the rules: {w}" for w in c.rejected]
         if self.problems:
             lines.append("UNDECIDED: some policies cannot be read")
@@ -380,6 +382,7 @@ def verify_rendered(path: str, rules: RuleSet, *,
         v = CloudVerdict(platform, reading.files.get(platform, [path]), expected - actual,
                          actual - expected)  # fmt: skip
         v.rejected = list(reading.wider.get(platform, []))
+        v.flow_count = sum(len(b.cidrs()) for b in expected.boxes())
         verdicts.append(v)
     notes = []
     for r in rules.fqdn_rules():
