@@ -102,7 +102,7 @@ def probe() -> dict[str, list[str]]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-#: What a cold ``korefw rules`` must not import: Pulumi and its SDKs, the renderer, the
+#: What a cold ``korefw rules`` must not import: Pulumi and its SDKs, the renderers, the
 #: YAML reader of stack files, the HTTP client of ``korefw fetch``, the planners and
 #: checks it never runs, and the optional extras (audit, probe) when they exist.
 NOT_FOR_RULES = (
@@ -112,6 +112,7 @@ NOT_FOR_RULES = (
     "grpc",
     "google.protobuf",
     "aerleon",
+    "rich",
     "yaml",
     "http.client",
     "urllib.request",
