@@ -460,3 +460,32 @@ def test_comment_text_is_safe_and_within_its_bytes(text: str, limit: int, tail: 
     short = ae.comment_text(text, 10**6)
     assert out == short or (out.endswith("...") and short.startswith(out[:-3].rstrip())
                             if not tail else short.endswith(out[3:].lstrip()))  # fmt: skip
+
+
+def test_export_header_lines_stay_comments() -> None:
+    """``korefw export`` writes the source, date and FQDN rows' origins as YAML comments: a
+    line break in any of them (YAML also breaks at U+0085, U+2028) must not start a key."""
+    fqdn = Rule("S", "C", (Protocol.TCP,), (PortRange(443, 443),), fqdns=("a.example.com",),
+                origin=Origin("p.md\nfilters: []", 3))  # fmt: skip
+    ip = hostile_rules([("S", "C", "p.md")]).rules[0]
+    rules = RuleSet((ip, fqdn), region="hx", source="page\u2028filename: evil\x85x: 1",
+                    retrieved="2026-01-01\rterms: []")  # fmt: skip
+    files = ae.export_files(rules)
+    pol = ae.policy(rules)
+    pol.pop("filename")
+    assert yaml.safe_load(files["policies/pol/korefw-hx.yaml"]) == pol
+    assert yaml.safe_load(files["def/korefw-hx.yaml"]) == ae.definitions(rules)
+    head = files["policies/pol/korefw-hx.yaml"].split("\n")[:3]
+    assert all(ln.startswith("# ") for ln in head) and "page filename: evil x: 1" in head[0]
+
+
+def test_render_reports_page_text_on_one_terminal_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "hx.md"
+    page.write_text(HOSTILE_PAGE.replace(
+        "| Media", "| \x1b[2J\u202eBots\x07 | TCP | ANY | ANY | bots.example.com | 443 |\n| Media"))
+    assert main(["render", str(page), "--platform", "k8s", "-o", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "\u202e" not in err and "\x07" not in err
+    assert "not enforced (FQDN destination): hx.md:8: " in err and "[2J Bots:" in err
