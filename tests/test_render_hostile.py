@@ -82,15 +82,22 @@ def _namespace() -> tuple[str, ...] | None:
     return None
 
 
+#: A file each program takes, and its check-mode flags: the probe that it can run here.
+_PROBE = {"nft": ("table ip korefw_probe {\n}\n", ("-c", "-f", "-")),
+          "iptables-restore": ("*filter\nCOMMIT\n", ("--test",))}  # fmt: skip
+
+
+@functools.cache
 def _runner(program: str) -> tuple[str, ...] | None:
-    """How to run ``program`` in a check mode here, or None when it cannot run."""
+    """How to run ``program`` in its check mode here, or None when it cannot run (not
+    installed, or no namespace and no permission: root without ``CAP_NET_ADMIN``)."""
     path = _which(program)
     if path is None:
         return None
     ns = _namespace()
-    if ns is not None:
-        return (*ns, path)
-    return (path,) if os.geteuid() == 0 else None
+    argv = (*ns, path) if ns is not None else (path,)
+    text, flags = _PROBE[program]
+    return argv if _run((*argv, *flags), text).returncode == 0 else None
 
 
 def _run(argv: tuple[str, ...], text: str) -> subprocess.CompletedProcess[str]:
