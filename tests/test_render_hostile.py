@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -215,7 +216,7 @@ def nft_structure(text: str) -> list[str]:
     out, pos = [], 0
     while pos < len(text):
         m = _NFT_TOKEN.match(text, pos)
-        assert m, f"nft cannot scan {text[pos:pos + 20]!r}"
+        assert m, f"nft cannot scan {text[pos : pos + 20]!r}"
         tok, pos = m.group(), m.end()
         if tok.startswith('"'):
             assert len(tok) > 1 and tok.endswith('"'), "unterminated string"
@@ -427,7 +428,7 @@ _TEXT = st.one_of(
 
 
 @given(st.lists(st.tuples(_TEXT, _TEXT, _TEXT), min_size=1, max_size=3))
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25, deadline=timedelta(seconds=TIMEOUT))  # an example over 30 s hangs
 def test_page_text_lands_only_in_comments_on_every_platform(
     texts: list[tuple[str, str, str]],
 ) -> None:
@@ -464,9 +465,24 @@ def test_comment_text_is_safe_and_within_its_bytes(text: str, limit: int, tail: 
     assert len(out.encode("utf-8")) <= limit
     assert not set('*"\\;{}#?\n\r') & set(out) and out == out.strip()
     assert all(ch.isprintable() for ch in out)
-    short = ae.comment_text(text, 10**6)
-    assert out == short or (out.endswith("...") and short.startswith(out[:-3].rstrip())
-                            if not tail else short.endswith(out[3:].lstrip()))  # fmt: skip
+    whole = ae.comment_text(text, 10**6)
+    if out != whole:  # cut: what is left is the start (or end) of the whole, marked "..."
+        assert len(whole.encode()) > limit
+        if tail:
+            assert out.startswith("...") and whole.endswith(out[3:])
+        else:
+            assert out.endswith("...") and whole.startswith(out[:-3])
+
+
+def test_comment_text_cuts_between_characters() -> None:
+    assert ae.comment_text("é" * 65) == "é" * 62 + "..."  # 130 bytes; 62 * 2 + 3 = 127
+    assert ae.comment_text("a" * 127 + "é") == "a" * 125 + "..."
+    assert ae.comment_text("a" * 126 + "é") == "a" * 126 + "é"  # exactly 128 bytes
+    assert ae.comment_text("𝐀" * 40, 16) == "𝐀" * 3 + "..."
+    assert ae.comment_text("dir/" * 40 + "p.md:7", 20, tail=True) == "...ir/dir/dir/p.md:7"
+    assert ae.comment_text('Kore "Bots" */ x;y {z} #1 \\ a?b\x00\u202e\u2028é') == (
+        "Kore Bots / x y z 1 a b é"
+    )
 
 
 def test_export_header_lines_stay_comments() -> None:
@@ -490,8 +506,12 @@ def test_render_reports_page_text_on_one_terminal_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     page = tmp_path / "hx.md"
-    page.write_text(HOSTILE_PAGE.replace(
-        "| Media", "| \x1b[2J\u202eBots\x07 | TCP | ANY | ANY | bots.example.com | 443 |\n| Media"))
+    page.write_text(
+        HOSTILE_PAGE.replace(
+            "| Media",
+            "| \x1b[2J\u202eBots\x07 | TCP | ANY | ANY | bots.example.com | 443 |\n| Media",
+        )
+    )
     assert main(["render", str(page), "--platform", "k8s", "-o", str(tmp_path)]) == 0
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "\x1b" not in err and "\u202e" not in err and "\x07" not in err
