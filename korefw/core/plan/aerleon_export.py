@@ -2,7 +2,8 @@
 
 One aerleon term per korefw IP rule, named ``kf-<rule id>`` (the stable content hash of
 :attr:`~korefw.core.rules.model.Rule.key`), with the vendor's section and component as its
-comment, its own network (``KF_<ID>``) and service (``KF_<ID>_SVC``) definitions, and a
+comment (through :func:`comment_text`, so page text stays inside the comment on every
+platform), its own network (``KF_<ID>``) and service (``KF_<ID>_SVC``) definitions, and a
 closing ``kf-deny-other`` term that denies everything else. FQDN rules have no aerleon
 term (no generated platform here filters by name): they are listed in the policy header
 comment and returned by :func:`unenforced_fqdn_rules`, never dropped silently.
