@@ -136,7 +136,7 @@ def nft_loaded(text: str) -> list[Any] | None:
     """The ruleset nft holds after loading ``text`` in a fresh namespace, as its own JSON
     (handles, comments and version left out); None when no namespace can be made."""
     ns, nft = _namespace(), _which("nft")
-    if ns is None or nft is None:
+    if ns is None or nft is None or _runner("nft") is None:
         return None
     proc = _run((*ns, "sh", "-c", f'"{nft}" -f - && "{nft}" -j list ruleset'), text)
     assert proc.returncode == 0, proc.stderr
@@ -148,7 +148,7 @@ def ipt_loaded(text: str) -> list[list[str]] | None:
     """The rules iptables holds after restoring ``text`` in a fresh namespace (from
     ``iptables-save``, comment-only rules and comments left out), or None."""
     ns, restore, save = _namespace(), _which("iptables-restore"), _which("iptables-save")
-    if ns is None or restore is None or save is None:
+    if ns is None or restore is None or save is None or _runner("iptables-restore") is None:
         return None
     proc = _run((*ns, "sh", "-c", f'"{restore}" && "{save}"'), text)
     assert proc.returncode == 0, proc.stderr
