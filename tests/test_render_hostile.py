@@ -155,6 +155,20 @@ def ipt_loaded(text: str) -> list[list[str]] | None:
     return ipt_structure(proc.stdout)
 
 
+def as_restore_file(fragment: str) -> str:
+    """The ``iptables`` platform's fragment (``-P``, ``-N`` and ``-A`` lines, as a user pastes
+    them into a ``*filter`` section) as a whole ``iptables-restore`` file."""
+    out = ["*filter"]
+    for line in fragment.split("\n"):
+        if line.startswith("-P "):
+            out.append(":{} {} [0:0]".format(*line.split()[1:3]))
+        elif line.startswith("-N "):
+            out.append(f":{line.split()[1]} - [0:0]")
+        elif line and not line.startswith("#"):
+            out.append(line)
+    return "\n".join([*out, "COMMIT", ""])
+
+
 # --------------------------------------------------------------------------- readers
 
 
@@ -437,7 +451,9 @@ def test_page_text_lands_only_in_comments_on_every_platform(
     for platform, text in got.items():
         assert structure(platform, text) == structure(platform, want[platform]), platform
     assert set(junos_accepts(junos_tree(got["juniper"]))) == own_accepts(rules)
-    for check in (nft_check(got["nftables"]), ipt_check(got["speedway"])):
+    checks = (nft_check(got["nftables"]), ipt_check(got["speedway"]),
+              ipt_check(as_restore_file(got["iptables"])))  # fmt: skip
+    for check in checks:
         assert check in ("", None), check
     loaded = nft_loaded(got["nftables"])
     assert loaded is None or loaded == nft_loaded(want["nftables"])
