@@ -478,12 +478,20 @@ def _applied(step: Step) -> dict[str, Any]:
     ``SameStep.Apply`` copies the old state's id and outputs, ``UpdateStep.Apply`` the old
     id (``pkg/resource/deploy/step.go``), and an import takes its ``importID``
     (``ImportStep.Apply``). A state that already has an id keeps it.
+
+    A ``read`` step's new state has its id but no outputs (``Outputs: make(PropertyMap)``
+    in ``step_generator.go``; ``ReadStep.Apply`` reads them later): it takes the outputs of
+    the last read of the same id (its ``oldState``), as the stack export shows them; a
+    first read keeps none (its properties are not known before the update).
     """
     new = step.new
     assert new is not None
+    old = step.old
+    if step.op in ("read", "read-replacement") and not new.get("outputs") and old is not None \
+            and old.get("id") == new.get("id") and old.get("outputs"):  # fmt: skip
+        return {**new, "outputs": old["outputs"]}
     if _has_id(new):
         return new
-    old = step.old
     if step.op in ("same", "update") and old is not None and _has_id(old):
         out = {**new, "id": old["id"]}
         if step.op == "same" and not new.get("outputs") and old.get("outputs"):
@@ -504,6 +512,10 @@ def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> lis
     state_after(doc)  # raises when the preview is incomplete
     before: dict[str, dict[str, Any]] = {}
     for s in doc.steps:
-        if s.old is not None and not s.old.get("delete") and s.op not in DELETE_REPLACED_OPS:
+        if s.old is None or s.op in DELETE_REPLACED_OPS:
+            continue
+        # A replace step's old copy is marked ``delete`` by this update's own
+        # create-replacement (``CreateStep.Apply``), which ran before the step was printed.
+        if not s.old.get("delete") or s.op in ("replace", "create-replacement"):
             before.setdefault(s.urn, s.old)
     return list(before.values())
