@@ -311,6 +311,7 @@ JSON = st.recursive(
     max_leaves=6,
 )  # fmt: skip
 DOCS = ["aws-new.preview.json", "aws-delete-rule.show-sames.preview.json", "aws-state.json",
+        "aws-widen-cidr.show-sames.preview.json", "aws-rule-on-group-by-id.show-sames.preview.json",
         "azure-new.preview.json", "azure-duplicate-priority.preview.json",
         "aws-read-import-refresh-discard.show-sames.preview.json"]  # fmt: skip
 

@@ -4,14 +4,17 @@ It reads what the cloud would be told, not korefw's intent: AWS standalone egres
 rules (``aws.vpc.SecurityGroupEgressRule`` and the older ``aws.ec2.SecurityGroupRule``),
 inline ``egress`` blocks, managed prefix lists and their entries; Azure inline
 ``securityRules`` and ``SecurityRule`` resources, in priority order with Deny rules.
-References are resolved by id, or through ``propertyDependencies`` when a real
-preview does not know the id yet. The resources come from :mod:`korefw.core.check.pulumidoc`
-(a preview applied to the current state, or a stack export).
+References are resolved by id (an NSG by resource group and name), or through the engine's
+links (``propertyDependencies``, else ``dependencies``) when the document does not show the
+id; a reference that fits two resources is a problem (exit 2), never a guess. The
+resources come from :mod:`korefw.core.check.pulumidoc` (a preview applied to the current
+state, or a stack export).
 
 A value that decides the allow set (protocol, port, address, access, priority) that is
 secret, unknown or malformed raises :class:`DocumentError` naming the resource and field:
 the question cannot be decided. Read resources (``external``) count as they were read:
-their ``outputs``.
+their ``outputs``; a prefix list read for the first time, whose preview shows none yet, is
+a problem.
 """
 
 from __future__ import annotations
