@@ -224,12 +224,13 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
             by_id[s["id"]].append(s)
         if s["urn"] not in by_urn or not s.get("delete"):  # a replaced copy pending delete
             by_urn[s["urn"]] = s  # shares its URN with the live one
-        if s["type"] == AZ_NSG:
-            p = _props(s)
-            names = {n for n in (p.get("networkSecurityGroupName"), p.get("name"))
+        if s["type"] == AZ_NSG:  # Azure names are case-insensitive
+            p, o = _props(s), s.get("outputs") or {}
+            names = {n.lower() for n in (p.get("networkSecurityGroupName"), p.get("name"),
+                                         o.get("name"))
                      if isinstance(n, str) and n and n not in UNKNOWN_VALUES}  # fmt: skip
             for name in names:
-                nsg_names[(str(p.get("resourceGroupName", "")), name)].append(s)
+                nsg_names[(str(p.get("resourceGroupName", "")).lower(), name)].append(s)
     named = {x["urn"] for found in nsg_names.values() for x in found}
     unread = {s["urn"] for s in states if _unread(s)}
     reading._unread = unread
@@ -261,7 +262,8 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
                 if u in by_urn and by_urn[u]["type"] == _REF_TYPES.get(key)]  # fmt: skip
 
     def by_name(s: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
-        return nsg_names.get((str(_props(s).get("resourceGroupName", "")), name), [])
+        rg = str(_props(s).get("resourceGroupName", "")).lower()
+        return nsg_names.get((rg, name.lower()), [])
 
     def ref(s: Mapping[str, Any], key: str) -> Mapping[str, Any] | str | None:
         """The resource a reference input points at, or the literal value (existing).
@@ -279,7 +281,9 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
         links = linked(s, key)
         if value not in UNKNOWN_VALUES:
             azure = key == "networkSecurityGroupName"
-            found = by_name(s, value) if azure else by_id.get(value, [])
+            found = by_name(s, value) if azure else [
+                r for r in by_id.get(value, []) if r["type"] == _REF_TYPES[key]
+            ]  # a resource of another type holding the id is not the group or list
             if found:
                 return one(found, f"{key} {value!r}", s)
             if len(links) == 1 and not (links[0]["urn"] in named if azure else _known_id(links[0])):
