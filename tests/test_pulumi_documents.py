@@ -49,7 +49,7 @@ from hypothesis import strategies as st
 
 from korefw.cli import main
 from korefw.core.check.plandiff import diff_plans, diff_update
-from korefw.core.check.pulumidoc import load_document, state_after
+from korefw.core.check.pulumidoc import load_document, parse_document, state_after
 from korefw.core.check.verify import verify
 from korefw.core.errors import KorefwError
 from korefw.core.read.ruledata import Provenance, dump
@@ -746,3 +746,17 @@ def test_two_security_groups_with_one_id_are_ambiguous() -> None:
     doc["deployment"]["resources"].append(twin)
     result = verify(doc, RULES_V1)
     assert result.exit_code == 2 and "fits more than one resource" in result.render()
+
+
+def test_a_same_step_keeps_the_old_id_and_outputs_a_component_its_outputs() -> None:
+    """``SameStep.Apply`` (step.go) copies ``s.old.ID`` and ``s.old.Outputs``; a component has
+    no id, and its outputs (korefw's plan) are still what the update leaves."""
+    doc = _unchanged()
+    comp = _step_of(doc, "korefw:aws:EgressSecurityGroup::kore")
+    comp["oldState"]["outputs"] = {"plan": {"options": {"rule_limit": 60}}}
+    after = {s["urn"]: s for s in state_after(parse_document(doc))}
+    assert after[comp["urn"]]["outputs"] == comp["oldState"]["outputs"]
+    sg = _step_of(doc, "::kore-sg")
+    assert "id" not in sg["newState"]
+    assert after[sg["urn"]]["id"] == sg["oldState"]["id"] == "sg-0aa11bb22cc33dd44"
+    assert after[sg["urn"]]["outputs"] == sg["oldState"]["outputs"]

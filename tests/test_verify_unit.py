@@ -191,7 +191,8 @@ def _same(type_: str, name: str, inputs: dict, id_: str) -> dict:
 
 def test_an_nsg_rule_by_literal_name_is_in_korefws_nsg_and_its_deny_applies() -> None:
     """Without propertyDependencies, a SecurityRule names its NSG by resource group and name
-    (any case, as Azure compares them); it is a rule of that NSG, so korefw's closing Deny (priority 4000) covers one after it."""
+    (any case, as Azure compares them); it is a rule of that NSG, so korefw's closing Deny
+    (priority 4000) covers one after it."""
     nsg = {"resourceGroupName": "rg", "networkSecurityGroupName": "nsg-kore", "securityRules": [
         nsg_rule("stun", 1100, "Allow", "Udp", ["3478"], ["13.115.244.0/27"]),
         nsg_rule("deny-rest", 4000, "Deny", "*", ["*"], ["*"]),

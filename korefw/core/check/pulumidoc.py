@@ -490,17 +490,17 @@ def _applied(step: Step) -> dict[str, Any]:
     if step.op in ("read", "read-replacement") and not new.get("outputs") and old is not None \
             and old.get("id") == new.get("id") and old.get("outputs"):  # fmt: skip
         return {**new, "outputs": old["outputs"]}
-    if _has_id(new):
-        return new
-    if step.op in ("same", "update") and old is not None and _has_id(old):
-        out = {**new, "id": old["id"]}
+    out = dict(new)
+    if step.op in ("same", "update") and old is not None:
+        if not _has_id(new) and _has_id(old):
+            out["id"] = old["id"]
         if step.op == "same" and not new.get("outputs") and old.get("outputs"):
-            out["outputs"] = old["outputs"]
-        return out
-    if step.op in ("import", "import-replacement") and isinstance(new.get("importID"), str) \
+            out["outputs"] = old["outputs"]  # a component's too (it has no id)
+    importing = step.op in ("import", "import-replacement")
+    if importing and not _has_id(new) and isinstance(new.get("importID"), str) \
             and new["importID"]:  # fmt: skip
-        return {**new, "id": new["importID"]}
-    return new
+        out["id"] = new["importID"]
+    return out if out != new else new
 
 
 def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> list[dict[str, Any]]:
