@@ -142,6 +142,8 @@ def test_verdicts(
     capsys: pytest.CaptureFixture[str], rules_files: dict[str, str],
     name: str, extra: list[str], rules: str, code: int, text: str,
 ) -> None:  # fmt: skip
+    """Each op as ``ShowPreviewDigest`` prints it (pkg/backend/display/json.go), applied as
+    its step's ``Apply`` would (pkg/resource/deploy/step.go) to the state before."""
     got, out, err = run(capsys, "verify", fx(name), "--rules", rules_files[rules], *extra)
     assert (got, text in out) == (code, True), out + err
 
@@ -233,6 +235,9 @@ def test_every_engine_op_is_in_some_fixture() -> None:
 
 
 def test_replacement_steps_give_the_same_state_as_the_default() -> None:
+    """``shouldShow`` (pkg/backend/display/display.go) hides create-replacement and
+    delete-replaced without ``--show-replacement-steps``; the replace step alone carries the
+    same new state (``NewReplaceStep``, step.go), without id until ``CreateStep.Apply``."""
     state = load_document(STATE)
     a = state_after(load_document(fx("aws-replace-sg.preview.json")), state)
     b = state_after(load_document(fx("aws-replace-sg.replacement-steps.preview.json")), state)
@@ -244,6 +249,7 @@ def test_replacement_steps_give_the_same_state_as_the_default() -> None:
 
 
 def test_diff_of_a_deletion_shows_the_flow_removed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``delete`` step carries its oldState only (``DeleteStep.New`` is nil, step.go)."""
     preview = fx("aws-delete-rule.preview.json")
     d = diff_plans(load_document(STATE), load_document(preview))
     assert d.lines() == ["- aws: tcp 5060-5061 → 18.177.19.211/32 (SBC)"]
@@ -276,6 +282,7 @@ def test_diff_of_an_incomplete_preview_alone_exits_2(capsys: pytest.CaptureFixtu
 
 
 def test_diff_shows_a_replacement_as_such() -> None:
+    """``replace`` steps (``NewReplaceStep``, step.go), counted once each by the summary."""
     for name in ("aws-replace-sg.preview.json", "aws-replace-sg.replacement-steps.preview.json"):
         d = diff_update(load_document(fx(name)), load_document(STATE))
         assert d.lines() == [], name  # the same flows before and after
@@ -287,6 +294,8 @@ def test_diff_shows_a_replacement_as_such() -> None:
 
 
 def test_diff_of_an_added_row_counts_what_pulumi_up_does() -> None:
+    """A ``create`` step's newState has neither id nor outputs (``NewCreateStep``, step.go,
+    printed before ``CreateStep.Apply``); ``changeSummary`` from the ``SummaryEvent``."""
     d = diff_update(load_document(fx("aws-add-row.preview.json")), load_document(STATE))
     assert d.lines() == ["+ aws: udp 3478 → 13.115.244.64/27 (Twilio STUN)"]
     assert d.resources == {"create": 1, "same": 6}
