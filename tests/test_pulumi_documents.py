@@ -769,3 +769,20 @@ def test_a_same_step_keeps_the_old_id_and_outputs_a_component_its_outputs() -> N
     assert "id" not in sg["newState"]
     assert after[sg["urn"]]["id"] == sg["oldState"]["id"] == "sg-0aa11bb22cc33dd44"
     assert after[sg["urn"]]["outputs"] == sg["oldState"]["outputs"]
+
+
+def test_a_refresh_outcome_before_the_programs_step_is_not_ambiguous() -> None:
+    """``ShowPreviewDigest`` (pkg/backend/display/json.go) swaps a refresh step that found
+    drift for its ResourceOutputsEvent: op ``update``, newState as read back (with its id);
+    the program's step for the URN follows and is what the update leaves."""
+    doc = _unchanged()
+    rule = _step_of(doc, "kore-tcp-3478-to-13.115.244.0-27")
+    drift = json.loads(json.dumps(rule))
+    drift["op"] = "update"
+    drift["newState"] = {**drift["oldState"], "inputs": {**drift["oldState"]["inputs"],
+                                                         "cidrIpv4": "13.115.244.0/24"}}
+    doc["steps"].insert(doc["steps"].index(rule), drift)
+    assert verify(doc, RULES_V1).exit_code == 0  # the program's same step decides
+    del drift["newState"]["id"]  # a second program step for one URN: which one?
+    with pytest.raises(KorefwError, match="ambiguous: two states for"):
+        verify(doc, RULES_V1)

@@ -255,7 +255,7 @@ def _group_keys(resources: Sequence[StackResource]) -> dict[tuple[str, ...], lis
         rg = r.props.get("resourceGroupName") or (
             arm[low.index("resourcegroups") + 1] if "resourcegroups" in low[:-1] else ""
         )
-        for name in {r.props.get("name"), r.props.get("networkSecurityGroupName")}:
+        for name in (r.props.get("name"), r.props.get("networkSecurityGroupName")):
             if isinstance(name, str) and name and isinstance(rg, str) and rg:
                 out[("azure", rg.lower(), name.lower())].append(r.urn)
     return out

@@ -449,17 +449,24 @@ _FINAL_OPS = ("create", "same", "update", "replace", "read", "import")
 
 
 def _one_state_per_urn(doc: PulumiDocument) -> None:
-    """Refuse a preview that gives one URN two states after the update: which is deployed?"""
-    seen: dict[str, str] = {}
+    """Refuse a preview that gives one URN two states after the update: which is deployed?
+
+    One exception, the engine's: with ``--refresh``, ``ShowPreviewDigest`` replaces a
+    refresh step that found drift by its outcome, an ``update`` whose newState is the state
+    read back (so it has the id, printed after ``RefreshStep.Apply``); the program's own
+    step for the URN follows it and decides.
+    """
+    seen: dict[str, Step] = {}
     for s in doc.steps:
         if s.op not in _FINAL_OPS:
             continue
-        if s.urn in seen:
+        first = seen.get(s.urn)
+        if first is not None and not (first.op == "update" and _has_id(first.new)):
             raise DocumentError(
-                f"ambiguous: two states for {s.urn} (a {seen[s.urn]} and a {s.op} step), so "
+                f"ambiguous: two states for {s.urn} (a {first.op} and a {s.op} step), so "
                 "which one is deployed cannot be decided", where=doc.where,
             )  # fmt: skip
-        seen[s.urn] = s.op
+        seen[s.urn] = s
 
 
 def _has_id(st: Mapping[str, Any] | None) -> bool:
