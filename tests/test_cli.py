@@ -527,7 +527,7 @@ def test_diff_is_markdown_when_piped_and_coloured_lines_on_a_terminal(
 ) -> None:
     code, out, _ = run_cli(capsys, "diff", "de", "jp")
     assert code == 0 and out.startswith("### korefw plan diff\n") and "```diff\n" in out
-    monkeypatch.setenv("FORCE_COLOR", "1")  # as rich sees a terminal
+    monkeypatch.setenv("FORCE_COLOR", "1")  # colour as on a terminal
     monkeypatch.delenv("NO_COLOR", raising=False)
     code, term, _ = run_cli(capsys, "diff", "de", "jp", "--format", "term")
     assert code == 0 and "```" not in term and "###" not in term and "**" not in term

@@ -132,8 +132,16 @@ def _diffs(args: argparse.Namespace) -> list[tuple[str, Any]]:
     return [(args.title, diff_rules(load_rules(args.old), load_rules(args.new)))]
 
 
-_STYLES = {"title": "bold", "summary": "", "hazard": "bold yellow", "add": "green",
-           "remove": "red"}  # fmt: skip
+# ANSI SGR colours of the terminal form: bold title, yellow hazards, green +, red -.
+_STYLES = {"title": "1", "summary": "", "hazard": "1;33", "add": "32", "remove": "31"}
+
+
+def _colour() -> bool:
+    """Colour on a terminal, unless NO_COLOR is set; FORCE_COLOR asks for it anyway
+    (https://no-color.org, https://force-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -144,17 +152,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
         text = "\n".join(d.markdown(title) for title, d in diffs)
         sys.stdout.write(text if diffs else f"### {args.title}\n\nNo stacks.\n")
         return EXIT_OK
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(highlight=False, soft_wrap=True)
-    if not diffs:
-        console.print(Text(f"{args.title}: no stacks"))
+    colour = _colour()
+    out = [] if diffs else [f"{args.title}: no stacks"]
     for i, (title, d) in enumerate(diffs):
-        if i:
-            console.print()
+        out += [""] if i else []
         for style, line in d.styled(title):
-            console.print(Text(line, style=_STYLES[style]))
+            code = _STYLES[style]
+            out.append(f"\x1b[{code}m{line}\x1b[0m" if colour and code else line)
+    sys.stdout.write("\n".join(out) + "\n")
     return EXIT_OK
 
 
@@ -279,14 +284,16 @@ def _render_options(args: argparse.Namespace) -> Any:
 
 
 def _report_unenforced(rules: RuleSet, options: Any) -> None:
-    from ..core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+    from ..core.plan.aerleon_export import omitted_by_family, one_line, unenforced_fqdn_rules
 
+    # Page text goes to a terminal: one_line keeps escape sequences and line breaks out.
     for r in unenforced_fqdn_rules(rules):
-        eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
-                f"{', '.join(r.fqdns)} {'/'.join(r.protocols)} {','.join(map(str, r.ports))}")
+        eprint(f"not enforced (FQDN destination): {one_line(str(r.origin))}: "
+               f"{one_line(r.describe())}: {', '.join(r.fqdns)} {'/'.join(r.protocols)} "
+               f"{','.join(map(str, r.ports))}")  # fmt: skip
     for r, nets in omitted_by_family(rules, options):
-        eprint(f"not rendered for --family {options.family}: {r.origin}: "
-                f"{', '.join(map(str, nets))}")  # fmt: skip
+        eprint(f"not rendered for --family {options.family}: {one_line(str(r.origin))}: "
+               f"{', '.join(map(str, nets))}")  # fmt: skip
 
 
 def add_export_command(sub: argparse._SubParsersAction) -> None:

@@ -162,11 +162,13 @@ def _in_project(project: Project) -> Iterator[None]:
     finally:
         os.chdir(old_cwd)
         sys.path[:] = old_path
-        for name in set(sys.modules) - old_modules:  # the program's own modules: not kept
-            origin = getattr(sys.modules[name], "__file__", None) or ""
-            if name.split(".")[0] != "korefw" and Path(origin).is_relative_to(
-                project.program.parent
-            ):
+        # The program's own modules are not kept for the next program; packages (korefw,
+        # the providers), even in a virtualenv inside the project, stay loaded.
+        for name in set(sys.modules) - old_modules:
+            origin = Path(getattr(sys.modules[name], "__file__", None) or "/")
+            if (name.split(".")[0] != "korefw" and origin.is_relative_to(project.program.parent)
+                    and not origin.is_relative_to(sys.prefix)
+                    and "site-packages" not in origin.parts):  # fmt: skip
                 del sys.modules[name]
 
 
@@ -275,30 +277,31 @@ def summary_lines(plan: OfflinePlan) -> list[str]:
     return out
 
 
+def _fold(text: str, width: int) -> list[str]:
+    """``text`` wrapped to ``width`` (names break after a hyphen, inputs at spaces)."""
+    return textwrap.wrap(text, width) or [""]
+
+
 def render_text(plan: OfflinePlan, width: int = 120) -> str:
-    """A resource tree like ``pulumi preview`` and a summary, fitted to ``width`` columns
-    (long names and inputs wrap inside their column)."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-
+    """A resource tree like ``pulumi preview`` and a summary, fitted to ``width`` columns:
+    the widest of the name and input columns wraps inside itself until the tree fits."""
     depth: dict[str, int] = {"": -1}
-    table = Table(box=None, show_edge=False, pad_edge=False, padding=(0, 1), header_style="")
-    table.add_column("", no_wrap=True, width=1)
-    table.add_column("Type", no_wrap=True, overflow="ellipsis")
-    table.add_column("Name", overflow="fold")
-    table.add_column("Plan", overflow="fold")
+    rows = [("   Type", "Name", "Plan")]
     for r in plan.resources:
         depth[r.urn] = depth.get(r.parent, -1) + 1
-        table.add_row("+", "   " * depth[r.urn] + display_type(r.type), r.name, summarize(r))
-    buffer = io.StringIO()
-    console = Console(file=buffer, width=width, color_system=None, highlight=False,
-                      markup=False, emoji=False, soft_wrap=False)  # fmt: skip
-    console.print(f"Previewing stack {plan.stack} of project {plan.project} "
-                  "(offline, Pulumi mock runtime)\n")  # fmt: skip
-    console.print(table)
-    lines = [line.rstrip() for line in buffer.getvalue().splitlines()]
+        rows.append(("+  " + "   " * depth[r.urn] + display_type(r.type), r.name, summarize(r)))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    while sum(widths) + 4 > width and max(widths[1:]) > 12:
+        widths[1 if widths[1] >= widths[2] else 2] -= 1
+    lines = [f"Previewing stack {plan.stack} of project {plan.project} "
+             "(offline, Pulumi mock runtime)", ""]  # fmt: skip
+    for kind, name, inputs in rows:
+        names, plans = _fold(name, widths[1]), _fold(inputs, widths[2])
+        for k in range(max(len(names), len(plans))):
+            cells = (kind if k == 0 else "", names[k] if k < len(names) else "",
+                     plans[k] if k < len(plans) else "")  # fmt: skip
+            lines.append("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+                         .rstrip())  # fmt: skip
     lines += ["", *summary_lines(plan)]
     for w in plan.warnings:
         lines += textwrap.wrap(f"warning: {w}", width, subsequent_indent="  ",

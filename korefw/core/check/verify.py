@@ -138,7 +138,7 @@ def verify(
         actual = reading.allow_set(cloud)
         wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
         verdict = CloudVerdict(cloud, groups, expected - actual, actual - expected, wider)
-        verdict.rule_count = len({r.urn for r in reading.rules if r.cloud == cloud})
+        verdict.rule_count = len({(r.urn, r.name) for r in reading.rules if r.cloud == cloud})
         verdict.flow_count = sum(len(b.cidrs()) for b in expected.boxes())
         if cloud == "aws":
             verdict.misplaced = list(reading.misplaced)
