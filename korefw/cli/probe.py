@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .common import EXIT_OK, add_source_argument, eprint, load_source
+from .common import add_source_argument, eprint, load_source
 
 if TYPE_CHECKING:
     from ..core.probe.flows import ProbePlan
@@ -134,7 +134,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         _print_table(plan, results)
     if not plan.probed():
         eprint("korefw probe: no flow of these rules can be probed (see the notes)")
-    return EXIT_OK if code == 0 else code
+    return code
 
 
 def _sampling_text(plan: ProbePlan) -> str:
