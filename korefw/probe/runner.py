@@ -179,7 +179,8 @@ def run_probe(
             try:
                 done.put((i, prober.probe(flows[i])))
             except Exception as exc:  # a bug must not hang the run: report it on the flow
-                done.put((i, Result(flows[i], Outcome(Verdict.UNREACHABLE, f"probe error: {exc}"))))
+                failed = Outcome(Verdict.UNREACHABLE, f"probe error: {exc!r}")
+                done.put((i, Result(flows[i], failed, overrides.route(flows[i]))))
 
     for n in range(min(settings.parallel, len(pending))):
         threading.Thread(target=work, name=f"korefw-probe-{n}", daemon=True).start()
@@ -191,7 +192,9 @@ def run_probe(
             break
         waiting.discard(i)
         results[i] = result or Result(
-            flows[i], Outcome(Verdict.NOT_RUN, "--deadline reached before its turn")
+            flows[i],
+            Outcome(Verdict.NOT_RUN, "--deadline reached before its turn"),
+            overrides.route(flows[i]),
         )
     for i in waiting:
         verdict, why = (
