@@ -177,3 +177,35 @@ def test_diff_pairs_the_resources_once(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(calls) == 1  # counts and hazards share one pairing of the resources
     assert d.resources == steps.count_changes(old, new)
     assert d.hazards == [h.line() for h in apply_hazards(old, new)]
+
+
+def _same(type_: str, name: str, inputs: dict, id_: str) -> dict:
+    """A ``same`` step as a real preview prints it: the new state without id or outputs
+    (``step_generator.go``), the old one with them (``SameStep.Apply`` copies the id later)."""
+    s = step(type_, name, inputs)
+    new = s["newState"]
+    del new["id"]
+    return {"op": "same", "urn": s["urn"], "oldState": {**new, "id": id_, "outputs": inputs},
+            "newState": new}  # fmt: skip
+
+
+def test_an_nsg_rule_by_literal_name_is_in_korefws_nsg_and_its_deny_applies() -> None:
+    """Without propertyDependencies, a SecurityRule names its NSG by resource group and name
+    (any case, as Azure compares them); it is a rule of that NSG, so korefw's closing Deny
+    (priority 4000) covers one after it."""
+    nsg = {"resourceGroupName": "rg", "networkSecurityGroupName": "nsg-kore", "securityRules": [
+        nsg_rule("stun", 1100, "Allow", "Udp", ["3478"], ["13.115.244.0/27"]),
+        nsg_rule("deny-rest", 4000, "Deny", "*", ["*"], ["*"]),
+    ]}  # fmt: skip
+    ssh = {**nsg_rule("ssh", 4001, "Allow", "Tcp", ["22"], ["198.51.100.0/24"]),
+           "networkSecurityGroupName": "NSG-Kore", "resourceGroupName": "RG"}  # fmt: skip
+    doc = {"steps": [_same(NSG, "nsg", nsg, "/subscriptions/s/resourceGroups/rg/x"),
+                     _same(RULE, "ssh", ssh, "/subscriptions/s/x/securityRules/ssh")]}
+    reading = read_plan(doc)
+    assert reading.groups("azure") == [urn(NSG, "nsg")] and not reading.notes
+    udp_stun = RULES.filter(sections=["STUN"])
+    assert verify(doc, udp_stun).render().splitlines() == [
+        "FAIL: azure: 1 group(s)", "  missing tcp 3478 → 13.115.244.0/27"]
+    ssh["priority"] = 900  # before the Deny: an extra flow of korefw's NSG
+    result = verify(doc, udp_stun)
+    assert "  extra   tcp 22 → 198.51.100.0/24" in result.render().splitlines()

@@ -194,40 +194,34 @@ def _to_json(
     }
 
 
-_STYLE = {"open": "green", "unverifiable": "yellow", "not-run": "yellow"}
-
-
 def _print_table(plan: ProbePlan, results: list[Result]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from .table import Column, printable, render
 
-    console = Console(highlight=False)
-    rules = plan.rules
-    console.print(
-        f"[bold]{rules.region or rules.source}[/bold]: {len(results)} flows, "
-        f"{len(plan.probed())} probed"
+    columns = (
+        Column("Verdict"),
+        Column("Protocol"),
+        Column("Port"),
+        Column("Destination"),
+        Column("Check"),
+        Column("Detail"),
+        Column("Line", right=True),
     )
-    table = Table(expand=False)
-    for name in ("Verdict", "Protocol", "Port", "Destination", "Check", "Detail", "Line"):
-        table.add_column(name, overflow="fold", justify="right" if name == "Line" else "left")
+    rows = []
     for r in results:
-        verdict = r.outcome.verdict.value
         dest = r.flow.target
-        if r.flow.target != r.flow.destination:
+        if r.flow.destination not in (dest, f"{dest}/32", f"{dest}/128"):
             dest += f"\n(of {r.flow.destination})"
         if r.routed:
             dest += f"\n→ {r.routed} (override)"
-        port = str(r.flow.port) if r.flow.check.value != "none" else r.flow.ports
-        table.add_row(
-            f"[{_STYLE.get(verdict, 'red')}]{verdict}[/]",
-            r.flow.protocol.value,
-            port if r.flow.ports == port else f"{port}\n(of {r.flow.ports})",
-            dest,
-            r.flow.check.value,
-            r.outcome.detail,
-            str(r.flow.rule.origin.line),
-        )
-    console.print(table)
+        probed = r.flow.check.value != "none"
+        port = str(r.flow.port) if probed else r.flow.ports
+        if port != r.flow.ports:
+            port += f"\n(of {r.flow.ports})"
+        rows.append((r.outcome.verdict.value, r.flow.protocol.value, port, dest,
+                     r.flow.check.value, r.outcome.detail, str(r.flow.rule.origin.line)))
+    rules = plan.rules
+    title = f"{rules.region or rules.source}: {len(results)} flows, {len(plan.probed())} probed"
+    print(render(printable(title), columns, rows))
     counts = Counter(r.outcome.verdict.value for r in results)
-    console.print(", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
-    console.print(_sampling_text(plan))
+    print(", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
+    print(_sampling_text(plan))

@@ -23,13 +23,14 @@ arithmetic, the same as ``korefw verify``'s. Deny rules never widen anything.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..rules.allowset import AllowSet, Box, Interval
 from .rulefields import (
     AWS_EGRESS,
+    AWS_PREFIX_LIST,
     AWS_SG,
     AWS_SG_RULE,
     AZ_NSG,
@@ -175,30 +176,35 @@ def stack_findings(
       or NSG that korefw created, is out of band: korefw's groups hold only korefw's rules.
     """
     lists = prefix_list_cidrs(
-        (ResourceView(r.type, r.urn, r.props, r.property_dependencies) for r in resources),
+        (ResourceView(r.type, r.urn, r.props, r.property_dependencies, _id(r)) for r in resources),
         strict=False,
     )
     korefw_groups = {
         r.urn for r in resources if r.type in (AWS_SG, AZ_NSG) and managed_by_korefw(r.urn)
     }
+    by_key = _group_keys(resources)
+    list_ids = _ids(r for r in resources if r.type == AWS_PREFIX_LIST)
     out: list[Finding] = []
     for res in resources:
         managed = managed_by_korefw(res.urn)
-        for key in ("securityGroupId", "networkSecurityGroupName"):
-            for group in res.property_dependencies.get(key, ()):
-                if (
-                    group in korefw_groups
-                    and not managed
-                    and resource_rules(res.type, res.urn, res.props)
-                ):
-                    out.append(
-                        Finding(
-                            res.urn,
-                            f"out-of-band rule on {group.rsplit('::', 1)[-1]!r}, which korefw "
-                            "created: add egress to Kore through korefw's own options instead",
-                        )
+        if not managed and resource_rules(res.type, res.urn, res.props):
+            for group in sorted(_attached_groups(res, by_key) & korefw_groups):
+                out.append(
+                    Finding(
+                        res.urn,
+                        f"out-of-band rule on {group.rsplit('::', 1)[-1]!r}, which korefw "
+                        "created: add egress to Kore through korefw's own options instead",
                     )
+                )
         deps = [u for u in res.property_dependencies.get("prefixListId", ()) if u in lists]
+        literal = res.props.get("prefixListId")
+        if not deps and isinstance(literal, str) and literal in list_ids:
+            if len(list_ids[literal]) > 1:
+                out.append(Finding(res.urn, f"prefix list id {literal} is held by more than "
+                                   "one prefix list, so which entries apply cannot be "
+                                   "decided"))  # fmt: skip
+                continue
+            deps = [u for u in list_ids[literal] if u in lists]
         if not deps:
             continue
         cidrs = tuple(c for u in deps for c in lists[u])
@@ -213,6 +219,61 @@ def stack_findings(
                     for m in rule_findings(resolved, allowed, region)
                 ]
     return out
+
+
+def _id(r: StackResource) -> str | None:
+    """A resource's id when known: ``id`` is among its outputs, which are the properties a
+    stack policy sees (``AnalyzeResources`` in pkg/resource/deploy/step_generator.go)."""
+    rid = r.props.get("id")
+    return rid if isinstance(rid, str) and rid and rid not in UNKNOWN else None
+
+
+def _ids(resources: Iterable[StackResource]) -> dict[str, list[str]]:
+    """Id -> URNs of the resources holding it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for r in resources:
+        if (rid := _id(r)) is not None:
+            out[rid].append(r.urn)
+    return out
+
+
+def _group_keys(resources: Sequence[StackResource]) -> dict[tuple[str, ...], list[str]]:
+    """How a rule can name a group literally -> the groups' URNs.
+
+    AWS: ``("aws", id)``. Azure: ``("azure", resource group, NSG name)``, both lower case
+    (Azure names are case-insensitive), the resource group from the NSG's inputs or its
+    ARM id (``/resourceGroups/RG/.../networkSecurityGroups/NAME``).
+    """
+    out: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for rid, urns in _ids(r for r in resources if r.type == AWS_SG).items():
+        out[("aws", rid)] += urns
+    for r in resources:
+        if r.type != AZ_NSG:
+            continue
+        arm = str(r.props.get("id") or "").split("/")
+        low = [p.lower() for p in arm]
+        rg = r.props.get("resourceGroupName") or (
+            arm[low.index("resourcegroups") + 1] if "resourcegroups" in low[:-1] else ""
+        )
+        for name in (r.props.get("name"), r.props.get("networkSecurityGroupName")):
+            if isinstance(name, str) and name and isinstance(rg, str) and rg:
+                out[("azure", rg.lower(), name.lower())].append(r.urn)
+    return out
+
+
+def _attached_groups(res: StackResource, by_key: Mapping[tuple[str, ...], list[str]]) -> set[str]:
+    """The groups a rule resource is attached to: through ``propertyDependencies``, or by the
+    group's literal id (AWS) or resource group and name (Azure) without them."""
+    groups: set[str] = set()
+    for key in ("securityGroupId", "networkSecurityGroupName"):
+        groups.update(res.property_dependencies.get(key, ()))
+    sg, nsg = res.props.get("securityGroupId"), res.props.get("networkSecurityGroupName")
+    if res.type in (AWS_EGRESS, AWS_SG_RULE) and isinstance(sg, str):
+        groups.update(by_key.get(("aws", sg), ()))
+    if res.type == AZ_RULE and isinstance(nsg, str):
+        rg = str(res.props.get("resourceGroupName") or "").lower()
+        groups.update(by_key.get(("azure", rg, nsg.lower()), ()))
+    return groups
 
 
 def closing_deny_findings(resources: Sequence[StackResource]) -> list[Finding]:
