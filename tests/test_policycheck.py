@@ -67,7 +67,8 @@ def test_every_aws_form_is_read() -> None:
         ((3478, 3478),),
         ("13.115.244.0/27", "prefix-list:pl-1"),
     )
-    rule = {"type": "egress", "protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["x"]}
+    rule = {"type": "egress", "protocol": "-1", "fromPort": 0, "toPort": 0,
+            "cidrBlocks": ["10.0.0.0/8"]}  # fmt: skip
     [r] = pc.resource_rules(AWS_SG_RULE, "u", rule)
     assert r.l4 is None and r.ports == ((0, 65535),)
     assert pc.resource_rules(AWS_SG_RULE, "u", {**rule, "type": "ingress"}) == []
@@ -211,14 +212,34 @@ def _nsg_rule(access: str, priority: int, dest: str) -> dict[str, object]:
     }
 
 
+def _deny(priority: int, dest: str, **fields: object) -> dict[str, object]:
+    """A closing Deny rule (all protocols and ports from every source), as korefw plans it."""
+    return {**_nsg_rule("Deny", priority, dest), "protocol": "*", "destinationPortRange": "*",
+            "sourceAddressPrefix": "VirtualNetwork", "sourcePortRange": "*", **fields}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("extra", "flagged"),
     [
         ([], True),
-        ([_nsg_rule("Deny", 1999, "Internet")], False),
-        ([_nsg_rule("Deny", 1999, "*")], False),
-        ([_nsg_rule("Deny", 900, "Internet")], True),  # before the Allow rules: closes nothing
-        ([_nsg_rule("Deny", 1999, "10.0.0.0/8")], True),  # denies too little
+        ([_deny(1999, "Internet")], False),
+        ([_deny(1999, "*", sourceAddressPrefix="*")], False),
+        ([_deny(1999, "0.0.0.0/0"), _deny(2000, "::/0")], False),  # both families, two rules
+        ([_deny(900, "Internet")], True),  # before the Allow rules: closes nothing
+        ([_deny(1999, "10.0.0.0/8")], True),  # denies too little
+        # One port, one protocol, one source, one family: each leaves other egress open.
+        ([_nsg_rule("Deny", 1999, "Internet")], True),
+        ([_deny(1999, "Internet", destinationPortRange="443")], True),
+        ([_deny(1999, "Internet", protocol="Tcp")], True),
+        ([_deny(1999, "Internet", sourceAddressPrefix="10.1.2.3/32")], True),
+        ([_deny(1999, "Internet", sourceAddressPrefix=None, sourceAddressPrefixes=["10.0.0.0/8"])],
+         True),
+        ([_deny(1999, "Internet", sourcePortRange="1024-65535")], True),
+        ([_deny(1999, "Internet", sourceApplicationSecurityGroups=[{"id": "/asg/a"}])], True),
+        ([_deny(1999, "Internet", destinationApplicationSecurityGroups=[{"id": "/asg/b"}])],
+         True),
+        ([_deny(1999, "0.0.0.0/0")], True),
+        ([_deny(1999, "::/0")], True),
     ],
 )
 def test_closing_deny(extra: list[dict[str, object]], flagged: bool) -> None:
@@ -309,7 +330,12 @@ def test_nsg_keywords_any_case_strict_names_a_bad_one(
     with pytest.raises(DocumentError, match=rf"urn:r: {key}: expected .* or "):
         f = Fields("urn:r", bad)
         azure_rule(f, "g", 1000, "n") if key == "access" else azure_position(f, "n")
-    lenient = Fields("urn:r", bad, strict=False)
-    got = azure_rule(lenient, "g", 1000, "n").access if key == "access" else (
-        azure_position(lenient, "n")[0])  # fmt: skip
-    assert got == "sideways"  # lenient (policy): kept as written
+    # Lenient (policy) refuses it too, and the pack reports it instead of skipping the rule.
+    with pytest.raises(DocumentError, match=rf"urn:r: {key}: expected .* or "):
+        f = Fields("urn:r", bad, strict=False)
+        azure_rule(f, "g", 1000, "n") if key == "access" else azure_position(f, "n")
+    urn = f"{STACK}korefw:azure:EgressNetworkSecurityGroup${AZ_NSG}::n"
+    [finding] = pc.resource_findings(AZ_NSG, urn, {"securityRules": [bad]}, JP, "jp",
+                                     "korefw-managed")  # fmt: skip
+    assert finding.message == f"cannot be checked: securityRules[0].{key}: expected " + (
+        "Allow or Deny" if key == "access" else "Inbound or Outbound") + " (got 'sideways')"
