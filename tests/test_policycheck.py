@@ -339,3 +339,102 @@ def test_nsg_keywords_any_case_strict_names_a_bad_one(
                                      "korefw-managed")  # fmt: skip
     assert finding.message == f"cannot be checked: securityRules[0].{key}: expected " + (
         "Allow or Deny" if key == "access" else "Inbound or Outbound") + " (got 'sideways')"
+
+
+# ------------------------------------------------- odd values: a finding, never a crash
+
+#: Scalars and shapes the engine can hand a policy pack for a property: strings a user
+#: typed, JSON numbers (floats through the gRPC Struct), booleans, lists and objects.
+ODD = st.one_of(
+    st.sampled_from(["443,8443", "nan", "inf", "-inf", "", " ", "²", "44³", "٤٤٣", "0x1bb",
+                     "1e3", " 443", "443 ", "Allow ", " Tcp", "*", "-1", "65536", "any",
+                     "13.115.244.0/255.255.255.224", "13.115.244.0/0.0.0.31", "13.115.244.0/27 ",
+                     "::/0", "0.0.0.0/0", "Internet", "[secret]", "ingress"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.text(max_size=12),
+    st.lists(st.one_of(st.integers(), st.text(max_size=4), st.lists(st.integers(), max_size=2)),
+             max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)  # fmt: skip
+
+_BASE_AWS = {**_egress("13.115.244.0/27"), "securityGroupId": "sg-1"}  # tcp 443: Kore's
+_BASE_AZ = {**_nsg_rule("Allow", 1000, "13.115.244.0/27"), "sourceAddressPrefix": "*",
+            "sourcePortRange": "*"}  # fmt: skip
+_PL_T = "aws:ec2/managedPrefixList:ManagedPrefixList"
+_ENTRY_T = "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry"
+
+
+def _same(key: str, value: object, base: object) -> bool:
+    """``value`` is a spelling of ``base`` that allows nothing more (so may pass)."""
+    if key in ("fromPort", "toPort", "priority"):
+        number = None if isinstance(value, bool) else value
+        if isinstance(value, str) and value.isascii() and value.lstrip("-").isdigit():
+            number = int(value)
+        if key == "priority":  # any whole number: a priority never widens a rule
+            return isinstance(number, int | float) and float(number).is_integer()
+        return number == base
+    if not isinstance(value, str):
+        return False
+    if key in ("ipProtocol", "protocol"):
+        return value.lower() in ("tcp", "6")
+    if key in ("access", "direction"):
+        return value.lower() in ("allow", "deny", "outbound", "inbound")
+    if key == "destinationPortRange":
+        return value == base
+    if key == "cidrIpv4" and value == "":
+        return True  # an unset string as some provider states write it: no destination
+    try:  # an address inside the base's
+        return ipaddress.ip_network(value).subnet_of(ipaddress.ip_network(str(base)))
+    except (ValueError, TypeError):
+        return False
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    case=st.sampled_from([(AWS_EGRESS, k) for k in ("ipProtocol", "fromPort", "toPort",
+                                                    "cidrIpv4")]
+                         + [(AZ_NSG, k) for k in ("access", "direction", "priority", "protocol",
+                                                  "destinationPortRange",
+                                                  "destinationAddressPrefix")]
+                         + [(_ENTRY_T, "cidr")]),
+    value=ODD,
+    scope=st.sampled_from(pc.SCOPES),
+)  # fmt: skip
+def test_the_pack_never_raises_and_never_passes_an_odd_value(
+    case: tuple[str, str], value: object, scope: pc.Scope
+) -> None:
+    """Any value in a deciding field of a korefw-managed rule inside Kore's rules: every
+    policy answers (no exception), and passes only a spelling that allows nothing more."""
+    type_, key = case
+    nsg = f"{STACK}korefw:azure:EgressNetworkSecurityGroup${AZ_NSG}::n"
+    pl = f"{STACK}korefw:aws:DestinationPrefixLists${_PL_T}::p"
+    if type_ == AWS_EGRESS:
+        resources = [pc.StackResource(AWS_EGRESS, KOREFW_RULE, {**_BASE_AWS, key: value})]
+        base = _BASE_AWS[key]
+    elif type_ == AZ_NSG:
+        rule = {**_BASE_AZ, key: value}
+        resources = [pc.StackResource(AZ_NSG, nsg, {"securityRules": [rule]})]
+        base = _BASE_AZ[key]
+    else:  # a prefix list entry, reached by korefw's rule through the list
+        rule = {**_egress(""), "prefixListId": "pl-1"}
+        del rule["cidrIpv4"]
+        resources = [
+            pc.StackResource(_PL_T, pl, {"entries": []}),
+            pc.StackResource(
+                _ENTRY_T, f"{STACK}{_ENTRY_T}::e", {"cidr": value}, {"prefixListId": [pl]}
+            ),
+            pc.StackResource(AWS_EGRESS, KOREFW_RULE, rule, {"prefixListId": [pl]}),
+        ]
+        base = "13.115.244.0/27"
+    found = [
+        f
+        for r in resources
+        for f in pc.resource_findings(r.type, r.urn, r.props, JP, "jp", scope)
+    ]
+    found += pc.stack_findings(resources, JP, "jp", scope)
+    pc.closing_deny_findings(resources)  # advisory: answers, whatever it says
+    assert all(isinstance(f, pc.Finding) and f.message for f in found)
+    if not found:
+        assert _same(key, value, base), (key, value)
