@@ -274,6 +274,17 @@ def test_prefix_list_entries_resolve_through_property_dependencies() -> None:
     )
     [f] = pc.stack_findings([*resources, added], JP, "jp", "korefw-managed")
     assert f.urn == KOREFW_RULE and "10.1.0.0/16" in f.message
+    # An entry the reader refuses is a finding when korefw's list or rule depends on it ...
+    bad = pc.StackResource(added.type, entry_urn, {"cidr": "13.115.244.0/255.255.255.224"},
+                           {"prefixListId": [pl_urn]})  # fmt: skip
+    [f] = pc.stack_findings([*resources, bad], JP, "jp", "korefw-managed")
+    assert (f.urn, f.message) == (entry_urn, "cannot be checked: cidr: expected a CIDR (got "
+                                  "'13.115.244.0/255.255.255.224')")  # fmt: skip
+    # ... and none of the pack's business on a list korefw neither manages nor uses.
+    other = f"{STACK}{pl_t}::theirs"
+    foreign = pc.StackResource(bad.type, bad.urn, bad.props, {"prefixListId": [other]})
+    assert pc.stack_findings([*resources, foreign], JP, "jp", "korefw-managed") == []
+    assert len(pc.stack_findings([*resources, foreign], JP, "jp", "kore-addresses")) == 1
 
 
 _CIDRS = st.lists(

@@ -215,6 +215,8 @@ def stack_findings(
       (unless its ports are already wider, which the resource policy reports).
     - An egress rule or NSG rule that korefw does not manage, attached to a security group
       or NSG that korefw created, is out of band: korefw's groups hold only korefw's rules.
+    - A prefix list entry the reader refuses, in a list korefw manages or a korefw rule uses
+      (any list, in scope ``kore-addresses``): the list cannot be shown to stay within.
     """
     unread: list[DocumentError] = []
     lists = prefix_list_cidrs(
@@ -225,9 +227,7 @@ def stack_findings(
     korefw_groups = {
         r.urn for r in resources if r.type in (AWS_SG, AZ_NSG) and managed_by_korefw(r.urn)
     }
-    # A prefix list entry the reader refuses: the list cannot be shown to stay within.
-    out = [Finding(e.where.split(": ", 1)[0] if e.where else "", f"cannot be checked: {e}")
-           for e in unread]  # fmt: skip
+    out = _unread_entries(resources, unread, scope)
     for res in resources:
         managed = managed_by_korefw(res.urn)
         rules, why = read_rules(res.type, res.urn, res.props)
@@ -255,6 +255,21 @@ def stack_findings(
                     Finding(res.urn, f"through its prefix list: {m}")
                     for m in rule_findings(resolved, allowed, region)
                 ]
+    return out
+
+
+def _unread_entries(
+    resources: Sequence[StackResource], unread: Sequence[DocumentError], scope: Scope
+) -> list[Finding]:
+    """Findings for refused prefix list entries whose list is in scope."""
+    deps = {r.urn: r.property_dependencies.get("prefixListId", ()) for r in resources}
+    used = {u for r in resources if managed_by_korefw(r.urn) for u in deps[r.urn]}
+    out: list[Finding] = []
+    for exc in unread:
+        urn = (exc.where or "").split(": ", 1)[0]  # where: "URN: field"
+        lists = {urn, *deps.get(urn, ())}
+        if scope == "kore-addresses" or any(managed_by_korefw(u) or u in used for u in lists):
+            out.append(Finding(urn, f"cannot be checked: {str(exc).removeprefix(urn + ': ')}"))
     return out
 
 

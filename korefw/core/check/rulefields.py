@@ -303,16 +303,18 @@ def _aws_cidrs(f: Fields, *keys: str) -> list[str]:
     out: list[str] = []
     for key in keys:
         many = key.endswith("Blocks")
-        values = f.strings(key) if many else ([f.text(key)] if f.get(key) else [])
+        value = f.get(key)
+        # "" is how some provider states leave an unset string; any other value is read
+        values = f.strings(key) if many else ([] if value in (None, "") else [f.text(key)])
         version = 6 if "6" in key else 4
-        for value in values:
-            if not f.strict and value in PREVIEW_UNKNOWNS:
-                out.append(value)
+        for text in values:
+            if not f.strict and text in PREVIEW_UNKNOWNS:
+                out.append(text)
                 continue
-            net = parse_cidr(value)
+            net = parse_cidr(text)
             if net is None or net.version != version:
-                raise f.bad(key, f"expected an IPv{version} CIDR", value)
-            out.append(value)
+                raise f.bad(key, f"expected an IPv{version} CIDR", text)
+            out.append(text)
     return out
 
 
