@@ -9,15 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from korefw.core.check import policycheck as pc
+from korefw.core.check.nsgfields import azure_position, azure_rule
 from korefw.core.check.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE, AZ_NSG, AZ_RULE
 from korefw.core.check.pulumidoc import DocumentError
-from korefw.core.check.rulefields import (
-    Fields,
-    ResourceView,
-    azure_position,
-    azure_rule,
-    prefix_list_cidrs,
-)
+from korefw.core.check.rulefields import Fields, ResourceView, prefix_list_cidrs
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules.allowset import AllowSet
+from .nsgfields import azure_position, azure_rule, closing_gaps
 from .pulumidoc import (
     SECRET,
     UNKNOWN_VALUES,
@@ -44,9 +45,6 @@ from .rulefields import (
     Fields,
     ResourceView,
     aws_rule,
-    azure_position,
-    azure_rule,
-    closing_gaps,
     prefix_list_cidrs,
 )
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..rules.allowset import AllowSet, Box, Interval
+from .nsgfields import azure_position, azure_rule, closing_gaps
 from .rulefields import (
     AWS_EGRESS,
     AWS_SG,
@@ -47,9 +48,6 @@ from .rulefields import (
     Fields,
     ResourceView,
     aws_rule,
-    azure_position,
-    azure_rule,
-    closing_gaps,
     prefix_list_cidrs,
 )
 from .rulefields import PREVIEW_UNKNOWNS as UNKNOWN

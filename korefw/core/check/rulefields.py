@@ -1,5 +1,8 @@
 """One reader for the rule properties of a single cloud resource, for every check.
 
+This module holds the rule model, typed field access and the AWS forms; :mod:`.nsgfields`
+reads Azure NSG rules with the same :class:`Fields`.
+
 ``korefw verify``/``diff`` (:mod:`.planread`) and the policy pack (:mod:`.policycheck`)
 read the same AWS and Azure properties into :class:`EffectiveRule`. They differ only in
 what an undecidable value means, so that is the one parameter, ``strict``:
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from ..rules.addresses import IPNetwork
-from ..rules.allowset import AllowSet, Box, Interval
+from ..rules.allowset import Box, Interval
 from .pulumidoc import SECRET, UNKNOWN_VALUES, DocumentError
 
 AWS_EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
@@ -66,19 +69,10 @@ _ALL_PORTS: Interval = (0, 65535)
 _V4_ALL = (0, 2**32 - 1)
 _V6_ALL = (0, 2**128 - 1)
 _AZ_ANY = {"*", "internet", "any"}
-_ACCESS = {"allow": "Allow", "deny": "Deny"}
-_DIRECTION = {"inbound": "Inbound", "outbound": "Outbound"}
 _L4 = {"tcp": "tcp", "udp": "udp", "6": "tcp", "17": "udp"}
-#: AWS protocols whose fromPort/toPort are an ICMP type and code (-1: all), not ports.
-_ICMP = {"icmp", "1", "icmpv6", "58"}
-#: Azure sources that hold every packet a VM sends: ``*``, and ``VirtualNetwork`` (a VM's
-#: source address is always in its virtual network's address space).
-_ANY_SOURCE = {"*", "virtualnetwork"}
 _INTEGER = re.compile(r"-?[0-9]+")
-_PORT_RANGE = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
 #: What an IP address or CIDR may be spelled with; anything else is a service tag.
 _ADDRESS = re.compile(r"[0-9A-Fa-f:.]+(?:/[0-9]{1,3})?")
-_LOOKS_LIKE_ADDRESS = re.compile(r"[0-9.]+(?:/.*)?|.*[:/].*")
 
 
 @dataclass(frozen=True)
@@ -186,7 +180,7 @@ class Fields:
         value = self.get(key)
         if value is None:
             return None
-        number = _integer(value)
+        number = whole_number(value)
         if number is None or not -1 <= number <= 65535:
             raise self.bad(key, "expected a port number 0-65535 (or -1)", value)
         return number
@@ -226,7 +220,7 @@ def _is_unknown(value: Any, strict: bool) -> bool:
     return isinstance(value, str) and value in (UNKNOWN_VALUES if strict else PREVIEW_UNKNOWNS)
 
 
-def _integer(value: Any) -> int | None:
+def whole_number(value: Any) -> int | None:
     """An integer as JSON or the engine writes it (``443``, ``443.0``, ``'443'``); else None."""
     if isinstance(value, bool):
         return None
@@ -398,157 +392,6 @@ def _entry_cidr(f: Fields) -> str | None:
     if parse_cidr(cidr) is None:
         raise f.bad("cidr", "expected a CIDR", cidr)
     return cidr
-
-
-def azure_position(f: Fields, default_name: str) -> tuple[str, int, str]:
-    """An NSG rule's direction, priority and name (``default_name`` when it has none).
-
-    Lenient: a direction not known yet counts as Outbound (so the rule is checked), an
-    absent or unknown priority as 0.
-    """
-    if not f.strict and f.unknown("direction"):
-        direction = "Outbound"
-    else:
-        direction = _word(f, "direction", _DIRECTION, "Inbound or Outbound")
-    name = f.text("name", decides=False) or default_name
-    if not f.strict and (f.get("priority") is None or f.unknown("priority")):
-        return direction, 0, name
-    value = f.get("priority")
-    priority = _integer(value)
-    if priority is None:
-        raise f.bad("priority", "expected an NSG priority number", value)
-    return direction, priority, name
-
-
-def azure_rule(f: Fields, group: str, priority: int, name: str) -> EffectiveRule:
-    """An outbound NSG rule (inline in ``securityRules`` or a ``SecurityRule``).
-
-    Lenient: an access not known yet counts as Allow (so the rule is checked).
-    """
-    if not f.strict and (f.get("access") is None or f.unknown("access")):
-        access = "Allow"
-    else:
-        access = _word(f, "access", _ACCESS, "Allow or Deny")
-    proto = f.text("protocol")
-    if not proto and f.strict:
-        raise DocumentError("missing protocol", where=f.where("protocol"))
-    dests = f.strings("destinationAddressPrefixes")
-    if f.get("destinationAddressPrefix") is not None:
-        dests.append(f.text("destinationAddressPrefix"))
-    for dest in dests:
-        _azure_prefix(f, "destinationAddressPrefix(es)", dest)
-    return EffectiveRule(
-        "azure", group, f.urn, proto, _azure_port_ranges(f), tuple(dests),
-        f.text("description", decides=False), access, priority, name,
-        _azure_limits(f) if access == "Deny" else (),
-    )  # fmt: skip
-
-
-def _azure_prefix(f: Fields, key: str, prefix: str) -> None:
-    """Refuse an address prefix that is neither a plain CIDR nor a word (``*``, a tag)."""
-    if not f.strict and prefix in PREVIEW_UNKNOWNS:
-        return
-    if not prefix or prefix != prefix.strip():
-        raise f.bad(key, "expected an address prefix, a service tag or *", prefix)
-    if _LOOKS_LIKE_ADDRESS.fullmatch(prefix) and parse_cidr(prefix) is None:
-        raise f.bad(key, "expected a CIDR (prefix length, not a netmask)", prefix)
-
-
-def _azure_limits(f: Fields) -> tuple[str, ...]:
-    """What keeps a Deny from denying every source: ``field 'value'`` texts (empty: none).
-
-    Lenient: a value not known yet limits the rule (it cannot be shown to deny all).
-    """
-    out: list[str] = []
-    for keys, everything in (
-        (("sourceAddressPrefix", "sourceAddressPrefixes"), _ANY_SOURCE),
-        (("sourcePortRange", "sourcePortRanges"), {"*", "0-65535"}),
-    ):
-        values: list[str] = []
-        for key in keys:
-            if not f.strict and f.unknown(key):
-                return (f"{key} not known yet",)
-            if key.endswith("s"):
-                values += f.strings(key)
-            elif f.get(key) is not None:
-                values.append(f.text(key))
-        if values and not any(v.lower() in everything for v in values):
-            out.append(f"{'/'.join(keys)} {', '.join(values)}")
-    for key in ("sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups"):
-        if f.get(key) not in (None, []):
-            out.append(f"{key} (only those groups' members)")
-    return tuple(out)
-
-
-def _word(f: Fields, key: str, words: Mapping[str, str], expected: str) -> str:
-    """A keyword in its canonical spelling (any letter case in the input, no stray spaces)."""
-    text = f.text(key)
-    word = words.get(text.lower())
-    if word is None:
-        raise f.bad(key, f"expected {expected}", f.get(key))
-    return word
-
-
-def _azure_port_ranges(f: Fields) -> tuple[Interval, ...]:
-    """The destination ports; an empty or missing port is refused (lenient: unknown defers)."""
-    ranges = f.strings("destinationPortRanges")
-    single = f.get("destinationPortRange")
-    if single is not None:
-        ranges.append(f.text("destinationPortRange"))
-    elif not ranges and not f.unknown("destinationPortRanges"):
-        raise f.bad("destinationPortRange(s)", "missing destination port (a port, a range or *)")
-    ports: list[Interval] = []
-    for text in ranges:
-        if not f.strict and text in PREVIEW_UNKNOWNS:
-            continue  # not known until the update: nothing to check yet
-        if text == "*":
-            ports.append(_ALL_PORTS)
-            continue
-        match = _PORT_RANGE.fullmatch(text)
-        if not match:
-            raise f.bad("destinationPortRange(s)", "expected a port, a port range or *", text)
-        a, b = int(match[1]), int(match[2] or match[1])
-        if not 0 <= a <= b <= 65535:
-            raise f.bad("destinationPortRange(s)", "port range outside 0-65535", text)
-        ports.append((a, b))
-    return tuple(ports)
-
-
-#: Every TCP and UDP flow, both address families: what a closing Deny must deny.
-_EVERYTHING = AllowSet(
-    Box(p, v, _ALL_PORTS, span) for p in ("tcp", "udp") for v, span in ((4, _V4_ALL), (6, _V6_ALL))
-)
-
-
-def closing_gaps(rules: Iterable[EffectiveRule]) -> list[str] | None:
-    """``None`` when the NSG's Deny rules among ``rules`` deny every other outbound flow
-    (all protocols, ports and addresses of both families, from every source) before
-    Azure's ``AllowInternetOutBound`` (65001); else why each Deny falls short ([] for none).
-    """
-    denies = [r for r in rules if r.access == "Deny"]
-    closing = [r for r in denies if r.protocol == "*" and not r.limits]
-    if not _EVERYTHING - AllowSet(b for r in closing for b in r.boxes()):
-        return None
-    return [f"NSG rule {r.name!r} does not deny all other outbound traffic: "
-            f"{'; '.join(_shortfalls(r))}" for r in denies]  # fmt: skip
-
-
-def _shortfalls(rule: EffectiveRule) -> list[str]:
-    """Why one Deny rule alone does not deny everything."""
-    out = [f"limited by {limit}" for limit in rule.limits]
-    if rule.protocol != "*":
-        out.append(f"protocol {rule.protocol!r} only")
-    left = _EVERYTHING - AllowSet(rule.boxes())
-    for version in (4, 6):
-        family = AllowSet(b for b in _EVERYTHING.boxes() if b.version == version)
-        if not family - left:
-            out.append(f"no IPv{version} destination")
-            left = left - family
-    boxes = list(left.boxes())
-    if boxes:
-        more = f" and {len(boxes) - 2} more" if len(boxes) > 2 else ""
-        out.append("leaves " + "; ".join(str(b) for b in boxes[:2]) + more)
-    return out
 
 
 def _spans(dest: str) -> list[tuple[int, Interval]]:
