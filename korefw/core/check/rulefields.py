@@ -7,8 +7,8 @@ reads Azure NSG rules with the same :class:`Fields`.
 read the same AWS and Azure properties into :class:`EffectiveRule`. They differ only in
 what an undecidable value means, so that is the one parameter, ``strict``:
 
-* strict (verify, diff): a secret, unknown or malformed value that decides the allow set
-  raises :class:`DocumentError` naming the resource and field;
+* strict (verify, diff): a secret or unknown value that decides the allow set raises
+  :class:`DocumentError` naming the resource and field;
 * lenient (policy, on preview properties): unknown values stay as Pulumi's sentinels (an
   unknown port makes the rule's ports empty: nothing to check yet).
 
@@ -84,7 +84,7 @@ class EffectiveRule:
     urn: str
     protocol: str  # as written: tcp, udp, -1, Tcp, *, ...
     ports: tuple[Interval, ...]
-    destinations: tuple[str, ...]  # CIDRs, or an unresolved reference
+    destinations: tuple[str, ...]  # CIDRs, tags, or a prefix-list:/security-group: reference
     description: str = ""
     access: str = "Allow"  # Allow | Deny (any letter case in the input)
     priority: int = 0
