@@ -329,6 +329,23 @@ def test_out_of_band_rule_on_korefws_security_group(pack, plans) -> None:  # typ
         assert "out-of-band" in d.message and sg["urn"].rsplit("::", 1)[-1] in d.message
 
 
+def test_out_of_band_rule_on_korefws_security_group_by_literal_id(pack, plans) -> None:  # type: ignore[no-untyped-def]
+    """No propertyDependencies: the rule names the group by its id, which AnalyzeStack sees
+    among the group's outputs (``AnalyzeResources`` in pkg/resource/deploy/step_generator.go)."""
+    states = copy.deepcopy(plans["example-jp-aws"])
+    sg = find(states, "securityGroup:SecurityGroup")
+    sg["inputs"]["id"] = "sg-0aaaaaaaaaaaaaaaa"  # as in its outputs
+    rogue = _out_of_band("example-jp-aws", "198.51.100.0/24")
+    assert "securityGroupId" not in (rogue.get("propertyDependencies") or {})
+    for scope in ("korefw-managed", "kore-addresses"):
+        configure(pack, region="jp", scope=scope)
+        [d] = mandatory(analyze(pack, [*states, rogue]))
+        assert (d.policyName, d.urn) == (STACK_POLICY, rogue["urn"])
+        assert "out-of-band" in d.message
+    rogue["inputs"]["securityGroupId"] = "sg-0bbbbbbbbbbbbbbbb"  # another group: not korefw's
+    assert mandatory(analyze(pack, [*states, rogue])) == []
+
+
 def test_widened_prefix_list_entry_is_caught_through_the_rules(pack, plans) -> None:  # type: ignore[no-untyped-def]
     configure(pack, region="de")
     states = copy.deepcopy(plans["example-de-both"])

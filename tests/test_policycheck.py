@@ -444,3 +444,55 @@ def test_the_pack_never_raises_and_never_passes_an_odd_value(
     assert all(isinstance(f, pc.Finding) and f.message for f in found)
     if not found:
         assert _same(key, value, base), (key, value)
+
+
+SG_URN = f"{STACK}korefw:aws:EgressSecurityGroup$aws:ec2/securityGroup:SecurityGroup::kore"
+NSG_URN = (f"{STACK}korefw:azure:EgressNetworkSecurityGroup$"
+           "azure-native:network:NetworkSecurityGroup::kore")  # fmt: skip
+NSG_ID = ("/subscriptions/0000/resourceGroups/RG-Net/providers/Microsoft.Network/"
+          "networkSecurityGroups/nsg-kore")  # fmt: skip
+
+
+def _stack_with(rule: pc.StackResource) -> list[pc.StackResource]:
+    return [
+        pc.StackResource(AWS_SG, SG_URN, {"id": "sg-1", "vpcId": "vpc-1"}),
+        pc.StackResource(AZ_NSG, NSG_URN, {"id": NSG_ID, "name": "nsg-kore"}),
+        rule,
+    ]
+
+
+@pytest.mark.parametrize(("type_", "props", "group"), [
+    (AWS_EGRESS, {"securityGroupId": "sg-1", **_egress("198.51.100.0/24")}, "kore"),
+    (AWS_SG_RULE, {"type": "egress", "securityGroupId": "sg-1", "protocol": "tcp",
+                   "fromPort": 22, "toPort": 22, "cidrBlocks": ["198.51.100.0/24"]}, "kore"),
+    (AZ_RULE, {"resourceGroupName": "rg-net", "networkSecurityGroupName": "NSG-kore",
+               "direction": "Outbound", "access": "Allow", "protocol": "Tcp", "priority": 200,
+               "destinationAddressPrefix": "198.51.100.0/24", "destinationPortRange": "22"},
+     "kore"),
+])  # fmt: skip
+def test_a_rule_on_korefws_group_by_literal_id_is_out_of_band(
+    type_: str, props: dict[str, object], group: str
+) -> None:
+    """Without propertyDependencies the rule still names korefw's group: by id (AWS), or by
+    resource group and name, any case, the resource group read from the NSG's ARM id."""
+    rule = pc.StackResource(type_, f"{STACK}{type_}::mine", props)
+    for scope in pc.SCOPES:
+        [f] = pc.stack_findings(_stack_with(rule), JP, "jp", scope)
+        assert f.urn == rule.urn and f"out-of-band rule on {group!r}" in f.message
+    other = dict(props, securityGroupId="sg-2", networkSecurityGroupName="nsg-other")
+    assert pc.stack_findings(_stack_with(pc.StackResource(type_, rule.urn, other)), JP, "jp",
+                             "kore-addresses") == []  # fmt: skip
+
+
+def test_a_rule_through_a_prefix_list_by_literal_id() -> None:
+    pl_urn = f"{STACK}korefw:aws:EgressSecurityGroup$aws:ec2/managedPrefixList:ManagedPrefixList::s"
+    wide = pc.StackResource("aws:ec2/managedPrefixList:ManagedPrefixList", pl_urn,
+                            {"id": "pl-1", "entries": [{"cidr": "13.115.244.0/26"}]})  # fmt: skip
+    rule = pc.StackResource(AWS_EGRESS, KOREFW_RULE, {
+        "securityGroupId": "sg-1", "ipProtocol": "udp", "fromPort": 3478, "toPort": 3478,
+        "prefixListId": "pl-1"})  # fmt: skip
+    [f] = pc.stack_findings([wide, rule], JP, "jp", "korefw-managed")
+    assert f.urn == KOREFW_RULE and "through its prefix list" in f.message
+    twin = pc.StackResource(wide.type, pl_urn + "-twin", {"id": "pl-1", "entries": []})
+    [f] = pc.stack_findings([wide, twin, rule], JP, "jp", "korefw-managed")
+    assert "held by more than one prefix list" in f.message

@@ -261,3 +261,35 @@ def test_an_odd_value_is_refused_in_one_line_or_not_accepted(key: str, value: ob
     assert result.exit_code in (0, 1, 2)
     if result.exit_code == 0:
         assert _spelling_of(key, value), (key, value, result.render())
+
+
+def _same(type_: str, name: str, inputs: dict, id_: str) -> dict:
+    """A ``same`` step as a real preview prints it: the new state without id or outputs
+    (``step_generator.go``), the old one with them (``SameStep.Apply`` copies the id later)."""
+    s = step(type_, name, inputs)
+    new = s["newState"]
+    del new["id"]
+    return {"op": "same", "urn": s["urn"], "oldState": {**new, "id": id_, "outputs": inputs},
+            "newState": new}  # fmt: skip
+
+
+def test_an_nsg_rule_by_literal_name_is_in_korefws_nsg_and_its_deny_applies() -> None:
+    """Without propertyDependencies, a SecurityRule names its NSG by resource group and name
+    (any case, as Azure compares them); it is a rule of that NSG, so korefw's closing Deny
+    (priority 4000) covers one after it."""
+    nsg = {"resourceGroupName": "rg", "networkSecurityGroupName": "nsg-kore", "securityRules": [
+        nsg_rule("stun", 1100, "Allow", "Udp", ["3478"], ["13.115.244.0/27"]),
+        nsg_rule("deny-rest", 4000, "Deny", "*", ["*"], ["*"]),
+    ]}  # fmt: skip
+    ssh = {**nsg_rule("ssh", 4001, "Allow", "Tcp", ["22"], ["198.51.100.0/24"]),
+           "networkSecurityGroupName": "NSG-Kore", "resourceGroupName": "RG"}  # fmt: skip
+    doc = {"steps": [_same(NSG, "nsg", nsg, "/subscriptions/s/resourceGroups/rg/x"),
+                     _same(RULE, "ssh", ssh, "/subscriptions/s/x/securityRules/ssh")]}
+    reading = read_plan(doc)
+    assert reading.groups("azure") == [urn(NSG, "nsg")] and not reading.notes
+    udp_stun = RULES.filter(sections=["STUN"])
+    assert verify(doc, udp_stun).render().splitlines() == [
+        "FAIL: azure: 1 group(s)", "  missing tcp 3478 → 13.115.244.0/27"]
+    ssh["priority"] = 900  # before the Deny: an extra flow of korefw's NSG
+    result = verify(doc, udp_stun)
+    assert "  extra   tcp 22 → 198.51.100.0/24" in result.render().splitlines()

@@ -227,14 +227,16 @@ def _render_options(args: argparse.Namespace) -> Any:
 
 
 def _report_unenforced(rules: RuleSet, options: Any) -> None:
-    from ..core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+    from ..core.plan.aerleon_export import omitted_by_family, one_line, unenforced_fqdn_rules
 
+    # Page text goes to a terminal: one_line keeps escape sequences and line breaks out.
     for r in unenforced_fqdn_rules(rules):
-        eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
-                f"{', '.join(r.fqdns)} {'/'.join(r.protocols)} {','.join(map(str, r.ports))}")
+        eprint(f"not enforced (FQDN destination): {one_line(str(r.origin))}: "
+               f"{one_line(r.describe())}: {', '.join(r.fqdns)} {'/'.join(r.protocols)} "
+               f"{','.join(map(str, r.ports))}")  # fmt: skip
     for r, nets in omitted_by_family(rules, options):
-        eprint(f"not rendered for --family {options.family}: {r.origin}: "
-                f"{', '.join(map(str, nets))}")  # fmt: skip
+        eprint(f"not rendered for --family {options.family}: {one_line(str(r.origin))}: "
+               f"{', '.join(map(str, nets))}")  # fmt: skip
 
 
 def add_export_command(sub: argparse._SubParsersAction) -> None:

@@ -29,7 +29,7 @@ group's members hold: a finding when korefw manages it.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -37,6 +37,7 @@ from ..rules.allowset import AllowSet, Box, Interval
 from .nsgfields import azure_position, azure_rule, closing_gaps
 from .rulefields import (
     AWS_EGRESS,
+    AWS_PREFIX_LIST,
     AWS_SG,
     AWS_SG_RULE,
     AZ_NSG,
@@ -82,8 +83,7 @@ def resource_rules(type_: str, urn: str, props: Mapping[str, Any]) -> list[Effec
 
     ``props`` are the resource's Pulumi properties (camelCase). Prefix-list destinations
     appear as ``prefix-list:ID``; values a preview does not know yet stay as Pulumi's
-    unknown sentinels.
-    Raises :class:`DocumentError` for a value the reader refuses.
+    unknown sentinels. Raises :class:`DocumentError` for a value the reader refuses.
     """
     f = Fields(urn, props, strict=False)
     if type_ == AWS_SG:
@@ -218,28 +218,37 @@ def stack_findings(
     """
     unread: list[DocumentError] = []
     lists = prefix_list_cidrs(
-        (ResourceView(r.type, r.urn, r.props, r.property_dependencies) for r in resources),
+        (ResourceView(r.type, r.urn, r.props, r.property_dependencies, _id(r)) for r in resources),
         strict=False,
         errors=unread,
     )
     korefw_groups = {
         r.urn for r in resources if r.type in (AWS_SG, AZ_NSG) and managed_by_korefw(r.urn)
     }
+    by_key = _group_keys(resources)
+    list_ids = _ids(r for r in resources if r.type == AWS_PREFIX_LIST)
     out = _unread_entries(resources, unread, scope)
     for res in resources:
         managed = managed_by_korefw(res.urn)
         rules, why = read_rules(res.type, res.urn, res.props)
-        for key in ("securityGroupId", "networkSecurityGroupName"):
-            for group in res.property_dependencies.get(key, ()):
-                if group in korefw_groups and not managed and (rules or why):
-                    out.append(
-                        Finding(
-                            res.urn,
-                            f"out-of-band rule on {group.rsplit('::', 1)[-1]!r}, which korefw "
-                            "created: add egress to Kore through korefw's own options instead",
-                        )
+        if not managed and (rules or why):
+            for group in sorted(_attached_groups(res, by_key) & korefw_groups):
+                out.append(
+                    Finding(
+                        res.urn,
+                        f"out-of-band rule on {group.rsplit('::', 1)[-1]!r}, which korefw "
+                        "created: add egress to Kore through korefw's own options instead",
                     )
+                )
         deps = [u for u in res.property_dependencies.get("prefixListId", ()) if u in lists]
+        literal = res.props.get("prefixListId")
+        if not deps and isinstance(literal, str) and literal in list_ids:
+            if len(list_ids[literal]) > 1:
+                out.append(Finding(res.urn, f"prefix list id {literal} is held by more than "
+                                   "one prefix list, so which entries apply cannot be "
+                                   "decided"))  # fmt: skip
+                continue
+            deps = [u for u in list_ids[literal] if u in lists]
         if not deps:
             continue
         cidrs = tuple(c for u in deps for c in lists[u])
@@ -271,13 +280,68 @@ def _unread_entries(
     return out
 
 
+def _id(r: StackResource) -> str | None:
+    """A resource's id when known: ``id`` is among its outputs, which are the properties a
+    stack policy sees (``AnalyzeResources`` in pkg/resource/deploy/step_generator.go)."""
+    rid = r.props.get("id")
+    return rid if isinstance(rid, str) and rid and rid not in UNKNOWN else None
+
+
+def _ids(resources: Iterable[StackResource]) -> dict[str, list[str]]:
+    """Id -> URNs of the resources holding it."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for r in resources:
+        if (rid := _id(r)) is not None:
+            out[rid].append(r.urn)
+    return out
+
+
+def _group_keys(resources: Sequence[StackResource]) -> dict[tuple[str, ...], list[str]]:
+    """How a rule can name a group literally -> the groups' URNs.
+
+    AWS: ``("aws", id)``. Azure: ``("azure", resource group, NSG name)``, both lower case
+    (Azure names are case-insensitive), the resource group from the NSG's inputs or its
+    ARM id (``/resourceGroups/RG/.../networkSecurityGroups/NAME``).
+    """
+    out: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for rid, urns in _ids(r for r in resources if r.type == AWS_SG).items():
+        out[("aws", rid)] += urns
+    for r in resources:
+        if r.type != AZ_NSG:
+            continue
+        arm = str(r.props.get("id") or "").split("/")
+        low = [p.lower() for p in arm]
+        rg = r.props.get("resourceGroupName") or (
+            arm[low.index("resourcegroups") + 1] if "resourcegroups" in low[:-1] else ""
+        )
+        for name in (r.props.get("name"), r.props.get("networkSecurityGroupName")):
+            if isinstance(name, str) and name and isinstance(rg, str) and rg:
+                out[("azure", rg.lower(), name.lower())].append(r.urn)
+    return out
+
+
+def _attached_groups(res: StackResource, by_key: Mapping[tuple[str, ...], list[str]]) -> set[str]:
+    """The groups a rule resource is attached to: through ``propertyDependencies``, or by the
+    group's literal id (AWS) or resource group and name (Azure) without them."""
+    groups: set[str] = set()
+    for key in ("securityGroupId", "networkSecurityGroupName"):
+        groups.update(res.property_dependencies.get(key, ()))
+    sg, nsg = res.props.get("securityGroupId"), res.props.get("networkSecurityGroupName")
+    if res.type in (AWS_EGRESS, AWS_SG_RULE) and isinstance(sg, str):
+        groups.update(by_key.get(("aws", sg), ()))
+    if res.type == AZ_RULE and isinstance(nsg, str):
+        rg = str(res.props.get("resourceGroupName") or "").lower()
+        groups.update(by_key.get(("azure", rg, nsg.lower()), ()))
+    return groups
+
+
 def closing_deny_findings(resources: Sequence[StackResource]) -> list[Finding]:
     """NSGs holding korefw's Allow rules with no Deny for other outbound traffic after them.
 
     Azure's default ``AllowInternetOutBound`` rule (65001) lets all Internet egress out, so
     without a closing Deny korefw's Allow rules restrict nothing. The Deny rules after them
     must together deny every protocol, port and address of both families from every source
-    (:func:`~korefw.core.check.rulefields.closing_gaps`, the same test as verify's).
+    (:func:`~korefw.core.check.nsgfields.closing_gaps`, the same test as verify's).
     """
     groups: dict[str, list[EffectiveRule]] = defaultdict(list)
     korefw: dict[str, str] = {}  # group -> URN of a korefw-managed resource in it
