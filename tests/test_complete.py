@@ -25,7 +25,7 @@ def parser():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(("words", "current", "expected"), [
     ([], "", ["rules", "check", "import", "fetch", "lint", "plan", "diff", "verify", "export",
-              "render", "schema", "completion"]),
+              "render", "schema", "probe", "completion"]),
     ([], "ve", ["verify"]),
     ([], "--v", ["--version"]),
     (["rules"], "", [*REGIONS, FILES]),

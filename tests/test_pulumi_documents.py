@@ -48,6 +48,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from korefw.cli import main
+from korefw.core.check import policycheck
 from korefw.core.check.plandiff import diff_plans, diff_update
 from korefw.core.check.pulumidoc import load_document, parse_document, state_after
 from korefw.core.check.verify import verify
@@ -793,3 +794,213 @@ def test_a_refresh_outcome_before_the_programs_step_is_not_ambiguous() -> None:
     del drift["newState"]["id"]  # a second program step for one URN: which one?
     with pytest.raises(KorefwError, match="ambiguous: two states for"):
         verify(doc, RULES_V1)
+
+
+# ------------------------------------------- every way to allow more, verify and the pack
+#
+# Each case edits one resource of a real-shaped preview the way a hostile user could, then
+# asks both readers: ``korefw verify`` on the document (exit code and a line of its output)
+# and the policy pack's reader (policycheck) on that resource's properties, which must give
+# a finding. Field names are pulumi-aws's and pulumi-azure-native's, camelCase as the engine
+# prints them (aws.vpc.SecurityGroupEgressRule, aws.ec2.SecurityGroupRule, the inline
+# aws.ec2.SecurityGroup egress block, azure-native network SecurityRule).
+
+SG_ID = "sg-0123456789abcdef0"
+EGRESS_STEP, SG_STEP, NSG_STEP = 5, 2, 2  # the SBC egress rule, the group, the NSG
+
+
+def _sbc(**fields: object):  # type: ignore[no-untyped-def]
+    """Edit the SBC egress rule (tcp 5060-5061 to 18.177.19.211/32); None deletes a field."""
+
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][EGRESS_STEP]["newState"]
+        state["inputs"].update(fields)
+        state["inputs"] = {k: v for k, v in state["inputs"].items() if v is not None}
+        return state
+
+    return edit
+
+
+def _sg_rule(**fields: object):  # type: ignore[no-untyped-def]
+    """The SBC rule as an aws.ec2.SecurityGroupRule of type egress, plus ``fields``."""
+
+    def edit(doc: dict) -> dict:
+        step = doc["steps"][EGRESS_STEP]
+        state = step["newState"]
+        old, new = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", (
+            "aws:ec2/securityGroupRule:SecurityGroupRule")  # fmt: skip
+        state["type"] = new
+        step["urn"] = state["urn"] = state["urn"].replace(old, new)
+        state["inputs"] = {"type": "egress", "protocol": "tcp", "fromPort": 5060, "toPort": 5061,
+                           "cidrBlocks": ["18.177.19.211/32"],
+                           "securityGroupId": state["inputs"]["securityGroupId"], **fields}
+        return state
+
+    return edit
+
+
+def _inline(**fields: object):  # type: ignore[no-untyped-def]
+    """The security group with the SBC rule also inline, plus ``fields`` in that block."""
+
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][SG_STEP]["newState"]
+        state["inputs"]["egress"] = [{"protocol": "tcp", "fromPort": 5060, "toPort": 5061,
+                                      "cidrBlocks": ["18.177.19.211/32"], **fields}]
+        return state
+
+    return edit
+
+
+def _nsg(index: int, **fields: object):  # type: ignore[no-untyped-def]
+    """Edit NSG rule ``index`` (2: the SBC Allow, 3: the closing Deny); None deletes a field."""
+
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][NSG_STEP]["newState"]
+        rule = state["inputs"]["securityRules"][index]
+        rule.update(fields)
+        for key in [k for k, v in rule.items() if v is None]:
+            del rule[key]
+        return state
+
+    return edit
+
+
+def _nsg_add(*rules: dict):  # type: ignore[no-untyped-def]
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][NSG_STEP]["newState"]
+        state["inputs"]["securityRules"] += [
+            {"direction": "Outbound", "sourceAddressPrefix": "*", "sourcePortRange": "*", **r}
+            for r in rules
+        ]
+        return state
+
+    return edit
+
+
+DENY_GAP = "NSG rule 'kore-deny-other-outbound' does not deny all other outbound traffic: "
+AWS, AZURE = "aws-new.preview.json", "azure-new.preview.json"
+# A rule to every address is written as the covering block less Kore's address, not 60 CIDRs.
+EVERYWHERE_BUT_SBC = "extra   tcp 5060-5061 → 0.0.0.0/0 except 18.177.19.211/32"
+# (id, fixture, edit, exit code, verify says, the pack's finding says)
+HOSTILE = [
+    # AWS egress to a security group, or to its own group: whatever that group holds.
+    ("vpc-rule-referenced-group", AWS, _sbc(cidrIpv4=None, referencedSecurityGroupId=SG_ID), 1,
+     f"egress to security group {SG_ID} allows whatever addresses its members hold",
+     f"egress to security group {SG_ID} allows whatever addresses its members hold"),
+    ("vpc-rule-group-not-known-yet", AWS,
+     _sbc(referencedSecurityGroupId="04da6b54-80e4-46f7-96ec-b56ff0331ba9"), 1,
+     EVERYWHERE_BUT_SBC, "egress to security group"),
+    ("inline-security-groups", AWS, _inline(securityGroups=[SG_ID]), 1,
+     EVERYWHERE_BUT_SBC, f"egress to security group {SG_ID}"),
+    ("inline-self", AWS, _inline(self=True), 1,
+     "SecurityGroup::kore-sg allows whatever addresses its members hold",
+     "SecurityGroup::kore-sg allows whatever addresses its members hold"),
+    ("sg-rule-self", AWS, _sg_rule(self=True), 1, EVERYWHERE_BUT_SBC,
+     "egress to security group"),
+    ("sg-rule-source-group", AWS, _sg_rule(cidrBlocks=None, sourceSecurityGroupId=SG_ID), 1,
+     f"egress to security group {SG_ID}", f"egress to security group {SG_ID}"),
+    # ICMP: fromPort is the type, toPort the code (-1: all); an extra rule, not a bad range.
+    ("icmp-echo", AWS, _sbc(ipProtocol="icmp", fromPort=8, toPort=0), 1,
+     "wider than TCP or UDP: protocol 'icmp'", "protocol 'icmp' (not TCP/UDP)"),
+    ("icmp-all", AWS, _sbc(ipProtocol="icmp", fromPort=-1, toPort=-1), 1,
+     "wider than TCP or UDP: protocol 'icmp'", "protocol 'icmp' (not TCP/UDP)"),
+    ("icmpv6-by-number", AWS, _sbc(ipProtocol="58", fromPort=128, toPort=0), 1,
+     "wider than TCP or UDP: protocol '58'", "protocol '58' (not TCP/UDP)"),
+    # Refused in one line, never skipped, never a traceback.
+    ("netmask-cidr", AWS, _sbc(cidrIpv4="18.177.19.211/255.255.255.255"), 2,
+     "cidrIpv4: expected an IPv4 CIDR (got '18.177.19.211/255.255.255.255')",
+     "cannot be checked: cidrIpv4: expected an IPv4 CIDR"),
+    ("hostmask-cidr", AWS, _sbc(cidrIpv4="18.177.19.211/0.0.0.0"), 2,
+     "cidrIpv4: expected an IPv4 CIDR", "cannot be checked: cidrIpv4"),
+    ("superscript-port", AWS, _sbc(toPort="506²"), 2,
+     "toPort: expected a port number 0-65535 (or -1) (got '506²')",
+     "cannot be checked: toPort: expected a port number"),
+    ("two-ports-in-one", AWS, _sbc(fromPort="5060,8443"), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort: expected a port number 0-65535 (or -1) (got '5060,8443')"),
+    ("nan-port", AWS, _sbc(fromPort="nan"), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort"),
+    ("inf-port", AWS, _sbc(toPort=float("inf")), 2, "toPort: expected a port number",
+     "cannot be checked: toPort"),
+    ("half-port", AWS, _sbc(toPort=5061.5), 2, "toPort: expected a port number",
+     "cannot be checked: toPort"),
+    ("bool-port", AWS, _sbc(fromPort=True), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort"),
+    ("nested-list-port", AWS, _sbc(fromPort=[[5060]]), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort"),
+    ("inverted-range", AWS, _sbc(fromPort=5062), 2, "fromPort: fromPort above toPort 5061",
+     "cannot be checked: fromPort: fromPort above toPort"),
+    ("empty-azure-port", AZURE, _nsg(2, destinationPortRanges=None, destinationPortRange=""), 2,
+     "securityRules[2].destinationPortRange(s): expected a port, a port range or * (got '')",
+     "cannot be checked: securityRules[2].destinationPortRange(s)"),
+    ("no-azure-port", AZURE, _nsg(2, destinationPortRanges=[]), 2,
+     "securityRules[2].destinationPortRange(s): missing destination port",
+     "cannot be checked: securityRules[2].destinationPortRange(s): missing"),
+    ("superscript-azure-port", AZURE, _nsg(2, destinationPortRanges=["5060-506¹"]), 2,
+     "expected a port, a port range or * (got '5060-506¹')",
+     "cannot be checked: securityRules[2].destinationPortRange(s)"),
+    ("superscript-priority", AZURE, _nsg(2, priority="12⁰⁰"), 2,
+     "securityRules[2].priority: expected an NSG priority number (got '12⁰⁰')",
+     "cannot be checked: securityRules[2].priority"),
+    ("allow-trailing-space", AZURE, _nsg(2, access="Allow "), 2,
+     "securityRules[2].access: expected Allow or Deny (got 'Allow ')",
+     "cannot be checked: securityRules[2].access: expected Allow or Deny (got 'Allow ')"),
+    ("azure-netmask", AZURE,
+     _nsg(2, destinationAddressPrefixes=["18.177.19.211/255.255.255.255"]), 2,
+     "expected a CIDR (prefix length, not a netmask) (got '18.177.19.211/255.255.255.255')",
+     "cannot be checked: securityRules[2].destinationAddressPrefix(es)"),
+    # A closing Deny that does not cover everything: the NSG is open, and verify says why.
+    ("deny-one-source", AZURE, _nsg(3, sourceAddressPrefix="10.1.2.3/32"), 1,
+     DENY_GAP + "limited by sourceAddressPrefix/sourceAddressPrefixes 10.1.2.3/32",
+     DENY_GAP + "limited by sourceAddressPrefix/sourceAddressPrefixes 10.1.2.3/32"),
+    ("deny-source-prefixes", AZURE,
+     _nsg(3, sourceAddressPrefix=None, sourceAddressPrefixes=["10.0.0.0/8", "172.16.0.0/12"]), 1,
+     "limited by sourceAddressPrefix/sourceAddressPrefixes 10.0.0.0/8, 172.16.0.0/12",
+     "limited by sourceAddressPrefix/sourceAddressPrefixes 10.0.0.0/8"),
+    ("deny-source-port", AZURE, _nsg(3, sourcePortRange="1024-65535"), 1,
+     DENY_GAP + "limited by sourcePortRange/sourcePortRanges 1024-65535",
+     "limited by sourcePortRange/sourcePortRanges 1024-65535"),
+    ("deny-source-asg", AZURE, _nsg(3, sourceApplicationSecurityGroups=[{"id": "/asg/web"}]), 1,
+     "limited by sourceApplicationSecurityGroups", "limited by sourceApplicationSecurityGroups"),
+    ("deny-ipv4-only", AZURE, _nsg(3, destinationAddressPrefix="0.0.0.0/0"), 1,
+     DENY_GAP + "no IPv6 destination", DENY_GAP + "no IPv6 destination"),
+    ("deny-ipv6-only", AZURE, _nsg(3, destinationAddressPrefix="::/0"), 1,
+     DENY_GAP + "no IPv4 destination", DENY_GAP + "no IPv4 destination"),
+    ("deny-one-port", AZURE, _nsg(3, destinationPortRange="443"), 1,
+     DENY_GAP + "leaves tcp 0-442", DENY_GAP + "leaves tcp 0-442"),
+    ("deny-one-protocol", AZURE, _nsg(3, protocol="Tcp"), 1,
+     DENY_GAP + "protocol 'Tcp' only", DENY_GAP + "protocol 'Tcp' only"),
+    # A Deny limited by source denies nothing for certain, so it hides no wider Allow.
+    ("source-limited-deny-before-wide-allow", AZURE, _nsg_add(
+        {"name": "hide", "priority": 1000, "access": "Deny", "protocol": "*",
+         "sourceAddressPrefix": "10.9.9.9/32", "destinationAddressPrefix": "128.0.0.0/1",
+         "destinationPortRange": "*"},
+        {"name": "wide", "priority": 1500, "access": "Allow", "protocol": "Tcp",
+         "destinationAddressPrefix": "128.0.0.0/1", "destinationPortRange": "443"}), 1,
+     "extra   tcp 443 → 128.0.0.0/1", "NSG rule 'wide': wider than Kore's published jp rules"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fixture", "edit", "code", "says", "finding"),
+                         [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])  # fmt: skip
+def test_every_way_to_allow_more_is_caught_by_verify_and_the_pack(
+    capsys: pytest.CaptureFixture[str], rules_files: dict[str, str], tmp_path: Path,
+    fixture: str, edit, code: int, says: str, finding: str,  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    doc = _preview(fixture)
+    state = edit(doc)
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(doc))
+    got, out, err = run(capsys, "verify", str(path), "--rules", rules_files["v1"])
+    assert (got, says in out + err) == (code, True), out + err
+    assert "Traceback" not in err
+    if code == 2:  # undecidable: one line, naming the resource and the field
+        assert out == "" and err.count("\n") == 1 and state["urn"] in err, err
+    # The policy pack's reader, on the same properties (as the engine hands them over).
+    allowed = RULES_V1.allow_set()
+    found = policycheck.resource_findings(
+        state["type"], state["urn"], state["inputs"], allowed, "jp", "korefw-managed"
+    )
+    found += policycheck.closing_deny_findings(
+        [policycheck.StackResource(state["type"], state["urn"], state["inputs"])]
+    )
+    assert any(finding in f.message for f in found), found

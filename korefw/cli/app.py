@@ -35,6 +35,7 @@ from .common import (
 )
 from .complete import add_completion_command, complete_main
 from .pages import add_fetch_command, add_import_command
+from .probe import add_probe_command
 from .stacks import (
     add_diff_command,
     add_export_command,
@@ -278,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(sub)
     add_render_command(sub)
     add_schema_command(sub)
+    add_probe_command(sub)
     add_completion_command(sub)
     return parser
 

@@ -165,13 +165,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 VERIFY_EXIT_CODES = """exit codes:
   0  every cloud allows exactly the vendor's flows
-  1  the plan differs: each missing or extra flow is named, and each rule the cloud would
-     reject or that is wider than TCP/UDP (a * or -1 protocol, two NSG rules with one
-     priority and direction, an NSG open to the Internet through AllowInternetOutBound)
+  1  the plan differs: each missing or extra flow is named (egress to a security group
+     counts as every address), and each rule the cloud would reject or that is wider
+     than TCP/UDP (a * or -1 protocol, ICMP, two NSG rules with one priority and
+     direction, an NSG open to the Internet through AllowInternetOutBound)
   2  the question cannot be decided: the document is unreadable or incomplete (a preview
      of an existing stack without --show-sames and without --state), or a value that
-     decides the allow set is secret, encrypted or unknown; the message names the
-     resource and the field
+     decides the allow set is secret, encrypted, unknown or malformed; the message names
+     the resource and the field
 """
 
 

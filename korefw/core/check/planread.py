@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules.allowset import AllowSet
+from .nsgfields import azure_position, azure_rule, closing_gaps
 from .pulumidoc import (
     SECRET,
     UNKNOWN_VALUES,
@@ -42,13 +43,11 @@ from .rulefields import (
     AZ_NSG,
     AZ_RULE,
     PREFIX_LIST,
+    SECURITY_GROUP,
     EffectiveRule,
     Fields,
     ResourceView,
     aws_rule,
-    azure_position,
-    azure_rule,
-    covers_all,
     prefix_list_cidrs,
 )
 
@@ -104,11 +103,10 @@ class PlanReading:
         for grp in by_group.values():
             denied = AllowSet()
             for r in sorted(grp, key=lambda r: r.priority):
-                mine = AllowSet(r.boxes())
                 if r.access == "Deny":
-                    denied = denied | mine
+                    denied = denied | AllowSet(r.denied())  # a source-limited Deny: none
                 else:
-                    out = out | (mine - denied)
+                    out = out | (AllowSet(r.boxes()) - denied)
         return out
 
     def wider_than_l4(self) -> list[EffectiveRule]:
@@ -361,14 +359,10 @@ def _no_group(s: Mapping[str, Any], reading: PlanReading) -> None:
 def _check_azure(reading: PlanReading) -> None:
     """Duplicate priorities, priorities out of range, and NSGs open to the Internet."""
     for gid in reading.groups("azure"):
-        mine = [r for r in reading.rules if r.cloud == "azure" and r.group == gid]
-        denies_rest = any(
-            r.access == "Deny" and r.l4 is None and covers_all(r.destinations)
-            and (0, 65535) in r.ports
-            for r in mine
-        )  # fmt: skip
-        if not denies_rest:
+        gaps = closing_gaps(r for r in reading.rules if r.cloud == "azure" and r.group == gid)
+        if gaps is not None:
             reading.open_nsgs.append(gid)
+            reading.notes += [f"{gid}: {gap}" for gap in gaps]
     seen: dict[tuple[str, str, int], str] = {}
     names: set[tuple[str, str]] = set()
     for p in sorted(reading._priorities, key=lambda p: (p[0], p[1], p[2], p[3])):
@@ -420,12 +414,19 @@ def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: i
         target = ref(s, "prefixListId") if single else value
         key = target["urn"] if isinstance(target, Mapping) else target
         dests += _prefix_list(s["urn"], key, value, lists, reading)
-    if f.get("referencedSecurityGroupId", decides=False) or f.get(
-        "sourceSecurityGroupId", decides=False
-    ):
-        reading.problems.append(f"{s['urn']}: egress to a security group cannot be checked")
+    _to_groups(rule, reading)
     return [EffectiveRule("aws", gid, s["urn"], rule.protocol, rule.ports, tuple(dests),
                           rule.description)]  # fmt: skip
+
+
+def _to_groups(rule: EffectiveRule, reading: PlanReading) -> None:
+    """Say which egress goes to a security group: counted as every address (extra)."""
+    for dest in rule.destinations:
+        if dest.startswith(SECURITY_GROUP):
+            reading.notes.append(
+                f"{rule.urn}: egress to security group {dest[len(SECURITY_GROUP):]} allows "
+                "whatever addresses its members hold, so it counts as every address"
+            )
 
 
 def _dep(s: Mapping[str, Any], key: str) -> bool:
@@ -434,6 +435,7 @@ def _dep(s: Mapping[str, Any], key: str) -> bool:
 
 def _aws_inline(s, f, lists, reading) -> EffectiveRule:  # type: ignore[no-untyped-def]
     rule = aws_rule(f, s["urn"])
+    _to_groups(rule, reading)
     dests = [d for d in rule.destinations if not d.startswith(PREFIX_LIST)]
     for pl in f.strings("prefixListIds"):
         dests += _prefix_list(s["urn"], pl, pl, lists, reading)
