@@ -11,7 +11,7 @@ from conftest import rule, rule_sets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.errors import ConfigError, PlanError
+from korefw.core.errors import ConfigError, KorefwError, PlanError
 from korefw.core.plan.azure_data import AzurePlan
 from korefw.core.plan.azure_options import (
     MAX_DESCRIPTION_LEN,
@@ -484,3 +484,15 @@ def test_pins_take_a_rule_name_or_its_key(jp: RuleSet) -> None:
     }
     with pytest.raises(PlanError, match="pinned twice"):
         plan_azure(jp, AzureOptions(priorities={a.key: b.priority, a.name: 1500}))
+
+
+@pytest.mark.parametrize("merge", ["all", "section"])
+def test_nsg_prefix_merged_from_rows_tiling_a_slash_8_is_refused(monkeypatch, merge) -> None:
+    tiles = [rule(cidrs=(f"10.{i}.0.0/16",)) for i in range(256)]
+    with pytest.raises(KorefwError, match=r"'10.0.0.0/8'"):
+        RuleSet(tuple(tiles), region="xx")
+    monkeypatch.setattr("korefw.core.rules.model._check_union_breadth", lambda rules: None)
+    rules = RuleSet(tuple(tiles), region="xx")
+    with pytest.raises(KorefwError, match=r"^rules: NSG rule .* would allow .*'10.0.0.0/8'"):
+        plan_azure(rules, AzureOptions(merge=merge))
+    assert len(plan_azure(rules, AzureOptions(merge="none")).nsg_rules) == 256
