@@ -194,3 +194,20 @@ def test_union_breadth_of_ipv6_rows_through_nat64() -> None:
     ]
     with pytest.raises(KorefwError, match="64:ff9b::/96"):
         RuleSet(tuple(rows))
+
+
+@pytest.mark.parametrize("text", ["*.1.2.3.4", "1.2.3.4", "10.0.0.1.", "*.kore.123", "a.b.0"])
+def test_names_with_an_all_numeric_top_label_are_not_fqdns(text: str) -> None:
+    with pytest.raises(KorefwError) as info:
+        normalize_fqdn(text, where="jp.toml:7")
+    assert str(info.value) == (
+        f"jp.toml:7: not an FQDN: its top-level label is all digits (RFC 1123, RFC 3696) "
+        f"(got {text!r})"
+    )
+    with pytest.raises(KorefwError, match="all digits"):
+        rule_of(cidrs=(), fqdns=(text,))
+
+
+@pytest.mark.parametrize("text", ["*.1.2.3.kore.ai", "1.2.3.4.nip.io", "123.example.com"])
+def test_numeric_labels_below_a_named_top_level_are_fine(text: str) -> None:
+    assert normalize_fqdn(text) == text

@@ -42,12 +42,22 @@ _FQDN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def normalize_fqdn(text: str, *, where: str | None = None) -> str:
-    """Lower-case an FQDN, allowing one leading ``*.`` wildcard; reject anything else."""
+    """Lower-case an FQDN, allowing one leading ``*.`` wildcard; reject anything else.
+
+    The top-level label may not be all digits (RFC 1123 section 2.1, RFC 3696 section 2),
+    so ``1.2.3.4`` or ``*.1.2.3.4`` is an address pattern, never a name.
+    """
     name = text.strip().lower().rstrip(".")
     labels = name.split(".")
     body = labels[1:] if labels and labels[0] == "*" else labels
     if len(body) < 2 or len(name) > 253 or not all(_FQDN_LABEL.match(lab) for lab in body):
         raise KorefwError("malformed FQDN", where=where, value=text)
+    if body[-1].isdigit():  # the label is [a-z0-9-] only, so isdigit() means ASCII digits
+        raise KorefwError(
+            "not an FQDN: its top-level label is all digits (RFC 1123, RFC 3696)",
+            where=where,
+            value=text,
+        )
     return name
 
 
