@@ -16,6 +16,19 @@ def read_input_text(path: str | Path, *, what: str = "",
                     error: type[KorefwError] = KorefwError) -> str:  # fmt: skip
     """The UTF-8 text of the regular file ``path``; ``what`` names it in the message."""
     p = Path(path)
+    try:
+        text = read_input_bytes(p, what=what, error=error).decode("utf-8")
+        # Universal newlines, as Path.read_text reads them.
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what or 'file'} is not UTF-8 text (byte {exc.start})",
+                    where=str(p)) from None  # fmt: skip
+
+
+def read_input_bytes(path: str | Path, *, what: str = "",
+                     error: type[KorefwError] = KorefwError) -> bytes:  # fmt: skip
+    """The bytes of the regular file ``path``; ``what`` names it in the message."""
+    p = Path(path)
     reading = f"cannot read {what}" if what else "cannot read"
     try:
         mode = p.stat().st_mode
@@ -24,9 +37,6 @@ def read_input_text(path: str | Path, *, what: str = "",
         if not stat.S_ISREG(mode):
             raise error(f"{reading}: not a regular file (FIFO, socket or device)",
                         where=str(p))  # fmt: skip
-        return p.read_text(encoding="utf-8")
+        return p.read_bytes()
     except OSError as exc:
         raise error(f"{reading}: {exc.strerror or exc}", where=str(p)) from None
-    except UnicodeDecodeError as exc:
-        raise error(f"{what or 'file'} is not UTF-8 text (byte {exc.start})",
-                    where=str(p)) from None  # fmt: skip
