@@ -421,6 +421,8 @@ def _stack_project(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("kind", "text"), [
     ("folder", "is a folder"), ("fifo", "not a regular file"), ("bytes", "not UTF-8 text"),
     ("deep", "nested too deeply"), ("deep-setting", "nested too deeply"),
+    ("bomb", "YAML aliases expand the file by 1234567880 nodes (at most 100000"),
+    ("cycle", "a YAML alias refers to a node that holds it"),
 ])  # fmt: skip
 def test_a_stack_file_that_cannot_be_read_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, text: str
@@ -437,6 +439,13 @@ def test_a_stack_file_that_cannot_be_read_is_one_line(
         path.write_bytes(b"config:\n  korefw:region: \xff\xfe\n")
     elif kind == "deep":
         path.write_text("[" * 50000 + "]" * 50000)
+    elif kind == "bomb":  # "billion laughs": nine levels, each naming the one above ten times
+        levels = ["    - &a [" + ", ".join(["lol"] * 10) + "]"]
+        levels += [f"    - &{b} [" + ", ".join([f"*{a}"] * 10) + "]" for a, b in
+                   zip("abcdefgh", "bcdefghi", strict=True)]  # fmt: skip
+        path.write_text("config:\n  korefw:region: jp\n  aws:lol:\n" + "\n".join(levels) + "\n")
+    elif kind == "cycle":
+        path.write_text("config:\n  korefw:region: jp\n  aws:x: &a [1, *a]\n")
     else:
         path.write_text("config:\n  korefw:sections: " + "[" * 3000 + "]" * 3000 + "\n")
     assert main(["plan", "--stack", "x", "--cwd", str(project)]) == 2
