@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError
+from .azure_options import FORBIDDEN_SOURCES
 
 #: An extra check of a stack setting's value: ``None`` when good, else what was expected.
 Check = Callable[[Any], str | None]
@@ -168,7 +169,11 @@ def _band(v: Any) -> str | None:
 
 
 def _prefixes(v: Any) -> str | None:
-    return None if v and all(isinstance(x, str) and x for x in v) else "a non-empty list"
+    if not (v and all(isinstance(x, str) and x for x in v)):
+        return "a non-empty list"
+    if any(x.casefold() in FORBIDDEN_SOURCES for x in v):
+        return "your own sources, never every address or Internet (*, Any, 0.0.0.0/0, ::/0)"
+    return None
 
 
 _VPC_ID = pattern(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a VPC id like vpc-0123456789abcdef0")
