@@ -496,3 +496,25 @@ def test_nsg_prefix_merged_from_rows_tiling_a_slash_8_is_refused(monkeypatch, me
     with pytest.raises(KorefwError, match=r"^rules: NSG rule .* would allow .*'10.0.0.0/8'"):
         plan_azure(rules, AzureOptions(merge=merge))
     assert len(plan_azure(rules, AzureOptions(merge="none")).nsg_rules) == 256
+
+
+def test_bidi_and_format_characters_never_reach_an_azure_description() -> None:
+    # U+202E (right-to-left override) would show "Deny" text reversed; U+2066 and U+200B
+    # hide or reorder what a reviewer reads.
+    tricky = "Voice\u202e ynA wolla\u202c \u2066Gateway\u2069\u200b\x07"
+    rules = RuleSet(
+        (
+            rule(tricky, "SBC\u200f", cidrs=("10.1.2.0/24",)),
+            rule(tricky, fqdns=("*.kore.ai",)),
+        ),
+        region="jp",
+    )
+    plan = plan_azure(rules, AzureOptions(firewall_policy="new"))
+    texts = [r.description for r in plan.nsg_rules]
+    assert texts == ["Kore.ai jp: Voice ynA wolla Gateway / SBC"]
+    firewall = plan.to_dict()["firewall"]
+    texts += [r["description"] for kind in ("network_rules", "application_rules")
+              for r in firewall.get(kind, [])]  # fmt: skip
+    assert len(texts) == 3
+    for ch in "\u202e\u202c\u2066\u2069\u200b\u200f\x07":
+        assert all(ch not in t for t in texts)
