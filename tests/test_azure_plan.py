@@ -8,7 +8,7 @@ import time
 
 import pytest
 from conftest import rule, rule_sets
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from korefw.core.errors import ConfigError, KorefwError, PlanError
@@ -518,3 +518,41 @@ def test_bidi_and_format_characters_never_reach_an_azure_description() -> None:
     assert len(texts) == 3
     for ch in "\u202e\u202c\u2066\u2069\u200b\u200f\x07":
         assert all(ch not in t for t in texts)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([TCP, TCP, UDP]),
+            st.sampled_from([(443, 443), (80, 443), (80, 80)]),
+            st.integers(0, 3),  # which /16 of 10.0.0.0/14
+            st.sampled_from([16, 16, 17]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_union_breadth_refuses_exactly_what_would_merge_broad(rows: list) -> None:
+    rules = [
+        rule(protocols=(proto,), ports=(ports,), cidrs=(f"10.{third}.0.0/{plen}",))
+        for proto, ports, third, plen in rows
+    ]
+    # The oracle: per protocol and port, the union of the rows allowing it.
+    broad = False
+    for proto in (TCP, UDP):
+        for port in (80, 443, 5060, 5061):
+            nets = [n for r in rules if proto in r.protocols and any(port in p for p in r.ports)
+                    for n in r.cidrs]  # fmt: skip
+            broad |= any(n.prefixlen < 16 for n in ipaddress.collapse_addresses(nets))
+    try:
+        rule_set = RuleSet(tuple(rules), region="xx")
+    except KorefwError as exc:
+        event("refused")
+        assert broad and "together allow" in str(exc)
+        return
+    event("planned")
+    assert not broad
+    plan = plan_azure(rule_set, AzureOptions(merge="all"))
+    for r in plan.nsg_rules:
+        assert all(ipaddress.ip_network(p).prefixlen >= 16 for p in r.destination_address_prefixes)
