@@ -444,3 +444,19 @@ def test_rules_file_page_is_a_file_name(tmp_path: Path) -> None:
     path, _, _ = _edit(tmp_path, 'page = "japan-firewall-rules.md"', 'page = "../../etc/passwd"')
     with pytest.raises(VendorDataError, match="page must be a file name, not a path"):
         load_rules(path)
+
+
+def test_rules_file_rows_that_together_tile_a_broad_block(tmp_path: Path) -> None:
+    # The first two rows (tcp 5060 to one address each) become adjacent /16s.
+    path, line, index = _edit(tmp_path, 'cidrs = ["18.177.19.211/32"]', 'cidrs = ["10.0.0.0/16"]')
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('destination = "18.177.19.211"', 'destination = "10.0.0.0/16"', 1)
+    text = text.replace('cidrs = ["18.182.77.145/32"]', 'cidrs = ["10.1.0.0/16"]', 1)
+    text = text.replace('destination = "18.182.77.145"', 'destination = "10.1.0.0/16"', 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(VendorDataError) as info:
+        load_rules(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: rule {index} cidrs: 2 rows (lines "), message
+    assert "together allow tcp 5060 to a destination broader than /16" in message
+    assert message.endswith("(got '10.0.0.0/15')")

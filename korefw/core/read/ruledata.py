@@ -212,7 +212,16 @@ def loads(text: str, *, file: str) -> tuple[RuleSet, Provenance]:
     if not isinstance(raw_rules, list) or not raw_rules:
         raise VendorDataError("no [[rule]] entries", where=file)
     rules = tuple(_rule(i, raw, prov, lines) for i, raw in enumerate(raw_rules, 1))
-    return RuleSet(rules, region=prov.region, source=prov.page, retrieved=prov.retrieved), prov
+    try:
+        rule_set = RuleSet(rules, region=prov.region, source=prov.page, retrieved=prov.retrieved)
+    except KorefwError as exc:
+        if isinstance(exc, VendorDataError):
+            raise
+        # Rows that together are too broad: name the first of them in this file.
+        first = next((i for i, r in enumerate(rules, 1) if str(r.origin) == exc.where), None)
+        at = lines.rule(first, "cidrs") if first else file
+        raise VendorDataError(exc.detail, where=at, value=exc.value) from None
+    return rule_set, prov
 
 
 def _provenance(raw: object, lines: _Lines) -> Provenance:
