@@ -64,6 +64,20 @@ def test_other_namespaces_pass_through() -> None:
         ({**AWS, "korefw:tags": ["Env=a", "env=b"]}, "korefw:tags", "['Env=a', 'env=b']"),
         ({**AWS, "korefw:tags": ["Env=a", "Env=b"]}, "korefw:tags", "['Env=a', 'Env=b']"),
         (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg..x"},
+            "korefw:azureResourceGroupName", "'rg..x'",
+        ),
+        (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",
+             "korefw:azureNetworkSecurityGroupName": "nsg..app"},
+            "korefw:azureNetworkSecurityGroupName", "'nsg..app'",
+        ),
+        (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",
+             "korefw:azureNetworkSecurityGroupName": "nsg-"},
+            "korefw:azureNetworkSecurityGroupName", "'nsg-'",
+        ),
+        (
             {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",
              "korefw:azureSourceAddressPrefixes": ["Internet"]},
             "korefw:azureSourceAddressPrefixes", "['Internet']",

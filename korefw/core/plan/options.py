@@ -316,7 +316,9 @@ RESOURCE_GROUP_NAME = Option(
     input=True,
     required=True,
     setting="azure",
-    check=pattern(r"[-\w.()]{0,89}[-\w()]", "a resource group name (1-90 of a-z 0-9 _ - . ( ))"),
+    check=pattern(
+        r"(?!.*\.\.)[-\w.()]{0,89}[-\w()]", "a resource group name (1-90 of a-z 0-9 _ - . ( ))"
+    ),
 )
 LOCATION = Option(
     "location",
@@ -332,7 +334,10 @@ NETWORK_SECURITY_GROUP_NAME = Option(
     "Existing NSG to add rules to as SecurityRule resources (empty: create a new NSG).",
     input=True,
     setting="azure",
-    check=pattern(r"[A-Za-z0-9][-\w.]{0,78}[\w]?", "an NSG name (1-80 of letters, digits, _ . -)"),
+    check=pattern(
+        r"(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?",
+        "an NSG name (1-80 of letters, digits, _ . -; no '..')",
+    ),
 )
 MERGE = Option(
     "merge",
