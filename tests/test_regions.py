@@ -460,3 +460,20 @@ def test_rules_file_rows_that_together_tile_a_broad_block(tmp_path: Path) -> Non
     assert message.startswith(f"{path}:{line}: rule {index} cidrs: 2 rows (lines "), message
     assert "together allow tcp 5060 to a destination broader than /16" in message
     assert message.endswith("(got '10.0.0.0/15')")
+
+
+def test_multi_line_destination_cells_survive_the_rules_file() -> None:
+    from korefw.core.read.vendor import import_text
+
+    page = (
+        "## S\n\n| Protocol | Destination | Port |\n|---|---|---|\n"
+        "| TCP | 192.0.2.1 – 192.0.2.3<br>203.0.113.9 (a.kore.ai)<br>b.kore.ai | 443 |\n"
+    )
+    rules = import_text(page, file="t.md", region="jp")
+    assert rules.rules[0].destination == "192.0.2.1 – 192.0.2.3 203.0.113.9 (a.kore.ai) b.kore.ai"
+    text = dump(rules, Provenance(region="jp", page="t.md"))
+    assert loads(text, file="x.toml")[0] == rules
+    widened = text.replace('"192.0.2.2/31"', '"192.0.2.2/31", "192.0.2.4/32"')
+    assert widened != text
+    with pytest.raises(VendorDataError, match=r"cidrs: does not match destination"):
+        loads(widened, file="x.toml")

@@ -351,24 +351,47 @@ def _check_agrees(rule: Rule, where: Callable[[str | None], str]) -> None:
                 value=[str(n) for n in rule.cidrs],
             )
         return
-    try:
-        cidrs, fqdns, aliases = parse_destination([rule.destination])
-    except KorefwError:
-        cidrs, fqdns, aliases = [], [], []
-    said_by_key = {
-        "cidrs": [str(n) for n in collapse(cidrs)],
-        "fqdns": sorted(set(fqdns)),
-        "aliases": list(aliases),
-    }
-    for key, said_list in said_by_key.items():
-        have = [str(v) for v in getattr(rule, key)]
-        if have != said_list:
-            raise VendorDataError(
-                f"does not match destination {rule.destination!r} (which says "
-                f"{', '.join(said_list) or 'none'})",
-                where=where(key),
-                value=have,
-            )
+    have = {key: [str(v) for v in getattr(rule, key)] for key in ("cidrs", "fqdns", "aliases")}
+    readings = []
+    # The importer joins a cell's lines with spaces: read the text whole, then line by line.
+    for lines in ([rule.destination], _destination_lines(rule.destination)):
+        try:
+            cidrs, fqdns, aliases = parse_destination(lines)
+        except KorefwError:
+            continue
+        said = {
+            "cidrs": [str(n) for n in collapse(cidrs)],
+            "fqdns": sorted(set(fqdns)),
+            "aliases": list(aliases),
+        }
+        if said == have:
+            return
+        readings.append(said)
+    said = readings[0] if readings else {"cidrs": [], "fqdns": [], "aliases": []}
+    key = next((k for k in have if have[k] != said[k]), "cidrs")
+    raise VendorDataError(
+        f"does not match destination {rule.destination!r} (which says "
+        f"{', '.join(said[key]) or 'none'})",
+        where=where(key),
+        value=have[key],
+    )
+
+
+_DASHES = ("-", "–", "—", "−", "to")
+
+
+def _destination_lines(text: str) -> list[str]:
+    """The lines of a destination cell whose lines the importer joined with spaces: each
+    word a line, except that range dashes, ``to`` and parenthesised words stay with the
+    words around them (``a - b``, ``IP (fqdn)``)."""
+    out: list[str] = []
+    for word in text.split():
+        joins = word.lower() in _DASHES or word.startswith("(")
+        if out and (joins or out[-1].split()[-1].lower() in _DASHES):
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out
 
 
 class _Lines:
