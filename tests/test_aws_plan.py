@@ -77,6 +77,9 @@ def check_plan(plan: AwsPlan, rules: RuleSet) -> None:
         ({"fqdn_enforcement": ("waf",)}, "fqdn_enforcement"),
         ({"name_prefix": "Kore_FW"}, "name_prefix"),
         ({"name_prefix": ""}, "name_prefix"),
+        ({"name_prefix": "korefw\n"}, "name_prefix"),
+        ({"name_prefix": "sg"}, "name_prefix"),  # group names may not start with sg-
+        ({"name_prefix": "sg-team"}, "name_prefix"),
         ({"network_firewall_capacity": 0}, "network_firewall_capacity"),
         ({"dns_firewall_priority": 99}, "dns_firewall_priority"),
     ],

@@ -51,6 +51,11 @@ MAX_TAG_VALUE_LEN = 256
 RESERVED_TAG_PREFIX = "aws:"
 KOREFW_TAG_KEYS = ("Name",)
 
+#: A security group's name "cannot start with sg-" (EC2 API reference, CreateSecurityGroup,
+#: GroupName: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html);
+#: korefw's group names start with ``name_prefix`` and ``-``.
+RESERVED_GROUP_NAME_PREFIX = "sg-"
+
 _NAME_PREFIX_RX = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 # Characters AWS accepts in VPC security group (rule) descriptions; anything else is mapped away.
 _DESCRIPTION_BAD = re.compile(r"[^a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]+")
@@ -117,9 +122,15 @@ class AwsOptions:
                     value=item,
                 )
         object.__setattr__(self, "fqdn_enforcement", tuple(e for e in ENFORCEMENTS if e in items))
-        if not isinstance(self.name_prefix, str) or not _NAME_PREFIX_RX.match(self.name_prefix):
+        if not isinstance(self.name_prefix, str) or not _NAME_PREFIX_RX.fullmatch(self.name_prefix):
             raise ConfigError(
                 "expected a-z, 0-9 and -, starting with a letter, at most 24 characters",
+                where="name_prefix",
+                value=self.name_prefix,
+            )
+        if f"{self.name_prefix}-".startswith(RESERVED_GROUP_NAME_PREFIX):
+            raise ConfigError(
+                "security group names may not start with sg- (AWS keeps it for group ids)",
                 where="name_prefix",
                 value=self.name_prefix,
             )
