@@ -6,10 +6,8 @@ import runpy
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.errors import ConfigError
-from ..core.inputfile import read_input_text
+from ..core.inputfile import load_yaml, read_input_text
 from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR, stack_file
@@ -24,12 +22,7 @@ def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
                        if p.is_file())  # fmt: skip
         raise ConfigError(f"no such stack; known: {', '.join(known)}", where=rel, value=stack)
     text = read_input_text(path, what="stack settings", error=ConfigError)
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], where=rel) from None
-    except RecursionError:
-        raise ConfigError("YAML nested too deeply to read", where=rel) from None
+    doc = load_yaml(text, where=rel, error=ConfigError) or {}
     config = doc.get("config") if isinstance(doc, dict) else None
     if not isinstance(config, dict):
         raise ConfigError("expected a 'config:' mapping", where=rel, value=type(config).__name__)
