@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from korefw.core.errors import KorefwError
 from korefw.core.rules.addresses import (
+    broad_blocks,
     check_breadth,
     collapse,
     parse_ip_destination,
@@ -140,3 +141,46 @@ def test_broad_blocks_refused_unless_allowed() -> None:
         check_breadth(parse_network("2001:db8::/31"))
     check_breadth(parse_network("10.0.0.0/8"), allow_broad=True)
     check_breadth(parse_network("10.0.0.0/16"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "64:ff9b::/96",  # IPv4-IPv6 translation: all of IPv4
+        "::ffff:0:0/96",  # IPv4-mapped
+        "2001::/32",  # Teredo
+        "64:ff9b:1::/48",  # local-use translation
+        "64:ff9b:1:2::/64",
+        "2002::/16",  # 6to4 (also shorter than /32)
+        "64:ff9b::/32",  # holds 64:ff9b::/96
+        "64:ff9b::a00:0/104",  # 10.0.0.0/8 through NAT64
+        "2001:0:4136:e378::/64",  # every Teredo client of one server
+    ],
+)
+def test_ipv6_blocks_that_map_ipv4_are_broad(text: str) -> None:
+    with pytest.raises(KorefwError, match=r"broader than|IPv4") as info:
+        check_breadth(parse_network(text), where="jp.toml:3")
+    assert str(info.value).startswith("jp.toml:3: ")
+    assert text in str(info.value)
+    check_breadth(parse_network(text), allow_broad=True)
+
+
+@pytest.mark.parametrize(
+    "text", ["64:ff9b::a00:0/112", "64:ff9b::a00:1/128", "::ffff:10.1.2.3/128", "2001:db8::/32"]
+)
+def test_ipv6_blocks_mapping_at_most_a_slash_16_of_ipv4_pass(text: str) -> None:
+    check_breadth(parse_network(text))
+
+
+def test_broad_blocks_of_a_union() -> None:
+    tiles = [parse_network(f"10.{i}.0.0/16") for i in range(256)]
+    assert [str(b) for b in broad_blocks(tiles)] == ["10.0.0.0/8"]
+    assert broad_blocks(tiles, allowed=[parse_network("10.0.0.0/8")]) == []
+    assert broad_blocks(tiles[:1] + tiles[2:3]) == []  # two /16s that do not merge
+    assert [str(b) for b in broad_blocks(tiles[:2])] == ["10.0.0.0/15"]
+
+
+def test_collapse_reads_a_generator_once() -> None:
+    nets = ["10.0.0.0/24", "2001:db8::/64", "10.0.1.0/24"]
+    got = collapse(parse_network(n) for n in nets)
+    assert [str(n) for n in got] == ["10.0.0.0/23", "2001:db8::/64"]

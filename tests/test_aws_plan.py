@@ -77,6 +77,9 @@ def check_plan(plan: AwsPlan, rules: RuleSet) -> None:
         ({"fqdn_enforcement": ("waf",)}, "fqdn_enforcement"),
         ({"name_prefix": "Kore_FW"}, "name_prefix"),
         ({"name_prefix": ""}, "name_prefix"),
+        ({"name_prefix": "korefw\n"}, "name_prefix"),
+        ({"name_prefix": "sg"}, "name_prefix"),  # group names may not start with sg-
+        ({"name_prefix": "sg-team"}, "name_prefix"),
         ({"network_firewall_capacity": 0}, "network_firewall_capacity"),
         ({"dns_firewall_priority": 99}, "dns_firewall_priority"),
     ],
@@ -610,3 +613,21 @@ def test_more_than_100_prefix_lists_is_a_warning_not_an_error() -> None:
     (note,) = [n for n in over.notes if "prefix lists per Region" in n]
     assert "101 managed prefix lists" in note
     assert len(plan_prefix_lists(sections(101), opts)) == 101  # planned all the same
+
+
+def test_prefix_list_of_rows_tiling_a_broad_block_is_refused(monkeypatch) -> None:
+    tiles = [rule(cidrs=(f"10.{i}.0.0/16",)) for i in range(64)]  # together 10.0.0.0/10
+    with pytest.raises(KorefwError, match=r"'10.0.0.0/10'"):
+        RuleSet(tuple(tiles), region="xx")
+    # The planner refuses it too, should a rule set ever reach it unchecked.
+    monkeypatch.setattr("korefw.core.rules.model._check_union_breadth", lambda rules: None)
+    rules = RuleSet(tuple(tiles), region="xx")
+    for plan in (
+        lambda: plan_aws(rules, AwsOptions(mode="prefix-list", rule_limit=1000)),
+        lambda: plan_prefix_lists(rules),
+    ):
+        with pytest.raises(KorefwError) as info:
+            plan()
+        assert str(info.value).startswith("rules: prefix list s-ipv4-tcp-443 would allow")
+        assert "'10.0.0.0/10'" in str(info.value)
+    plan_aws(rules, AwsOptions(mode="cidr"))  # one /16 per egress rule: nothing merges

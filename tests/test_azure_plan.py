@@ -8,10 +8,10 @@ import time
 
 import pytest
 from conftest import rule, rule_sets
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from korefw.core.errors import ConfigError, PlanError
+from korefw.core.errors import ConfigError, KorefwError, PlanError
 from korefw.core.plan.azure_data import AzurePlan
 from korefw.core.plan.azure_options import (
     MAX_DESCRIPTION_LEN,
@@ -484,3 +484,75 @@ def test_pins_take_a_rule_name_or_its_key(jp: RuleSet) -> None:
     }
     with pytest.raises(PlanError, match="pinned twice"):
         plan_azure(jp, AzureOptions(priorities={a.key: b.priority, a.name: 1500}))
+
+
+@pytest.mark.parametrize("merge", ["all", "section"])
+def test_nsg_prefix_merged_from_rows_tiling_a_slash_8_is_refused(monkeypatch, merge) -> None:
+    tiles = [rule(cidrs=(f"10.{i}.0.0/16",)) for i in range(256)]
+    with pytest.raises(KorefwError, match=r"'10.0.0.0/8'"):
+        RuleSet(tuple(tiles), region="xx")
+    monkeypatch.setattr("korefw.core.rules.model._check_union_breadth", lambda rules: None)
+    rules = RuleSet(tuple(tiles), region="xx")
+    with pytest.raises(KorefwError, match=r"^rules: NSG rule .* would allow .*'10.0.0.0/8'"):
+        plan_azure(rules, AzureOptions(merge=merge))
+    assert len(plan_azure(rules, AzureOptions(merge="none")).nsg_rules) == 256
+
+
+def test_bidi_and_format_characters_never_reach_an_azure_description() -> None:
+    # U+202E (right-to-left override) would show "Deny" text reversed; U+2066 and U+200B
+    # hide or reorder what a reviewer reads.
+    tricky = "Voice\u202e ynA wolla\u202c \u2066Gateway\u2069\u200b\x07"
+    rules = RuleSet(
+        (
+            rule(tricky, "SBC\u200f", cidrs=("10.1.2.0/24",)),
+            rule(tricky, fqdns=("*.kore.ai",)),
+        ),
+        region="jp",
+    )
+    plan = plan_azure(rules, AzureOptions(firewall_policy="new"))
+    texts = [r.description for r in plan.nsg_rules]
+    assert texts == ["Kore.ai jp: Voice ynA wolla Gateway / SBC"]
+    firewall = plan.to_dict()["firewall"]
+    texts += [r["description"] for kind in ("network_rules", "application_rules")
+              for r in firewall.get(kind, [])]  # fmt: skip
+    assert len(texts) == 3
+    for ch in "\u202e\u202c\u2066\u2069\u200b\u200f\x07":
+        assert all(ch not in t for t in texts)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([TCP, TCP, UDP]),
+            st.sampled_from([(443, 443), (80, 443), (80, 80)]),
+            st.integers(0, 3),  # which /16 of 10.0.0.0/14
+            st.sampled_from([16, 16, 17]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_union_breadth_refuses_exactly_what_would_merge_broad(rows: list) -> None:
+    rules = [
+        rule(protocols=(proto,), ports=(ports,), cidrs=(f"10.{third}.0.0/{plen}",))
+        for proto, ports, third, plen in rows
+    ]
+    # The oracle: per protocol and port, the union of the rows allowing it.
+    broad = False
+    for proto in (TCP, UDP):
+        for port in (80, 443, 5060, 5061):
+            nets = [n for r in rules if proto in r.protocols and any(port in p for p in r.ports)
+                    for n in r.cidrs]  # fmt: skip
+            broad |= any(n.prefixlen < 16 for n in ipaddress.collapse_addresses(nets))
+    try:
+        rule_set = RuleSet(tuple(rules), region="xx")
+    except KorefwError as exc:
+        event("refused")
+        assert broad and "together allow" in str(exc)
+        return
+    event("planned")
+    assert not broad
+    plan = plan_azure(rule_set, AzureOptions(merge="all"))
+    for r in plan.nsg_rules:
+        assert all(ipaddress.ip_network(p).prefixlen >= 16 for p in r.destination_address_prefixes)

@@ -349,6 +349,8 @@ BAD_PAGE = """# Test (TT) Firewall Rules
         ("ICMP", "192.0.2.1", "443", "cell 'Protocol': unknown protocol"),
         ("TCP", "", "443", "cell 'Destination': empty destination (got '')"),
         ("TCP", "10.0.0.0/8", "443", "cell 'Destination': destination broader than /16"),
+        ("TCP", "64:ff9b::/96", "443", "cell 'Destination': destination holds 64:ff9b::/96"),
+        ("TCP", "*.1.2.3.4", "443", "cell 'Destination': not an FQDN: its top-level label"),
     ],
 )
 def test_bad_vendor_pages_give_one_line_and_exit_2(
@@ -370,6 +372,21 @@ def test_bad_vendor_pages_give_one_line_and_exit_2(
         assert code == 2 and out == ""
         assert err.startswith(f"korefw: error: bad-page.md:8: {expected}"), err
         assert err.count("\n") == 1
+
+
+def test_rows_that_together_tile_a_broad_block_give_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "bad-page.md"
+    text = BAD_PAGE.format(proto="TCP", dest="10.1.0.0/16", port="443")
+    page.write_text(text.replace("| 192.0.2.1 | 5060 |", "| 10.0.0.0/16 | 443 |"))
+    code, out, err = run_cli(capsys, "rules", str(page))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(
+        "korefw: error: bad-page.md:7: 2 rows (lines 7, 8) together allow tcp 443 to a "
+        "destination broader than /16"
+    ), err
+    assert err.rstrip().endswith("(got '10.0.0.0/15')")
 
 
 def test_subprocess_error_has_no_traceback(tmp_path: Path) -> None:
@@ -444,6 +461,8 @@ def _stack_project(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(("kind", "text"), [
     ("folder", "is a folder"), ("fifo", "not a regular file"), ("bytes", "not UTF-8 text"),
     ("deep", "nested too deeply"), ("deep-setting", "nested too deeply"),
+    ("bomb", "YAML aliases expand the file by 1234567880 nodes (at most 100000"),
+    ("cycle", "a YAML alias refers to a node that holds it"),
 ])  # fmt: skip
 def test_a_stack_file_that_cannot_be_read_is_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, text: str
@@ -460,6 +479,13 @@ def test_a_stack_file_that_cannot_be_read_is_one_line(
         path.write_bytes(b"config:\n  korefw:region: \xff\xfe\n")
     elif kind == "deep":
         path.write_text("[" * 50000 + "]" * 50000)
+    elif kind == "bomb":  # "billion laughs": nine levels, each naming the one above ten times
+        levels = ["    - &a [" + ", ".join(["lol"] * 10) + "]"]
+        levels += [f"    - &{b} [" + ", ".join([f"*{a}"] * 10) + "]" for a, b in
+                   zip("abcdefgh", "bcdefghi", strict=True)]  # fmt: skip
+        path.write_text("config:\n  korefw:region: jp\n  aws:lol:\n" + "\n".join(levels) + "\n")
+    elif kind == "cycle":
+        path.write_text("config:\n  korefw:region: jp\n  aws:x: &a [1, *a]\n")
     else:
         path.write_text("config:\n  korefw:sections: " + "[" * 3000 + "]" * 3000 + "\n")
     assert main(["plan", "--stack", "x", "--cwd", str(project)]) == 2

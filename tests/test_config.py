@@ -61,6 +61,27 @@ def test_other_namespaces_pass_through() -> None:
         ({**AWS, "korefw:awsShard": "yes"}, "korefw:awsShard", "'yes'"),
         ({**AWS, "korefw:targets": ["gcp"]}, "korefw:targets", "['gcp']"),
         ({**AWS, "korefw:tags": ["novalue"]}, "korefw:tags", "['novalue']"),
+        ({**AWS, "korefw:tags": ["Env=a", "env=b"]}, "korefw:tags", "['Env=a', 'env=b']"),
+        ({**AWS, "korefw:tags": ["Env=a", "Env=b"]}, "korefw:tags", "['Env=a', 'Env=b']"),
+        (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg..x"},
+            "korefw:azureResourceGroupName", "'rg..x'",
+        ),
+        (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",
+             "korefw:azureNetworkSecurityGroupName": "nsg..app"},
+            "korefw:azureNetworkSecurityGroupName", "'nsg..app'",
+        ),
+        (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",
+             "korefw:azureNetworkSecurityGroupName": "nsg-"},
+            "korefw:azureNetworkSecurityGroupName", "'nsg-'",
+        ),
+        (
+            {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",
+             "korefw:azureSourceAddressPrefixes": ["Internet"]},
+            "korefw:azureSourceAddressPrefixes", "['Internet']",
+        ),
         ({"korefw:targets": ["azure"]}, "korefw:azureResourceGroupName", "''"),
         (
             {"korefw:targets": ["azure"], "korefw:azureResourceGroupName": "rg",

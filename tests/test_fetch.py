@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import os
 import shutil
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -373,3 +374,41 @@ def test_a_redirect_loop_is_one_line(
 ) -> None:
     server.redirect(JP_PATH, server.url + JP_PATH)
     assert "HTTP 302" in _fails(capsys, pages, "jp", "--source-url", server.url)
+
+
+def test_timeout_bounds_the_status_line_and_headers(
+    server: Server, pages: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server that drips its status line and headers a byte at a time is stopped too."""
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Slow: " + b"a" * 200
+
+    def route(h: http.server.BaseHTTPRequestHandler) -> None:
+        for i in range(len(head)):  # 0.05 s a byte: 10 s in all, far beyond --timeout 0.5
+            h.wfile.write(head[i : i + 1])
+            h.wfile.flush()
+            if server.release.wait(0.05):
+                return
+
+    server.routes[JP_PATH] = route
+    start = time.monotonic()
+    err = _fails(capsys, pages, "jp", "--source-url", server.url, "--timeout", "0.5")
+    assert "timed out after 0.5 s" in err
+    assert time.monotonic() - start < 5  # the timeout and a margin, not the 10 s drip
+
+
+def test_timeout_bounds_a_redirect_chain(
+    server: Server, pages: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each hop of a redirect gets the time left, not a fresh timeout."""
+
+    def slow_redirect(h: http.server.BaseHTTPRequestHandler) -> None:
+        server.release.wait(0.3)
+        h.send_response(302)
+        h.send_header("Location", JP_PATH + "?again")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    server.routes[JP_PATH] = slow_redirect
+    server.routes[JP_PATH + "?again"] = slow_redirect
+    err = _fails(capsys, pages, "jp", "--source-url", server.url, "--timeout", "0.5")
+    assert "timed out after 0.5 s" in err

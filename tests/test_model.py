@@ -140,3 +140,74 @@ def test_allowset_equality_and_difference_match_point_sets(x: list[Box], y: list
     assert _points(list((a - b).boxes())) == pa - pb
     assert _points(list((a | b).boxes())) == pa | pb
     assert _points(list(a.boxes())) == pa
+
+
+def _tiles(n: int, *, ports: tuple[int, int] = (443, 443), base: int = 10) -> list[Rule]:
+    return [
+        rule_of(
+            ports=(PortRange(*ports),),
+            cidrs=(net(f"{base}.{i}.0.0/16"),),
+            origin=Origin("tiles.toml", i + 3),
+        )
+        for i in range(n)
+    ]
+
+
+def test_rows_that_together_tile_a_slash_8_are_refused_like_one() -> None:
+    with pytest.raises(KorefwError) as info:
+        RuleSet(tuple(_tiles(256)))
+    text = str(info.value)
+    assert text.startswith("tiles.toml:3: 256 rows (lines 3, 4, 5, 6, 7 +251 more)")
+    assert "tcp 443" in text and "'10.0.0.0/8'" in text and "\n" not in text
+
+
+def test_two_adjacent_slash_16_rows_merge_to_a_broad_slash_15() -> None:
+    with pytest.raises(KorefwError, match=r"'10.0.0.0/15'"):
+        RuleSet(tuple(_tiles(2)))
+    RuleSet(tuple(_tiles(1) + _tiles(3)[2:]))  # 10.0/16 and 10.2/16 do not merge
+
+
+def test_union_breadth_is_per_flow() -> None:
+    # The same tiles on different ports never merge into one flow's block.
+    half = [r.with_(ports=(PortRange(80, 80),)) for r in _tiles(2)[1:]]
+    RuleSet((*_tiles(1), *half))
+    # ... nor on different protocols.
+    RuleSet((*_tiles(1), *(r.with_(protocols=("udp",)) for r in _tiles(2)[1:])))
+    # A port range that overlaps joins the flow.
+    wide = [r.with_(ports=(PortRange(400, 500),)) for r in _tiles(2)[1:]]
+    with pytest.raises(KorefwError, match="tcp 443"):
+        RuleSet((*_tiles(1), *wide))
+
+
+def test_union_breadth_accepts_rows_marked_allow_broad() -> None:
+    RuleSet(tuple(r.with_(allow_broad=True) for r in _tiles(256)))
+    broad = rule_of(cidrs=(net("10.0.0.0/8"),), allow_broad=True)
+    RuleSet((broad, *_tiles(256)))  # all inside what is broad on purpose
+    with pytest.raises(KorefwError, match=r"'11.0.0.0/8'"):
+        RuleSet((broad, *_tiles(256, base=11)))
+
+
+def test_union_breadth_of_ipv6_rows_through_nat64() -> None:
+    rows = [
+        rule_of(cidrs=(ipaddress.ip_network(f"64:ff9b::a{i:02x}:0/112"),), origin=Origin("v6", i))
+        for i in range(2)
+    ]
+    with pytest.raises(KorefwError, match="64:ff9b::/96"):
+        RuleSet(tuple(rows))
+
+
+@pytest.mark.parametrize("text", ["*.1.2.3.4", "1.2.3.4", "10.0.0.1.", "*.kore.123", "a.b.0"])
+def test_names_with_an_all_numeric_top_label_are_not_fqdns(text: str) -> None:
+    with pytest.raises(KorefwError) as info:
+        normalize_fqdn(text, where="jp.toml:7")
+    assert str(info.value) == (
+        f"jp.toml:7: not an FQDN: its top-level label is all digits (RFC 1123, RFC 3696) "
+        f"(got {text!r})"
+    )
+    with pytest.raises(KorefwError, match="all digits"):
+        rule_of(cidrs=(), fqdns=(text,))
+
+
+@pytest.mark.parametrize("text", ["*.1.2.3.kore.ai", "1.2.3.4.nip.io", "123.example.com"])
+def test_numeric_labels_below_a_named_top_level_are_fine(text: str) -> None:
+    assert normalize_fqdn(text) == text

@@ -337,3 +337,22 @@ def test_typescript_example_uses_declared_inputs(schema: dict[str, Any]) -> None
         _check_inputs(schema, f"korefw:index:{component}", keys)
     package_json = json.loads((ROOT / "examples" / "typescript" / "package.json").read_text())
     assert package_json["main"] == "index.ts"
+
+
+@pytest.mark.parametrize(
+    ("component", "inputs", "message"),
+    [
+        ("EgressSecurityGroup", {"rules": "jp", "vpcID": VPC},
+         "vpcID: unknown input of EgressSecurityGroup; did you mean vpcId?"),
+        ("EgressNetworkSecurityGroup",
+         {"rules": "jp", "resourceGroupName": "rg", "location": "japaneast", "colour": "red"},
+         "colour: unknown input of EgressNetworkSecurityGroup"),
+    ],
+)  # fmt: skip
+def test_an_unknown_input_is_an_error_not_ignored(
+    component: str, inputs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ComponentInitError) as info:
+        _construct(component, inputs)
+    assert isinstance(info.value.inner, ConfigError)
+    assert str(info.value) == message

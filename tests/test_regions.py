@@ -352,3 +352,128 @@ def test_a_broken_sources_file_is_one_error_naming_it(
     with pytest.raises(VendorDataError, match=text) as info:
         read_sources(tmp_path)
     assert info.value.where == str(tmp_path / "sources.toml") and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "message", "value"),
+    [
+        # A hand-widened CIDR no longer says what the vendor's destination says.
+        (
+            'cidrs = ["18.177.19.211/32"]',
+            'cidrs = ["18.177.19.0/24"]',
+            "cidrs",
+            "does not match destination '18.177.19.211' (which says 18.177.19.211/32)",
+            ["18.177.19.0/24"],
+        ),
+        (
+            'destination = "18.177.19.211"',
+            'destination = "18.177.19.212"',
+            "cidrs",
+            "does not match destination '18.177.19.212'",
+            ["18.177.19.211/32"],
+        ),
+        # The label says TCP, the protocols add UDP.
+        (
+            'label = "TCP"\nprotocols = ["tcp"]',
+            'label = "TCP"\nprotocols = ["tcp", "udp"]',
+            "protocols",
+            "label 'TCP' does not say these protocols",
+            ["tcp", "udp"],
+        ),
+        # An FQDN row given CIDRs, with or without its destination text.
+        (
+            'cidrs = []\nfqdns = ["*.kore.ai"]',
+            'cidrs = ["13.0.0.0/16"]\nfqdns = ["*.kore.ai"]',
+            "cidrs",
+            "does not match destination '*.kore.ai' (which says none)",
+            ["13.0.0.0/16"],
+        ),
+        (
+            'destination = "*.kore.ai"\ncidrs = []',
+            'cidrs = ["13.0.0.0/16"]',
+            "cidrs",
+            "an FQDN rule has CIDRs",
+            ["13.0.0.0/16"],
+        ),
+        (
+            'destination = "*.kore.ai"\ncidrs = []\nfqdns = ["*.kore.ai"]',
+            'destination = "*.kore.ai"\ncidrs = []\nfqdns = ["*.kore.ai", "evil.example"]',
+            "fqdns",
+            "does not match destination '*.kore.ai' (which says *.kore.ai)",
+            ["*.kore.ai", "evil.example"],
+        ),
+    ],
+)
+def test_rows_whose_values_disagree_with_their_vendor_text_are_refused(
+    tmp_path: Path, old: str, new: str, key: str, message: str, value: list[str]
+) -> None:
+    path, _, index = _edit(tmp_path, old, new)
+    with pytest.raises(VendorDataError) as info:
+        load_rules(path)
+    text = str(info.value)
+    assert f": rule {index} {key}: {message}" in text, text
+    assert text.startswith(f"{path}:") and text.endswith(f"(got {value!r})"), text
+    assert "\n" not in text
+
+
+def _data_with_page(folder: Path, *, pages: bool) -> tuple[Path, Path]:
+    folder.mkdir(exist_ok=True)
+    path = folder / "jp.toml"
+    path.write_text(_jp_text(), encoding="utf-8")
+    (folder / "pages").mkdir(exist_ok=True)
+    page = (folder / "pages" if pages else folder) / REGIONS["jp"].page
+    shutil.copyfile(PAGES_DIR / REGIONS["jp"].page, page)
+    return path, page
+
+
+@pytest.mark.parametrize("pages", [False, True])
+def test_rules_file_whose_page_digest_does_not_match_the_page(tmp_path: Path, pages: bool) -> None:
+    path, page = _data_with_page(tmp_path / "d", pages=pages)
+    assert len(load_rules(path)) == len(load_region("jp"))  # the right page reads
+    page.write_bytes(page.read_bytes() + b"\n| extra | TCP | 10.9.9.9 | 443 |\n")
+    with pytest.raises(VendorDataError) as info:
+        load_rules(path)
+    recorded = sha256_hex((PAGES_DIR / REGIONS["jp"].page).read_bytes())
+    line = _jp_text().splitlines().index(f'sha256 = "{recorded}"') + 1
+    text = str(info.value)
+    assert text.startswith(f"{path}:{line}: [source] sha256: does not match the page {page}")
+    assert text.endswith(f"(got {recorded!r})")
+
+
+def test_rules_file_page_is_a_file_name(tmp_path: Path) -> None:
+    path, _, _ = _edit(tmp_path, 'page = "japan-firewall-rules.md"', 'page = "../../etc/passwd"')
+    with pytest.raises(VendorDataError, match="page must be a file name, not a path"):
+        load_rules(path)
+
+
+def test_rules_file_rows_that_together_tile_a_broad_block(tmp_path: Path) -> None:
+    # The first two rows (tcp 5060 to one address each) become adjacent /16s.
+    path, line, index = _edit(tmp_path, 'cidrs = ["18.177.19.211/32"]', 'cidrs = ["10.0.0.0/16"]')
+    text = path.read_text(encoding="utf-8")
+    text = text.replace('destination = "18.177.19.211"', 'destination = "10.0.0.0/16"', 1)
+    text = text.replace('cidrs = ["18.182.77.145/32"]', 'cidrs = ["10.1.0.0/16"]', 1)
+    text = text.replace('destination = "18.182.77.145"', 'destination = "10.1.0.0/16"', 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(VendorDataError) as info:
+        load_rules(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}: rule {index} cidrs: 2 rows (lines "), message
+    assert "together allow tcp 5060 to a destination broader than /16" in message
+    assert message.endswith("(got '10.0.0.0/15')")
+
+
+def test_multi_line_destination_cells_survive_the_rules_file() -> None:
+    from korefw.core.read.vendor import import_text
+
+    page = (
+        "## S\n\n| Protocol | Destination | Port |\n|---|---|---|\n"
+        "| TCP | 192.0.2.1 – 192.0.2.3<br>203.0.113.9 (a.kore.ai)<br>b.kore.ai | 443 |\n"
+    )
+    rules = import_text(page, file="t.md", region="jp")
+    assert rules.rules[0].destination == "192.0.2.1 – 192.0.2.3 203.0.113.9 (a.kore.ai) b.kore.ai"
+    text = dump(rules, Provenance(region="jp", page="t.md"))
+    assert loads(text, file="x.toml")[0] == rules
+    widened = text.replace('"192.0.2.2/31"', '"192.0.2.2/31", "192.0.2.4/32"')
+    assert widened != text
+    with pytest.raises(VendorDataError, match=r"cidrs: does not match destination"):
+        loads(widened, file="x.toml")

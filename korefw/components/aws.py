@@ -35,7 +35,7 @@ import pulumi_aws.vpc as aws_vpc
 from ..core.errors import ConfigError
 from ..core.plan.aws_data import AwsPlan, PrefixListPlan
 from ..core.plan.aws_fqdn import DnsFirewallPlan, FqdnPlan, NetworkFirewallPlan, plan_fqdn
-from ..core.plan.aws_options import AwsOptions
+from ..core.plan.aws_options import AwsOptions, check_tags
 from ..core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_note
 from ..core.plan.options import COMPONENT_OPTIONS, resolve
 from ..core.read.regions import select_rules
@@ -75,7 +75,7 @@ def plan_for(args: EgressSecurityGroupArgs | None = None, /, **kwargs: Any) -> A
         raise ConfigError("give vpc_id or security_group_id, not both", where="security_group_id")
     options = _options(a, existing_group=security_group_id is not None)
     _check_dns_vpc(a["dns_firewall_vpc_id"], options)
-    _check_tags(a["tags"])
+    check_tags(a["tags"])
     return plan_aws(_rules(a), options)
 
 
@@ -105,20 +105,6 @@ def _check_dns_vpc(vpc: object, options: AwsOptions) -> None:
             "dns_firewall_vpc_id needs 'dns-firewall' in fqdn_enforcement",
             where="dns_firewall_vpc_id",
         )
-
-
-def _check_tags(tags: Mapping[str, str] | None) -> None:
-    if tags is None:
-        return
-    if not isinstance(tags, Mapping):
-        raise ConfigError("expected a mapping of tag keys to values", where="tags", value=tags)
-    for k, v in tags.items():
-        if not isinstance(k, str) or not 1 <= len(k) <= 128 or not isinstance(v, str):
-            raise ConfigError(
-                "tag keys are 1-128 characters, values strings", where="tags", value=k
-            )
-        if len(v) > 256:
-            raise ConfigError("tag values are at most 256 characters", where="tags", value=k)
 
 
 def _child(parent: pulumi.Resource, *, former: str | None = None) -> pulumi.ResourceOptions:
@@ -173,7 +159,7 @@ class DestinationPrefixLists(pulumi.ComponentResource):
         warnings: tuple[str, ...] = ()
         if plan is None:  # plan first, so bad input registers nothing
             options = _options(a, mode="prefix-list")
-            _check_tags(tags)
+            check_tags(tags)
             plan = plan_prefix_lists(_rules(a), options)
             quota = prefix_list_quota_note(len(plan))
             warnings = (quota,) if quota else ()
@@ -258,7 +244,7 @@ class FqdnAllowlist(pulumi.ComponentResource):
         if plan is None:
             options = _options(a)
             _check_dns_vpc(dns_firewall_vpc_id, options)
-            _check_tags(tags)
+            check_tags(tags)
             plan = plan_fqdn(_rules(a), options)
             warnings = plan.warnings
         super().__init__(self._TYPE, name, None, opts)

@@ -20,6 +20,10 @@ from ..core.plan.azure_options import (
     APPLICATION_COLLECTION_PRIORITY,
     NETWORK_COLLECTION_PRIORITY,
     AzureOptions,
+    check_location,
+    check_name,
+    check_resource_group,
+    check_tags,
     parse_firewall_policy_id,
 )
 from ..core.plan.azure_plan import plan_azure
@@ -79,11 +83,10 @@ def plan_for(
         )
     if isinstance(firewall_policy_id, str):
         parse_firewall_policy_id(firewall_policy_id)
-    if tags is not None and not (
-        isinstance(tags, Mapping)
-        and all(isinstance(k, str) and isinstance(v, str) for k, v in tags.items())
-    ):
-        raise ConfigError("expected a mapping of text to text", where="tags", value=tags)
+    check_resource_group(resource_group_name)
+    check_location(location)
+    check_name(network_security_group_name, "network_security_group_name")
+    check_tags(tags)
     policy = (
         "existing" if _given(firewall_policy_id) else "new" if create_firewall_policy else "none"
     )

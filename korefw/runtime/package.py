@@ -15,6 +15,7 @@ under a component of type ``korefw:index:EgressSecurityGroup`` instead of
 No ``from __future__ import annotations`` here: the analyzer reads annotations as objects.
 """
 
+import difflib
 import inspect
 import json
 from importlib.metadata import PackageNotFoundError, version
@@ -74,10 +75,31 @@ COMPONENTS: list[type[pulumi.ComponentResource]] = [
 
 
 def provider() -> Any:
-    """The component provider that ``provider/__main__.py`` hosts."""
-    from pulumi.provider.experimental.component import ComponentProvider
+    """The component provider that ``provider/__main__.py`` hosts.
 
-    return ComponentProvider(COMPONENTS, NAME, version=package_version())
+    The SDK's provider maps the inputs its schema declares and drops any other; korefw's
+    refuses an unknown input instead (a misspelt ``vpcID`` would otherwise be ignored),
+    as the Python components refuse an unknown keyword.
+    """
+    from pulumi.provider.experimental.component import ComponentProvider
+    from pulumi.provider.server import ComponentInitError
+
+    from ..core.errors import ConfigError
+
+    class StrictProvider(ComponentProvider):  # type: ignore[misc]
+        def construct(self, name: str, resource_type: str, inputs: Any, options: Any = None) -> Any:
+            component = resource_type.rsplit(":", maxsplit=1)[-1]
+            known = getattr(self._component_defs.get(component), "inputs", None)
+            if known is not None and isinstance(inputs, dict):
+                for key in sorted(set(inputs) - set(known)):
+                    near = difflib.get_close_matches(str(key), list(known), n=1)
+                    hint = f"; did you mean {near[0]}?" if near else ""
+                    raise ComponentInitError(
+                        ConfigError(f"unknown input of {component}{hint}", where=str(key))
+                    )
+            return super().construct(name, resource_type, inputs, options)
+
+    return StrictProvider(COMPONENTS, NAME, version=package_version())
 
 
 def schema() -> dict[str, Any]:

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..core.errors import ConfigError
-from ..core.inputfile import read_input_text
+from ..core.inputfile import load_yaml, read_input_text
 from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR
@@ -47,15 +45,10 @@ class Project:
         return os.path.relpath(self.config_dir / f"Pulumi.{stack}.yaml", self.dir)
 
 
-def _yaml(path: Path, where: str, *, fast: bool = False) -> Any:
+def _yaml(path: Path, where: str) -> Any:
+    """A Pulumi settings file, read as every YAML input is (no alias bombs)."""
     text = read_input_text(path, what="Pulumi settings", error=ConfigError)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader) if fast else yaml.SafeLoader
-    try:
-        return yaml.load(text, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"not valid YAML: {exc}".splitlines()[0], where=where) from None
-    except RecursionError:
-        raise ConfigError("YAML nested too deeply to read", where=where) from None
+    return load_yaml(text, where=where, error=ConfigError)
 
 
 def find_project(start: Path | None = None) -> Path:
@@ -80,7 +73,7 @@ def load_project(project_dir: Path = PROJECT_DIR) -> Project:
 @functools.lru_cache(maxsize=16)
 def _load_project(project_dir: Path, _mtime: int, _size: int) -> Project:
     where = str(project_dir / "Pulumi.yaml")
-    doc = _yaml(project_dir / "Pulumi.yaml", where, fast=True)
+    doc = _yaml(project_dir / "Pulumi.yaml", where)
     if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
         raise ConfigError("expected a project 'name:'", where=where)
     runtime = doc.get("runtime")

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KorefwError
-from ..inputfile import read_input_text
+from ..inputfile import load_yaml, read_input_text
 from ..rules.allowset import AllowSet, Box, describe
 from ..rules.model import Rule, RuleSet
 from .verify import CloudVerdict, Verification
@@ -145,14 +145,7 @@ def gce_allow_set(rules: list[Mapping[str, Any]], where: str) -> tuple[AllowSet,
 
 
 def _documents(text: str, where: str) -> list[Mapping[str, Any]]:
-    import yaml
-
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d]
-    except yaml.YAMLError as exc:
-        raise KorefwError(f"not YAML: {str(exc).splitlines()[0]}", where=where) from None
-    except RecursionError:
-        raise KorefwError("YAML nested too deeply to read", where=where) from None
+    docs = [d for d in load_yaml(text, where=where, every=True) if d]
     out: list[Mapping[str, Any]] = []
     for d in docs:
         if not isinstance(d, Mapping) or not isinstance(d.get("kind"), str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,23 @@ MAX_DESCRIPTION = 255
 MAX_NETWORK_FIREWALL_CAPACITY = 30000
 #: Longest logical name korefw gives a child resource (before the component's own name).
 MAX_NAME = 100
+
+#: AWS tags ("Tag restrictions", https://docs.aws.amazon.com/tag-editor/latest/userguide/
+#: tagging.html and each service's tagging page): at most 50 user tags per resource; a key
+#: is 1-128 Unicode characters and unique per resource (keys are case-sensitive, so
+#: ``Env`` and ``env`` are two keys), a value 0-256; ``aws:`` in any upper or lower case
+#: combination is reserved for AWS as a prefix of keys and values. korefw sets ``Name``
+#: itself on groups and prefix lists, so it counts one of the 50 and is not the user's.
+MAX_TAGS = 50
+MAX_TAG_KEY_LEN = 128
+MAX_TAG_VALUE_LEN = 256
+RESERVED_TAG_PREFIX = "aws:"
+KOREFW_TAG_KEYS = ("Name",)
+
+#: A security group's name "cannot start with sg-" (EC2 API reference, CreateSecurityGroup,
+#: GroupName: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html);
+#: korefw's group names start with ``name_prefix`` and ``-``.
+RESERVED_GROUP_NAME_PREFIX = "sg-"
 
 _NAME_PREFIX_RX = re.compile(r"^[a-z][a-z0-9-]{0,23}$")
 # Characters AWS accepts in VPC security group (rule) descriptions; anything else is mapped away.
@@ -104,9 +122,15 @@ class AwsOptions:
                     value=item,
                 )
         object.__setattr__(self, "fqdn_enforcement", tuple(e for e in ENFORCEMENTS if e in items))
-        if not isinstance(self.name_prefix, str) or not _NAME_PREFIX_RX.match(self.name_prefix):
+        if not isinstance(self.name_prefix, str) or not _NAME_PREFIX_RX.fullmatch(self.name_prefix):
             raise ConfigError(
                 "expected a-z, 0-9 and -, starting with a letter, at most 24 characters",
+                where="name_prefix",
+                value=self.name_prefix,
+            )
+        if f"{self.name_prefix}-".startswith(RESERVED_GROUP_NAME_PREFIX):
+            raise ConfigError(
+                "security group names may not start with sg- (AWS keeps it for group ids)",
                 where="name_prefix",
                 value=self.name_prefix,
             )
@@ -159,6 +183,41 @@ def description(text: str) -> str:
     if len(clean) > MAX_DESCRIPTION:
         clean = clean[: MAX_DESCRIPTION - 3].rstrip() + "..."
     return clean
+
+
+def check_tags(tags: object, *, where: str = "tags") -> None:
+    """Refuse tags AWS rejects (see :data:`MAX_TAGS`); ``None`` is no tags."""
+    if tags is None:
+        return
+    if not isinstance(tags, Mapping):
+        raise ConfigError("expected a mapping of tag keys to values", where=where, value=tags)
+    for k, v in tags.items():
+        if not isinstance(k, str) or not 1 <= len(k) <= MAX_TAG_KEY_LEN or not isinstance(v, str):
+            raise ConfigError(
+                f"tag keys are 1-{MAX_TAG_KEY_LEN} characters, values strings", where=where, value=k
+            )
+        if len(v) > MAX_TAG_VALUE_LEN:
+            raise ConfigError(
+                f"tag values are at most {MAX_TAG_VALUE_LEN} characters", where=where, value=k
+            )
+        for text in (k, v):
+            if text.casefold().startswith(RESERVED_TAG_PREFIX):
+                raise ConfigError(
+                    "the prefix aws: (in any case) is reserved for AWS in tag keys and values",
+                    where=f"{where}.{k}",
+                    value=text,
+                )
+        if k in KOREFW_TAG_KEYS:
+            raise ConfigError(
+                f"korefw sets the {k} tag itself (the resource's name)", where=where, value=k
+            )
+    if len(tags) + len(KOREFW_TAG_KEYS) > MAX_TAGS:
+        raise ConfigError(
+            f"AWS allows {MAX_TAGS} tags per resource and korefw adds "
+            f"{len(KOREFW_TAG_KEYS)}: give at most {MAX_TAGS - len(KOREFW_TAG_KEYS)}",
+            where=where,
+            value=len(tags),
+        )
 
 
 def ports_name(lo: int, hi: int) -> str:

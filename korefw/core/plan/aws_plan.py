@@ -32,6 +32,7 @@ decided in :mod:`.aws_shard`.
 
 from __future__ import annotations
 
+import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
     use_list = {s.key: _choose_list(s, opts, s.key in merging) for s in sets}
     lists = tuple(s.plan for s in sets if use_list[s.key])
     egress = _cidr_rules(c for s in sets if not use_list[s.key] for c in s.contribs)
+    _check_emitted(rules, lists, egress)
     for pl in lists:
         egress.extend(_reference_rules(pl))
     rules_out, groups = shard(egress, opts, rules.region)
@@ -102,7 +104,20 @@ def plan_prefix_lists(
     sets = _destination_sets(_contributions(rules, opts), opts, rules.region)
     for s in sets:
         _check_list_size(s.plan, opts, has_mode=False)
+    _check_emitted(rules, [s.plan for s in sets], [])
     return tuple(s.plan for s in sets)
+
+
+def _check_emitted(
+    rules: RuleSet, lists: Iterable[PrefixListPlan], egress: Iterable[EgressRulePlan]
+) -> None:
+    """No prefix list, and no egress rule, allows a block broader than a vendor row may."""
+    for pl in lists:
+        nets = [ipaddress.ip_network(e.cidr) for e in pl.entries]
+        rules.check_emitted(nets, f"prefix list {pl.key}")
+    for r in egress:
+        if r.cidr is not None:
+            rules.check_emitted([ipaddress.ip_network(r.cidr)], f"egress rule {r.name}")
 
 
 def prefix_list_quota_note(count: int) -> str | None:

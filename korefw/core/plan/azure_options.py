@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -39,8 +40,34 @@ RESERVED_FOR_DENY = 1
 NETWORK_COLLECTION_PRIORITY = 100
 APPLICATION_COLLECTION_PRIORITY = 200
 
-#: Azure resource names: start with a letter or digit, end with one or ``_``.
+#: Azure resource names: start with a letter or digit, end with one or ``_``. NSGs and
+#: security rules: 1-80 alphanumerics, underscores, periods and hyphens, starting with an
+#: alphanumeric and ending with one or an underscore (Naming rules and restrictions for
+#: Azure resources, Microsoft.Network,
+#: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules).
+#: ``..`` is refused too: a name is a segment of the resource's URL path, and ARM reads
+#: dot segments there as path steps.
 NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$")
+#: Resource groups (same page, Microsoft.Resources): 1-90 alphanumerics, underscores,
+#: parentheses, hyphens and periods (Unicode letters too; korefw keeps to ASCII), not
+#: ending in a period.
+RESOURCE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII)
+#: A location: a name (``japaneast``) or display name (``Japan East``); never blank.
+LOCATION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9 ]{0,40}$")
+#: Azure tags (https://learn.microsoft.com/azure/azure-resource-manager/management/
+#: tag-resources#limitations): at most 50 per resource; a name at most 512 characters and
+#: case-insensitive (so ``Env`` and ``env`` are one tag), without ``< > % & \ ? /``; a value
+#: at most 256 characters.
+MAX_TAGS = 50
+MAX_TAG_NAME_LEN = 512
+MAX_TAG_VALUE_LEN = 256
+TAG_NAME_BAD = frozenset("<>%&\\?/")
+#: Sources an egress rule must not name: every address (``*``, ``Any``, ``0.0.0.0/0``,
+#: ``::/0``) or the Internet service tag. An NSG rule's source is "Any, or an individual
+#: IP address, CIDR block, service tag, or application security group"
+#: (https://learn.microsoft.com/azure/virtual-network/network-security-groups-overview
+#: #security-rules); korefw's Allow rules are for the customer's own sources.
+FORBIDDEN_SOURCES = frozenset({"*", "any", "internet", "0.0.0.0/0", "::/0"})
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$")
 _SERVICE_TAG_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9]+)?$")
 _POLICY_ID_RE = re.compile(
@@ -89,13 +116,22 @@ class AzureOptions:
         band = _check_band(self.priority_band)
         object.__setattr__(self, "priority_band", band)
         sources = _check_prefixes(self.source_address_prefixes, "source_address_prefixes")
+        for src in sources:
+            if src.casefold() in FORBIDDEN_SOURCES or _is_everything(src):
+                raise ConfigError(
+                    "a source of every address or the Internet would let anything egress "
+                    "through korefw's rules (name your own networks, or VirtualNetwork)",
+                    where="source_address_prefixes",
+                    value=src,
+                )
         object.__setattr__(self, "source_address_prefixes", sources)
         for key in ("deny_other_outbound", "ip_groups"):
             if not isinstance(getattr(self, key), bool):
                 raise ConfigError("expected true or false", where=key, value=getattr(self, key))
-        if not isinstance(self.name_prefix, str) or not _PREFIX_RE.match(self.name_prefix):
+        prefix = self.name_prefix
+        if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix) or ".." in prefix:
             raise ConfigError(
-                "expected 1-24 letters, digits, _ . - starting with a letter or digit",
+                "expected 1-24 letters, digits, _ . - starting with a letter or digit, no '..'",
                 where="name_prefix",
                 value=self.name_prefix,
             )
@@ -144,7 +180,7 @@ class AzureOptions:
         seen: dict[int, str] = {}
         for name, prio in sorted(pins.items(), key=lambda kv: str(kv[0])):
             where = f"priorities.{name}"
-            if not isinstance(name, str) or not NAME_RE.match(name):
+            if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
                 raise ConfigError("not an NSG rule name", where="priorities", value=name)
             if name in (self.deny_rule_name, DENY_RULE_SUFFIX):
                 raise ConfigError(
@@ -162,6 +198,76 @@ class AzureOptions:
                 )
             seen[prio] = name
         return dict(sorted(pins.items()))
+
+
+def _is_everything(prefix: str) -> bool:
+    try:
+        return ipaddress.ip_network(prefix, strict=False).prefixlen == 0
+    except ValueError:
+        return False
+
+
+def check_name(value: object, where: str, *, kind: str = "an NSG name") -> None:
+    """Refuse a resource name Azure rejects (see :data:`NAME_RE`); non-text (an output) passes."""
+    if isinstance(value, str) and (not NAME_RE.fullmatch(value) or ".." in value):
+        raise ConfigError(
+            f"not {kind}: 1-80 letters, digits, _ . - starting with a letter or digit, ending "
+            "with one or _, no '..'",
+            where=where,
+            value=value,
+        )
+
+
+def check_resource_group(value: object, where: str = "resource_group_name") -> None:
+    """Refuse a resource group name Azure rejects (see :data:`RESOURCE_GROUP_RE`)."""
+    if isinstance(value, str) and (not RESOURCE_GROUP_RE.fullmatch(value) or ".." in value):
+        raise ConfigError(
+            "not a resource group name: 1-90 letters, digits, _ - . ( ), not ending in '.', "
+            "no '..'",
+            where=where,
+            value=value,
+        )
+
+
+def check_location(value: object, where: str = "location") -> None:
+    """Refuse a blank or malformed location (see :data:`LOCATION_RE`)."""
+    if isinstance(value, str) and not LOCATION_RE.fullmatch(value):
+        raise ConfigError(
+            "not an Azure location (like japaneast or Japan East)", where=where, value=value
+        )
+
+
+def check_tags(tags: object, *, where: str = "tags") -> None:
+    """Refuse tags Azure rejects (see :data:`MAX_TAGS`); ``None`` is no tags."""
+    if tags is None:
+        return
+    if not isinstance(tags, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in tags.items()
+    ):
+        raise ConfigError("expected a mapping of text to text", where=where, value=tags)
+    seen: dict[str, str] = {}
+    for k, v in tags.items():
+        if not 1 <= len(k) <= MAX_TAG_NAME_LEN or TAG_NAME_BAD & set(k):
+            raise ConfigError(
+                f"tag names are 1-{MAX_TAG_NAME_LEN} characters without < > % & \\ ? /",
+                where=where,
+                value=k,
+            )
+        if len(v) > MAX_TAG_VALUE_LEN:
+            raise ConfigError(
+                f"tag values are at most {MAX_TAG_VALUE_LEN} characters", where=where, value=k
+            )
+        if k.casefold() in seen:
+            raise ConfigError(
+                f"Azure tag names ignore case: this is the tag {seen[k.casefold()]!r} again",
+                where=where,
+                value=k,
+            )
+        seen[k.casefold()] = k
+    if len(tags) > MAX_TAGS:
+        raise ConfigError(
+            f"Azure allows {MAX_TAGS} tags per resource", where=where, value=len(tags)
+        )
 
 
 def _is_int(value: object) -> bool:
@@ -219,7 +325,7 @@ def prefix_kind(text: str) -> str | None:
     try:
         ipaddress.ip_network(text, strict=True)
     except ValueError:
-        return "tag" if _SERVICE_TAG_RE.match(text) else None
+        return "tag" if _SERVICE_TAG_RE.fullmatch(text) else None
     return "cidr"
 
 
@@ -261,8 +367,13 @@ def azure_name(
 
 
 def clean_text(text: str) -> str:
-    """Text with only the characters Azure descriptions take."""
-    return " ".join(text.split())
+    """Text with only the characters Azure descriptions take: no control or format
+    characters (bidi overrides and isolates such as U+202E, zero-width characters), which
+    would make a description read other than it is; runs of whitespace collapse."""
+    kept = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
+    return " ".join(kept.split())
 
 
 def description(region: str, owners: Iterable[tuple[str, str]]) -> str:

@@ -90,6 +90,7 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
     for g in groups:
         parts = (g.scope, g.protocol, g.version, g.ports, g.identity)
         allow.append((azure_name("", *parts), azure_name(o.name_prefix, *parts), g))
+        rules.check_emitted(g.networks, f"NSG rule {allow[-1][1]}")
     names = [n for _, n, _ in allow]
     if len(set(names)) != len(names):  # digest collision: never silently merge two rules
         dup = sorted(n for n in set(names) if names.count(n) > 1)

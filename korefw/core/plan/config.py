@@ -36,7 +36,11 @@ class Setting:
 
 def _tags(v: Any) -> str | None:
     ok = all(re.fullmatch(r"[^=]{1,128}=[^=]{0,256}", t) for t in v)
-    return None if ok else 'a list of "Key=Value" strings'
+    if not ok:
+        return 'a list of "Key=Value" strings'
+    # One key twice would keep only its last value; Azure tag names ignore case.
+    keys = [t.split("=", 1)[0].casefold() for t in v]
+    return None if len(set(keys)) == len(keys) else "each tag key once (ignoring case)"
 
 
 _REGION_CODES = ("us", "jp", "de", "eu", "uk", "au", "in", "uae")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError
+from .azure_options import FORBIDDEN_SOURCES
 
 #: An extra check of a stack setting's value: ``None`` when good, else what was expected.
 Check = Callable[[Any], str | None]
@@ -168,7 +169,11 @@ def _band(v: Any) -> str | None:
 
 
 def _prefixes(v: Any) -> str | None:
-    return None if v and all(isinstance(x, str) and x for x in v) else "a non-empty list"
+    if not (v and all(isinstance(x, str) and x for x in v)):
+        return "a non-empty list"
+    if any(x.casefold() in FORBIDDEN_SOURCES for x in v):
+        return "your own sources, never every address or Internet (*, Any, 0.0.0.0/0, ::/0)"
+    return None
 
 
 _VPC_ID = pattern(r"vpc-[0-9a-f]{8}(?:[0-9a-f]{9})?", "a VPC id like vpc-0123456789abcdef0")
@@ -311,7 +316,9 @@ RESOURCE_GROUP_NAME = Option(
     input=True,
     required=True,
     setting="azure",
-    check=pattern(r"[-\w.()]{0,89}[-\w()]", "a resource group name (1-90 of a-z 0-9 _ - . ( ))"),
+    check=pattern(
+        r"(?!.*\.\.)[-\w.()]{0,89}[-\w()]", "a resource group name (1-90 of a-z 0-9 _ - . ( ))"
+    ),
 )
 LOCATION = Option(
     "location",
@@ -327,7 +334,10 @@ NETWORK_SECURITY_GROUP_NAME = Option(
     "Existing NSG to add rules to as SecurityRule resources (empty: create a new NSG).",
     input=True,
     setting="azure",
-    check=pattern(r"[A-Za-z0-9][-\w.]{0,78}[\w]?", "an NSG name (1-80 of letters, digits, _ . -)"),
+    check=pattern(
+        r"(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?",
+        "an NSG name (1-80 of letters, digits, _ . -; no '..')",
+    ),
 )
 MERGE = Option(
     "merge",

@@ -6,7 +6,9 @@ the raw-file root of ``Koredotcom/docs`` at a ref (its default branch ``main`` u
 told otherwise), or any root given instead. Only the standard library is used.
 
 Safety: HTTPS only (plain HTTP only to a loopback host such as a test server, or when
-explicitly allowed), also across redirects; a timeout; a size limit. A body is accepted
+explicitly allowed), also across redirects; a timeout for the whole exchange (connecting,
+the status line, headers and body, and redirects, however slowly a server drips them);
+a size limit. A body is accepted
 only if korefw's own importer reads it as a firewall-rule page, so an HTML error page or
 a moved page is refused. Every page is downloaded and checked before anything is
 written; then the changed pages and ``sources.toml`` are written together
@@ -16,9 +18,12 @@ written; then the changed pages and ``sources.toml`` are written together
 from __future__ import annotations
 
 import datetime
+import functools
 import http.client
+import io
 import ipaddress
 import re
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -26,6 +31,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from ..errors import KorefwError
 from ..rules.model import RuleSet
@@ -115,6 +121,99 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+class _DeadlineSocket:
+    """A connected socket whose every read and write must finish before ``deadline``.
+
+    A socket timeout bounds one read, so a server that sends its status line and headers
+    a byte at a time (each within the timeout) would hold a plain connection forever;
+    here each read gets only the time left of the whole exchange.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def _left(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the exchange took longer than the timeout")
+        return left
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        """``socket.recv_into`` within the time left."""
+        self._sock.settimeout(self._left())
+        return self._sock.recv_into(buffer, nbytes, flags)
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        """``socket.sendall`` within the time left."""
+        self._sock.settimeout(self._left())
+        self._sock.sendall(data, flags)
+
+    def settimeout(self, value: float | None) -> None:
+        """Never longer than the time left."""
+        self._sock.settimeout(min(value, self._left()) if value is not None else self._left())
+
+    def makefile(
+        self, mode: str = "rb", buffering: int | None = None, **_: Any
+    ) -> io.BufferedReader:
+        """A buffered reader whose reads go through :meth:`recv_into` (http.client reads
+        the status line, headers and body from it)."""
+        raw = socket.SocketIO(self, "rb")  # type: ignore[arg-type]
+        self._sock._io_refs += 1  # type: ignore[attr-defined]  # as socket.makefile does
+        return io.BufferedReader(raw, buffering or io.DEFAULT_BUFFER_SIZE)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class _DeadlineConnection:
+    """Mixin for an ``http.client`` connection: connect in the time left, then read and
+    write through a :class:`_DeadlineSocket`."""
+
+    _deadline: float
+    timeout: float | None
+    sock: Any
+
+    def connect(self) -> None:
+        """Connect (and for HTTPS, shake hands) within the time left of the exchange."""
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the exchange took longer than the timeout")
+        self.timeout = left
+        super().connect()  # type: ignore[misc]
+        self.sock = _DeadlineSocket(self.sock, self._deadline)
+
+
+class _DeadlineHTTP(_DeadlineConnection, http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+
+class _DeadlineHTTPS(_DeadlineConnection, http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_DeadlineHTTP, deadline=self.deadline), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_DeadlineHTTPS, deadline=self.deadline), req)
+
+
 def download(
     url: str,
     *,
@@ -124,9 +223,13 @@ def download(
 ) -> tuple[bytes, str]:
     """The body of ``url`` and its ETag; any failure is one :class:`KorefwError` line."""
     check_url(url, allow_http=allow_http)
-    opener = urllib.request.build_opener(_CheckedRedirects(allow_http))
-    req = urllib.request.Request(url, headers={"User-Agent": "korefw-fetch"})
     deadline = time.monotonic() + timeout
+    opener = urllib.request.build_opener(
+        _CheckedRedirects(allow_http),
+        _DeadlineHTTPHandler(deadline),
+        _DeadlineHTTPSHandler(deadline),
+    )
+    req = urllib.request.Request(url, headers={"User-Agent": "korefw-fetch"})
     try:
         with opener.open(req, timeout=timeout) as resp:
             length = resp.headers.get("Content-Length")

@@ -40,6 +40,7 @@ rule number and key of anything wrong.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import re
 import tomllib
@@ -49,10 +50,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import KorefwError, VendorDataError
-from ..inputfile import read_input_text
-from ..rules.addresses import check_breadth, parse_network
+from ..inputfile import read_input_bytes, read_input_text
+from ..rules.addresses import check_breadth, collapse, parse_network
 from ..rules.model import REGION_CODE, Origin, Protocol, Rule, RuleSet, normalize_fqdn
 from ..rules.ports import PortRange
+from .vendor import parse_destination, parse_protocols
 
 FORMAT = 1
 GENERATOR = "korefw import"
@@ -161,9 +163,27 @@ def load(path: str | Path) -> RuleSet:
 
 
 def read(path: str | Path) -> tuple[RuleSet, Provenance]:
-    """Read and validate a region data file, with its provenance."""
+    """Read and validate a region data file, with its provenance.
+
+    When the vendor page it names sits beside it (or in ``pages/`` beside it, as the
+    shipped data does), the page's sha256 must be the one recorded.
+    """
     text = read_input_text(path, what="rule data", error=VendorDataError)
-    return loads(text, file=str(path))
+    rules, prov = loads(text, file=str(path))
+    folder = Path(path).parent
+    near = (folder / prov.page, folder / "pages" / prov.page)
+    page = next((p for p in near if p.is_file()), None)
+    if page is not None and prov.sha256:
+        data = read_input_bytes(page, what="vendor page", error=VendorDataError)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != prov.sha256:
+            raise VendorDataError(
+                f"does not match the page {page} (its sha256 is {actual}): the rules were not "
+                f"read from this page; re-import it (`{REGENERATE}`)",
+                where=_Lines(text, str(path)).source("sha256"),
+                value=prov.sha256,
+            )
+    return rules, prov
 
 
 def load_toml(text: str, *, file: str) -> dict[str, Any]:
@@ -192,7 +212,16 @@ def loads(text: str, *, file: str) -> tuple[RuleSet, Provenance]:
     if not isinstance(raw_rules, list) or not raw_rules:
         raise VendorDataError("no [[rule]] entries", where=file)
     rules = tuple(_rule(i, raw, prov, lines) for i, raw in enumerate(raw_rules, 1))
-    return RuleSet(rules, region=prov.region, source=prov.page, retrieved=prov.retrieved), prov
+    try:
+        rule_set = RuleSet(rules, region=prov.region, source=prov.page, retrieved=prov.retrieved)
+    except KorefwError as exc:
+        if isinstance(exc, VendorDataError):
+            raise
+        # Rows that together are too broad: name the first of them in this file.
+        first = next((i for i, r in enumerate(rules, 1) if str(r.origin) == exc.where), None)
+        at = lines.rule(first, "cidrs") if first else file
+        raise VendorDataError(exc.detail, where=at, value=exc.value) from None
+    return rule_set, prov
 
 
 def _provenance(raw: object, lines: _Lines) -> Provenance:
@@ -208,6 +237,10 @@ def _provenance(raw: object, lines: _Lines) -> Provenance:
         if not isinstance(value, str):
             raise VendorDataError("expected a string", where=lines.source(key), value=value)
     check_provenance_values(raw, where=lines.source)
+    if raw["page"] != Path(raw["page"]).name or raw["page"] in {".", ".."}:
+        raise VendorDataError(
+            "page must be a file name, not a path", where=lines.source("page"), value=raw["page"]
+        )
     return Provenance(**raw)
 
 
@@ -268,7 +301,7 @@ def _rule(index: int, raw: object, prov: Provenance, lines: _Lines) -> Rule:
             check_breadth(net, where=where("cidrs"))
         fqdns = [normalize_fqdn(x, where=where("fqdns")) for x in strings("fqdns")]
         aliases = [normalize_fqdn(x, where=where("aliases")) for x in strings("aliases")]
-        return Rule(
+        rule = Rule(
             section=text("section"),
             component=text("component"),
             protocols=tuple(protocols),
@@ -288,6 +321,77 @@ def _rule(index: int, raw: object, prov: Provenance, lines: _Lines) -> Rule:
         # Rule-level errors (no protocol, empty destination) name the rule, not the vendor row.
         at = exc.where if exc.where and exc.where.startswith(lines.file) else where(None)
         raise VendorDataError(exc.detail, where=at, value=exc.value) from None
+    _check_agrees(rule, where)
+    return rule
+
+
+def _check_agrees(rule: Rule, where: Callable[[str | None], str]) -> None:
+    """The row's values say what its vendor text says: nothing added by hand.
+
+    ``label`` (the vendor's protocol cell) reads as ``protocols``, and ``destination``
+    (the vendor's destination cell) as ``cidrs``, ``fqdns`` and ``aliases``; a row
+    without its destination text may not mix CIDRs and FQDNs.
+    """
+    if rule.label:
+        try:
+            said = parse_protocols(rule.label)
+        except KorefwError:
+            said = ()
+        if said != rule.protocols:
+            raise VendorDataError(
+                f"label {rule.label!r} does not say these protocols",
+                where=where("protocols"),
+                value=[str(p) for p in rule.protocols],
+            )
+    if not rule.destination:
+        if rule.cidrs and rule.fqdns:
+            raise VendorDataError(
+                "an FQDN rule has CIDRs (and no destination text saying both)",
+                where=where("cidrs"),
+                value=[str(n) for n in rule.cidrs],
+            )
+        return
+    have = {key: [str(v) for v in getattr(rule, key)] for key in ("cidrs", "fqdns", "aliases")}
+    readings = []
+    # The importer joins a cell's lines with spaces: read the text whole, then line by line.
+    for lines in ([rule.destination], _destination_lines(rule.destination)):
+        try:
+            cidrs, fqdns, aliases = parse_destination(lines)
+        except KorefwError:
+            continue
+        said = {
+            "cidrs": [str(n) for n in collapse(cidrs)],
+            "fqdns": sorted(set(fqdns)),
+            "aliases": list(aliases),
+        }
+        if said == have:
+            return
+        readings.append(said)
+    said = readings[0] if readings else {"cidrs": [], "fqdns": [], "aliases": []}
+    key = next((k for k in have if have[k] != said[k]), "cidrs")
+    raise VendorDataError(
+        f"does not match destination {rule.destination!r} (which says "
+        f"{', '.join(said[key]) or 'none'})",
+        where=where(key),
+        value=have[key],
+    )
+
+
+_DASHES = ("-", "–", "—", "−", "to")
+
+
+def _destination_lines(text: str) -> list[str]:
+    """The lines of a destination cell whose lines the importer joined with spaces: each
+    word a line, except that range dashes, ``to`` and parenthesised words stay with the
+    words around them (``a - b``, ``IP (fqdn)``)."""
+    out: list[str] = []
+    for word in text.split():
+        joins = word.lower() in _DASHES or word.startswith("(")
+        if out and (joins or out[-1].split()[-1].lower() in _DASHES):
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out
 
 
 class _Lines:

@@ -20,6 +20,28 @@ IPNetwork = IPv4Network | IPv6Network
 #: Blocks shorter than these prefixes are "dangerously broad" unless explicitly allowed.
 MIN_PREFIX = {4: 16, 6: 32}
 
+#: IPv6 blocks that embed IPv4 addresses, and the shortest prefix allowed inside each: a
+#: block there reaches the IPv4 Internet through a translator or tunnel, so it may cover no
+#: more IPv4 addresses than ``MIN_PREFIX[4]`` allows (the IPv4 address sits in the last 32
+#: bits, so /96 + 16 = /112). From the IANA IPv6 Special-Purpose Address Registry
+#: (https://www.iana.org/assignments/iana-ipv6-special-registry): ``::ffff:0:0/96``
+#: IPv4-mapped (RFC 4291), ``64:ff9b::/96`` IPv4-IPv6 translation (RFC 6052),
+#: ``64:ff9b:1::/48`` local-use IPv4/IPv6 translation (RFC 8215: any RFC 6052 prefix
+#: length inside it, so the /96 form is assumed, the strictest), ``2001::/32`` Teredo
+#: (RFC 4380: the client's IPv4 address, obfuscated, in the last 32 bits) and
+#: ``2002::/16`` 6to4 (RFC 3056: the site's IPv4 address in bits 16-47); also the
+#: deprecated IPv4-compatible ``::/96`` (RFC 4291) and the SIIT ``::ffff:0:0:0/96``
+#: (RFC 2765).
+IPV4_EMBEDDING: tuple[tuple[IPv6Network, int], ...] = (
+    (IPv6Network("::ffff:0:0/96"), 112),
+    (IPv6Network("64:ff9b::/96"), 112),
+    (IPv6Network("64:ff9b:1::/48"), 112),
+    (IPv6Network("2001::/32"), 112),
+    (IPv6Network("2002::/16"), 32),
+    (IPv6Network("::/96"), 112),
+    (IPv6Network("::ffff:0:0:0/96"), 112),
+)
+
 # Dashes Kore writes between the ends of a range: hyphen, en dash, em dash, minus, "to".
 _RANGE_RE = re.compile(r"^\s*(\S+?)\s*(?:-|–|—|−|\bto\b)\s*(\S+)\s*$")
 
@@ -73,24 +95,62 @@ def parse_ip_destination(text: str, *, where: str | None = None) -> list[IPNetwo
 
 def collapse(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
     """Merge overlapping and adjacent blocks; IPv4 sorted before IPv6."""
-    v4 = [n for n in networks if n.version == 4]
-    v6 = [n for n in networks if n.version == 6]
+    nets = list(networks)  # read twice below, so a generator must not run dry after IPv4
+    v4 = [n for n in nets if n.version == 4]
+    v6 = [n for n in nets if n.version == 6]
     out: list[IPNetwork] = list(ipaddress.collapse_addresses(v4))
     out.extend(ipaddress.collapse_addresses(v6))
     return out
 
 
+def breadth_problem(net: IPNetwork) -> str | None:
+    """Why ``net`` is dangerously broad, or None when it is not."""
+    if net.prefixlen < MIN_PREFIX[net.version]:
+        return f"broader than /{MIN_PREFIX[net.version]}"
+    if isinstance(net, IPv6Network):
+        for block, shortest in IPV4_EMBEDDING:
+            if net.prefixlen <= block.prefixlen and block.subnet_of(net):
+                return f"holds {block}, which maps all of IPv4"
+            if net.subnet_of(block) and net.prefixlen < shortest:
+                return (
+                    f"maps more of IPv4 than a /{MIN_PREFIX[4]} through {block} "
+                    f"(at most /{shortest} there)"
+                )
+    return None
+
+
 def check_breadth(net: IPNetwork, *, allow_broad: bool = False, where: str | None = None) -> None:
-    """Refuse blocks shorter than /16 (IPv4) or /32 (IPv6) unless ``allow_broad``."""
+    """Refuse blocks shorter than /16 (IPv4) or /32 (IPv6), or mapping that much of IPv4.
+
+    ``allow_broad`` accepts them on purpose.
+    """
     if allow_broad:
         return
-    if net.prefixlen < MIN_PREFIX[net.version]:
+    problem = breadth_problem(net)
+    if problem:
         raise KorefwError(
-            f"destination broader than /{MIN_PREFIX[net.version]} "
-            "(pass allow_broad to accept it on purpose)",
+            f"destination {problem} (pass allow_broad to accept it on purpose)",
             where=where,
             value=str(net),
         )
+
+
+def broad_blocks(
+    networks: Iterable[IPNetwork], allowed: Iterable[IPNetwork] = ()
+) -> list[IPNetwork]:
+    """The blocks of the union of ``networks`` that are dangerously broad.
+
+    Blocks inside ``allowed`` (destinations accepted as broad on purpose) are not
+    reported. Adjacent rows merge: 256 /16 rows that tile a /8 give that /8.
+    """
+    ok = collapse(allowed)
+    out = []
+    for block in collapse(networks):
+        if breadth_problem(block) and not any(
+            block.version == a.version and block.subnet_of(a) for a in ok  # type: ignore[arg-type]
+        ):
+            out.append(block)
+    return out
 
 
 def network_span(net: IPNetwork) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from ..errors import KorefwError
-from .addresses import IPNetwork, check_breadth, collapse
+from .addresses import IPNetwork, breadth_problem, broad_blocks, check_breadth, collapse
 from .allowset import AllowSet, boxes
 from .ports import PortRange, merge_ports
 
@@ -42,12 +42,22 @@ _FQDN_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 def normalize_fqdn(text: str, *, where: str | None = None) -> str:
-    """Lower-case an FQDN, allowing one leading ``*.`` wildcard; reject anything else."""
+    """Lower-case an FQDN, allowing one leading ``*.`` wildcard; reject anything else.
+
+    The top-level label may not be all digits (RFC 1123 section 2.1, RFC 3696 section 2),
+    so ``1.2.3.4`` or ``*.1.2.3.4`` is an address pattern, never a name.
+    """
     name = text.strip().lower().rstrip(".")
     labels = name.split(".")
     body = labels[1:] if labels and labels[0] == "*" else labels
     if len(body) < 2 or len(name) > 253 or not all(_FQDN_LABEL.match(lab) for lab in body):
         raise KorefwError("malformed FQDN", where=where, value=text)
+    if body[-1].isdigit():  # the label is [a-z0-9-] only, so isdigit() means ASCII digits
+        raise KorefwError(
+            "not an FQDN: its top-level label is all digits (RFC 1123, RFC 3696)",
+            where=where,
+            value=text,
+        )
     return name
 
 
@@ -188,6 +198,7 @@ class RuleSet:
                 where="region",
                 value=self.region[:40],
             )
+        _check_union_breadth(self.rules)
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -235,6 +246,23 @@ class RuleSet:
         """Rules with address destinations."""
         return [r for r in self.rules if r.is_ip]
 
+    def broad_cidrs(self) -> list[IPNetwork]:
+        """The CIDRs of rules marked ``allow_broad``: the only broad blocks a plan may hold."""
+        return [n for r in self.rules if r.allow_broad for n in r.cidrs]
+
+    def check_emitted(self, networks: Iterable[IPNetwork], what: str) -> None:
+        """Fail when a planned resource's destinations hold a block no vendor row may name.
+
+        A planner's last guard: merged prefixes must stay within the breadth rules.
+        """
+        for block in broad_blocks(networks, self.broad_cidrs()):
+            raise KorefwError(
+                f"{what} would allow a destination {breadth_problem(block)} that no "
+                "vendor row marked allow_broad names (refusing to plan it)",
+                where="rules",
+                value=str(block),
+            )
+
     def fqdn_rules(self) -> list[Rule]:
         """Rules with FQDN destinations."""
         return [r for r in self.rules if r.is_fqdn]
@@ -250,6 +278,42 @@ class RuleSet:
     def extend(self, rules: Iterable[Rule]) -> RuleSet:
         """A copy with more rules appended."""
         return replace(self, rules=(*self.rules, *rules))
+
+
+def _check_union_breadth(rules: Sequence[Rule]) -> None:
+    """Refuse rows that together allow one flow to a block no single row may name.
+
+    Per protocol and port, the union of the rows' CIDRs (less what rows marked
+    ``allow_broad`` allow there) may hold no block broader than one row may: 256 /16 rows
+    that tile a /8 are refused like one /8 row, since a planner merges them into it.
+    """
+    narrow = [r for r in rules if r.cidrs and not r.allow_broad]
+    if len(narrow) < 2 or not broad_blocks(n for r in narrow for n in r.cidrs):
+        return  # no union of any flow's CIDRs can hold a broad block
+    wide = AllowSet(b for r in rules if r.allow_broad for b in r.allow_set().boxes())
+    loose = AllowSet(b for r in narrow for b in r.allow_set().boxes()) - wide
+    for box in loose.boxes():
+        for block in box.cidrs():
+            problem = breadth_problem(block)
+            if not problem:
+                continue
+            lo, hi = box.ports
+            rows = [
+                r
+                for r in narrow
+                if box.protocol in r.protocols
+                and any(p.lo <= hi and lo <= p.hi for p in r.ports)
+                and any(n.version == block.version and n.overlaps(block) for n in r.cidrs)
+            ]
+            lines = ", ".join(str(r.origin.line or r.origin) for r in rows[:5])
+            more = f" +{len(rows) - 5} more" if len(rows) > 5 else ""
+            port = str(lo) if lo == hi else f"{lo}-{hi}"
+            raise KorefwError(
+                f"{len(rows)} rows (lines {lines}{more}) together allow {box.protocol} {port} "
+                f"to a destination {problem} (mark them allow_broad to accept it on purpose)",
+                where=str(rows[0].origin) if rows else "rules",
+                value=str(block),
+            )
 
 
 def _glob(pattern: str, value: str) -> bool:
