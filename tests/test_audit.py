@@ -116,7 +116,7 @@ def test_azure_priority_order_decides() -> None:
     duplicate = NsgRule("twin", rules[0].priority, "Outbound", "Allow", "Tcp", "192.0.2.1",
                         destination_port_range="443")  # fmt: skip
     text = audit_azure([_nsg((*rules, duplicate))], JP).render()
-    assert "rejected by the cloud" in text and "share priority" in text
+    assert "rejected by the cloud" in text and "share priority" in text and "'twin'" in text
 
 
 def test_azure_without_the_deny_is_open() -> None:

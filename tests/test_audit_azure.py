@@ -161,6 +161,7 @@ def test_the_examples_with_japans_rules_audit_exact(arm, capsys) -> None:  # typ
     assert (code, err) == (0, ""), out + err
     assert "OK: azure subid/rg1/nsg1" in out and "OK: azure subid/rg2/nsg3" in out
     assert "AllowVnetOutBound (65000)" in out  # the note on the default rule left out
+    assert "existing NSG" not in out and "problem" not in out
     assert any(p.endswith(f"/subscriptions/subid{PREFIX}") for p in arm.requests)
 
 
@@ -183,7 +184,7 @@ def test_an_allow_star_rule_differs(arm, capsys) -> None:  # type: ignore[no-unt
     code, out, err = _audit(capsys, arm, "--subscription", "subid")
     assert (code, err) == (1, ""), out + err
     assert "OK: azure subid/rg1/nsg1" in out and "FAIL: azure subid/rg2/nsg3" in out
-    assert "wider than TCP or UDP: protocol '*' in subid/rg2/nsg3" in out
+    assert "wider than TCP or UDP: protocol '*' in subid/rg2/nsg3 rule allow-all" in out
     assert "extra   tcp 0-" in out
 
 

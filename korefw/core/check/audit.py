@@ -23,7 +23,7 @@ from typing import Any
 
 from ..rules.model import RuleSet
 from .planread import read_states
-from .rulefields import AWS_EGRESS, AWS_PREFIX_LIST, AWS_SG, AZ_NSG
+from .rulefields import AWS_EGRESS, AWS_PREFIX_LIST, AWS_SG, AZ_NSG, AZ_RULE
 from .verify import CloudVerdict, Verification, cloud_verdict
 
 
@@ -191,9 +191,14 @@ def audit_azure(
     notes: list[str] = []
     nsgs = sorted(nsgs, key=lambda n: n.label)
     for nsg in nsgs:
-        state = {"type": AZ_NSG, "urn": nsg.label, "id": nsg.nsg_id,
-                 "inputs": {"securityRules": [r.properties() for r in nsg.rules]}}  # fmt: skip
-        reading = read_states([state])
+        # Each rule as its own resource on the NSG, so findings name the rule.
+        states: list[dict[str, Any]] = [
+            {"type": AZ_NSG, "urn": nsg.label, "id": nsg.nsg_id, "inputs": {}},
+            *({"type": AZ_RULE, "urn": f"{nsg.label} rule {r.name}",
+               "inputs": {**r.properties(), "networkSecurityGroupName": nsg.nsg_id}}
+              for r in nsg.rules),
+        ]  # fmt: skip
+        reading = read_states(states)
         verdicts.append(cloud_verdict(reading, "azure", expected, notes, label=f"azure {nsg.label}",
                                       egress_filtered_elsewhere=egress_filtered_elsewhere))
         problems += reading.problems
