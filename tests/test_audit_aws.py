@@ -252,3 +252,106 @@ def test_nothing_selected_is_undecided(env, capsys) -> None:  # type: ignore[no-
     assert code == 2 and "no security group matches" in err
     code, _, err = _audit(capsys, env["url"], "--group-id", "sg-0123456789abcdef0")
     assert code == 2 and "--group-id: security group not found" in err
+
+
+def test_every_page_is_read() -> None:
+    """Groups, rules and prefix list entries over two pages each (botocore's Stubber)."""
+    from botocore.stub import ANY, Stubber
+
+    from korefw.audit.aws import AwsSelection, read_region
+
+    ec2 = boto3.client("ec2", region_name=REGION, aws_access_key_id="k",
+                       aws_secret_access_key="s")  # fmt: skip
+    sg = {"GroupName": "g", "VpcId": "vpc-1", "OwnerId": "111"}
+    rule = {"GroupId": "sg-1", "IsEgress": True, "IpProtocol": "tcp", "FromPort": 443,
+            "ToPort": 443}  # fmt: skip
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_security_groups",
+                          {"SecurityGroups": [{**sg, "GroupId": "sg-1"}], "NextToken": "a"},
+                          {"Filters": ANY})  # fmt: skip
+        stub.add_response("describe_security_groups",
+                          {"SecurityGroups": [{**sg, "GroupId": "sg-2"}]},
+                          {"Filters": ANY, "NextToken": "a"})  # fmt: skip
+        stub.add_response("describe_security_group_rules", {"SecurityGroupRules": [
+            {**rule, "SecurityGroupRuleId": "sgr-1", "CidrIpv4": "192.0.2.1/32"},
+            {**rule, "SecurityGroupRuleId": "sgr-in", "IsEgress": False, "CidrIpv4": "0.0.0.0/0"},
+        ], "NextToken": "b"}, {"Filters": ANY})  # fmt: skip
+        stub.add_response("describe_security_group_rules", {"SecurityGroupRules": [
+            {**rule, "SecurityGroupRuleId": "sgr-2", "GroupId": "sg-2", "PrefixListId": "pl-1"},
+        ]}, {"Filters": ANY, "NextToken": "b"})  # fmt: skip
+        stub.add_response("get_managed_prefix_list_entries",
+                          {"Entries": [{"Cidr": "198.51.100.0/24"}], "NextToken": "c"},
+                          {"PrefixListId": "pl-1"})  # fmt: skip
+        stub.add_response("get_managed_prefix_list_entries",
+                          {"Entries": [{"Cidr": "203.0.113.0/24"}]},
+                          {"PrefixListId": "pl-1", "NextToken": "c"})  # fmt: skip
+        groups, lists = read_region(ec2, AwsSelection(tags=[("k", "v")]), REGION)
+        stub.assert_no_pending_responses()
+    assert [(g.group_id, [r.rule_id for r in g.egress]) for g in groups] == [
+        ("sg-1", ["sgr-1"]), ("sg-2", ["sgr-2"])]  # fmt: skip
+    assert [(p.list_id, p.cidrs) for p in lists] == [
+        ("pl-1", ("198.51.100.0/24", "203.0.113.0/24"))]  # fmt: skip
+
+
+class _Throttle:
+    """A proxy to moto that answers the first ``n`` requests with EC2's throttling error."""
+
+    BODY = (b'<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+            b"<Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message>"
+            b"</Error></Errors><RequestID>r</RequestID></Response>")  # fmt: skip
+
+    def __init__(self, target: str, n: int) -> None:
+        import http.server
+        import threading
+
+        self.left, self.throttled = n, 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if outer.left > 0:
+                    outer.left -= 1
+                    outer.throttled += 1
+                    self._answer(503, outer.BODY)
+                    return
+                # The Host header is signed: keep it, so moto checks the same signature.
+                req = urllib.request.Request(target + self.path, data=body, method="POST",
+                                             headers=dict(self.headers.items()))  # fmt: skip
+                try:
+                    with urllib.request.urlopen(req, timeout=30) as resp:
+                        self._answer(resp.status, resp.read())
+                except urllib.error.HTTPError as exc:
+                    self._answer(exc.code, exc.read())
+
+            def _answer(self, status: int, data: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize("mode", ["standard", "adaptive"])
+def test_throttling_is_retried(env, sharded, capsys, mode) -> None:  # type: ignore[no-untyped-def]
+    proxy = _Throttle(env["url"], 2)
+    try:
+        code, out, err = _audit(capsys, proxy.url, "--tag", "korefw=sharded",
+                                "--retry-mode", mode)  # fmt: skip
+        assert (code, err) == (0, ""), out + err
+        assert proxy.throttled == 2
+        proxy.left = 1
+        code, out, err = _audit(capsys, proxy.url, "--tag", "korefw=sharded",
+                                "--max-attempts", "1")  # fmt: skip
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1 and "RequestLimitExceeded" in err, err
+    finally:
+        proxy.httpd.shutdown()
+        proxy.httpd.server_close()

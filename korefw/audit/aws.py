@@ -85,7 +85,7 @@ def read_aws(sel: AwsSelection) -> tuple[list[AwsGroup], list[PrefixList]]:
     boto3 = _boto3()
     from botocore.config import Config
 
-    config = Config(retries={"mode": sel.retry_mode, "max_attempts": sel.max_attempts},
+    config = Config(retries={"mode": sel.retry_mode, "total_max_attempts": sel.max_attempts},
                     connect_timeout=10, read_timeout=60)  # fmt: skip
     groups: list[AwsGroup] = []
     lists: list[PrefixList] = []
@@ -98,7 +98,7 @@ def read_aws(sel: AwsSelection) -> tuple[list[AwsGroup], list[PrefixList]]:
             ec2 = session.client("ec2", region_name=region, endpoint_url=sel.endpoint_url,
                                  config=config)  # fmt: skip
             with _translated(where, sel.endpoint_url):
-                found = _read_region(ec2, sel, region)
+                found = read_region(ec2, sel, region)
             groups += found[0]
             lists += found[1]
     unseen = sorted(set(sel.group_ids) - {g.group_id for g in groups})
@@ -149,9 +149,10 @@ def _filters(sel: AwsSelection) -> list[dict[str, Any]]:
     return out
 
 
-def _read_region(
+def read_region(
     ec2: Any, sel: AwsSelection, region: str
 ) -> tuple[list[AwsGroup], list[PrefixList]]:
+    """The groups ``sel`` selects in one account and Region, through an EC2 client."""
     described = [
         g
         for page in ec2.get_paginator("describe_security_groups").paginate(Filters=_filters(sel))
