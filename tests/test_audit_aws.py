@@ -144,6 +144,8 @@ def test_the_plan_as_deployed_audits_exact(env, sharded, capsys) -> None:  # typ
     code, out, err = _audit(capsys, env["url"], "--tag", "korefw=sharded")
     assert (code, err) == (0, ""), out + err
     assert f"OK: aws account 123456789012 {REGION} {sharded['vpc']}" in out
+    listed = next(ln for ln in out.splitlines() if ": security groups " in ln)
+    assert all(f"{gid} (korefw-sharded-{n})" in listed for n, gid in sharded["groups"].items())
     # Selecting the same groups by id gives the same verdict.
     ids = [a for g in sharded["groups"].values() for a in ("--group-id", g)]
     assert _audit(capsys, env["url"], *ids)[0] == 0

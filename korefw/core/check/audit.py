@@ -143,8 +143,9 @@ def audit_aws(
     for (account, region, vpc), members in sorted(scopes.items()):
         members.sort(key=lambda g: g.group_id)
         reading = read_states(_aws_states(members, lists[(account, region)]))
-        verdict = cloud_verdict(reading, "aws", expected, notes,
-                                label=f"aws account {account} {region} {vpc or '(no VPC)'}")
+        label = f"aws account {account} {region} {vpc or '(no VPC)'}"
+        verdict = cloud_verdict(reading, "aws", expected, notes, label=label)
+        notes.append(f"{label}: security groups {', '.join(g.label for g in members)}")
         verdict.extra_in = {g.label: reading.allow_set("aws", g.label) for g in members}
         verdicts.append(verdict)
         problems += reading.problems
