@@ -32,6 +32,7 @@ sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
 
 
 from measure import maxrss_mb, python_calls, synthetic, timed, traced_peak  # noqa: E402
+from startup import section as startup_section  # noqa: E402
 from worker import VPC, worker  # noqa: E402
 
 from korefw.core.errors import KorefwError, PlanError  # noqa: E402
@@ -404,6 +405,8 @@ def report(quick: bool) -> tuple[str, dict[str, Any]]:
     parts = [figures()]
     jp_lines, jp = japan(1 if quick else 3)
     parts.append(jp_lines)
+    start_lines, start = startup_section(3 if quick else 9, secs)
+    parts.append(start_lines)
     scale_lines, scale = scaling(sizes, offline_sizes)
     parts.append(scale_lines)
     stack_lines, many = stacks(counts)
@@ -427,7 +430,9 @@ def report(quick: bool) -> tuple[str, dict[str, Any]]:
         "",
     ]
     text = "\n".join(head + [line for p in parts for line in p]).rstrip() + "\n"
-    return text, {"japan": jp, "scaling": scale, "stacks": many, "elapsed": elapsed}
+    return text, {
+        "japan": jp, "startup": start, "scaling": scale, "stacks": many, "elapsed": elapsed
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,7 @@ policies take the same configuration (``--policy-pack-config``): ``region`` (def
 stack's ``korefw:region``) and ``scope`` (``korefw-managed`` or ``kore-addresses``).
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -72,6 +72,19 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _checked(check: Callable[[], list[policycheck.Finding]]) -> list[policycheck.Finding]:
+    """The findings of ``check``; what it could not check is one more, never an engine error.
+
+    policycheck turns every value it refuses into a finding; this is the last guard, so a
+    mandatory policy can never pass (or break the preview with a gRPC error) on a surprise.
+    """
+    try:
+        return check()
+    except Exception as exc:  # reported as a violation, never swallowed
+        why = f"korefw could not check this: {type(exc).__name__}: {exc}"
+        return [policycheck.Finding("", why)]
+
+
 def _validate_resource(args: ResourceValidationArgs, report: ReportViolation) -> None:
     try:
         region, scope, allowed = _settings(args.get_config())
@@ -79,8 +92,10 @@ def _validate_resource(args: ResourceValidationArgs, report: ReportViolation) ->
         args.not_applicable(str(exc))  # the stack policy reports it, once
         return
     props = _plain(args.props)
-    for f in policycheck.resource_findings(
-        args.resource_type, args.urn, props, allowed, region, scope
+    for f in _checked(
+        lambda: policycheck.resource_findings(
+            args.resource_type, args.urn, props, allowed, region, scope
+        )
     ):
         report(f.message, None)
 
@@ -103,13 +118,15 @@ def _validate_stack(args: StackValidationArgs, report: ReportViolation) -> None:
     except KorefwError as exc:
         report(str(exc), None)  # a mandatory pack that cannot check must not pass silently
         return
-    for f in policycheck.stack_findings(_stack_resources(args), allowed, region, scope):
-        report(f.message, f.urn)
+    for f in _checked(
+        lambda: policycheck.stack_findings(_stack_resources(args), allowed, region, scope)
+    ):
+        report(f.message, f.urn or None)
 
 
 def _validate_closing_deny(args: StackValidationArgs, report: ReportViolation) -> None:
-    for f in policycheck.closing_deny_findings(_stack_resources(args)):
-        report(f.message, f.urn)
+    for f in _checked(lambda: policycheck.closing_deny_findings(_stack_resources(args))):
+        report(f.message, f.urn or None)
 
 
 PolicyPack(

@@ -19,7 +19,14 @@ import sys
 TOOLS: dict[str, tuple[str, str]] = {
     "nft": ("nftables", "checks rendered nftables rules: nft -c"),
     "iptables-restore": ("iptables", "checks rendered iptables rules: iptables-restore --test"),
+    # The probe tests start their own turnserver on 127.0.0.1 with a free port; the packaged
+    # service is kept from starting while apt-get installs it (policy-rc.d, below).
+    "turnserver": ("coturn", "answers korefw probe's STUN Binding requests over UDP and TCP"),
+    "openssl": ("openssl", "makes the self-signed certificate of korefw probe's TLS tests"),
 }
+
+# Debian's way to keep packages from starting services while they install (invoke-rc.d).
+POLICY_RC_D = "/usr/sbin/policy-rc.d"
 
 # Programs that live in sbin, which a non-login PATH may leave out.
 EXTRA_PATH = ("/usr/sbin", "/sbin", "/usr/bin", "/bin")
@@ -46,12 +53,22 @@ def install(packages: list[str]) -> bool:
         ["apt-get", "update", "-qq"],
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
     )
-    for step in steps:
-        proc = subprocess.run(step, check=False, text=True, **quiet)  # type: ignore[call-overload]
-        if proc.returncode != 0:
-            tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-            print(f"test_tools: {' '.join(step[:2])} failed: {tail[0]}", file=sys.stderr)
-            return False
+    # A package that ships a service (coturn) must not leave one running after the install.
+    own_policy = not os.path.exists(POLICY_RC_D)
+    if own_policy:
+        with open(POLICY_RC_D, "w", encoding="ascii") as f:
+            f.write("#!/bin/sh\n# test_tools.py: start no service while installing\nexit 101\n")
+        os.chmod(POLICY_RC_D, 0o755)
+    try:
+        for step in steps:
+            proc = subprocess.run(step, check=False, text=True, **quiet)  # type: ignore[call-overload]
+            if proc.returncode != 0:
+                tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
+                print(f"test_tools: {' '.join(step[:2])} failed: {tail[0]}", file=sys.stderr)
+                return False
+    finally:
+        if own_policy:
+            os.remove(POLICY_RC_D)
     return True
 
 

@@ -76,18 +76,26 @@ def test_groups_are_compared_per_vpc() -> None:
     assert "FAIL: aws account 111 ap-northeast-1 vpc-2" in text
 
 
-def test_egress_to_a_security_group_or_an_unread_list_is_undecided() -> None:
+def test_egress_to_a_security_group_counts_as_every_address() -> None:
     groups, lists = _groups(AwsOptions())
     g = groups[0]
     ref = AwsGroup(g.group_id, g.name, g.vpc_id, g.account, g.region,
                    (*g.egress, AwsEgressRule("sgr-x", "tcp", 443, 443,
                                              referenced_group_id="sg-other")))  # fmt: skip
     result = audit_aws([ref, *groups[1:]], lists, JP)
-    assert result.exit_code == 2
-    assert "sg-1 egress rule sgr-x: egress to a security group cannot be checked" in result.render()
+    assert result.exit_code == 1
+    text = result.render()
+    assert "sg-1 egress rule sgr-x: egress to security group sg-other" in text
+    assert "extra   tcp 443 → 0.0.0.0/5" in text
+
+
+def test_a_prefix_list_not_read_is_undecided() -> None:
+    groups, lists = _groups(AwsOptions())
+    g = groups[0]
     pl = AwsGroup(g.group_id, g.name, g.vpc_id, g.account, g.region,
                   (*g.egress, AwsEgressRule("sgr-y", "tcp", 443, 443, prefix_list_id="pl-gone")))
-    assert audit_aws([pl, *groups[1:]], lists, JP).exit_code == 2
+    result = audit_aws([pl, *groups[1:]], lists, JP)
+    assert result.exit_code == 2 and "pl-gone" in result.render()
 
 
 def _nsg(rules: tuple[NsgRule, ...]) -> Nsg:
@@ -164,3 +172,14 @@ def test_a_missing_extra_is_one_line_naming_it() -> None:
         "korefw: error: korefw audit azure: needs azure-mgmt-network and azure-identity: pip "
         "install 'korefw[azure-audit]'",
     ]
+
+
+def test_azure_a_deny_limited_by_source_does_not_close() -> None:
+    rules = _japan_nsg_rules()
+    deny = next(r for r in rules if r.access == "Deny")
+    limited = NsgRule(deny.name, deny.priority, "Outbound", "Deny", "*",
+                      destination_address_prefixes=deny.destination_address_prefixes,
+                      destination_port_ranges=deny.destination_port_ranges,
+                      source_address_prefix="10.1.0.0/24")  # fmt: skip
+    result = audit_azure([_nsg((*(r for r in rules if r is not deny), limited))], JP)
+    assert result.exit_code == 1 and "open to the Internet" in result.render()

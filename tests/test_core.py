@@ -11,7 +11,13 @@ import korefw.core
 
 CORE = Path(korefw.core.__file__).resolve().parent
 #: What each stage may import from the rest of the core (besides errors, safewrite, inputfile).
-ALLOWED = {"read": {"rules"}, "rules": set(), "plan": {"rules"}, "check": {"rules"}}
+ALLOWED = {
+    "read": {"rules"},
+    "rules": set(),
+    "plan": {"rules"},
+    "check": {"rules"},
+    "probe": {"rules"},
+}
 
 
 def test_core_never_imports_pulumi() -> None:
@@ -65,3 +71,13 @@ def test_no_test_module_imports_another() -> None:
                     if alias.name in names:
                         bad[path.name] = alias.name
     assert not bad, bad
+
+
+def test_each_part_of_korefw_has_its_folder() -> None:
+    """The top of ``korefw/`` holds the package marker and folders only (docs/architecture.md):
+    the core, the components, the runtime, the command line, the probe and the shipped data."""
+    top = Path(korefw.core.__file__).resolve().parent.parent
+    files = sorted(p.name for p in top.iterdir() if p.is_file())
+    folders = sorted(p.name for p in top.iterdir() if p.is_dir() and p.name != "__pycache__")
+    assert files == ["__init__.py", "py.typed"]
+    assert folders == ["cli", "components", "core", "data", "probe", "runtime"]

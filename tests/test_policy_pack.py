@@ -329,6 +329,23 @@ def test_out_of_band_rule_on_korefws_security_group(pack, plans) -> None:  # typ
         assert "out-of-band" in d.message and sg["urn"].rsplit("::", 1)[-1] in d.message
 
 
+def test_out_of_band_rule_on_korefws_security_group_by_literal_id(pack, plans) -> None:  # type: ignore[no-untyped-def]
+    """No propertyDependencies: the rule names the group by its id, which AnalyzeStack sees
+    among the group's outputs (``AnalyzeResources`` in pkg/resource/deploy/step_generator.go)."""
+    states = copy.deepcopy(plans["example-jp-aws"])
+    sg = find(states, "securityGroup:SecurityGroup")
+    sg["inputs"]["id"] = "sg-0aaaaaaaaaaaaaaaa"  # as in its outputs
+    rogue = _out_of_band("example-jp-aws", "198.51.100.0/24")
+    assert "securityGroupId" not in (rogue.get("propertyDependencies") or {})
+    for scope in ("korefw-managed", "kore-addresses"):
+        configure(pack, region="jp", scope=scope)
+        [d] = mandatory(analyze(pack, [*states, rogue]))
+        assert (d.policyName, d.urn) == (STACK_POLICY, rogue["urn"])
+        assert "out-of-band" in d.message
+    rogue["inputs"]["securityGroupId"] = "sg-0bbbbbbbbbbbbbbbb"  # another group: not korefw's
+    assert mandatory(analyze(pack, [*states, rogue])) == []
+
+
 def test_widened_prefix_list_entry_is_caught_through_the_rules(pack, plans) -> None:  # type: ignore[no-untyped-def]
     configure(pack, region="de")
     states = copy.deepcopy(plans["example-de-both"])
@@ -362,3 +379,77 @@ def test_unknown_values_during_preview_are_not_violations(pack, plans) -> None: 
     rule["inputs"]["toPort"] = 3479  # its ports alone are already wider than Kore's
     [d] = mandatory(analyze(pack, states))
     assert d.urn == rule["urn"] and "3479" in d.message
+
+
+# A hostile or mistaken value in korefw's own rules: one mandatory violation on that
+# resource, as the engine receives it (numbers arrive as floats through the gRPC Struct),
+# never a gRPC error that fails the preview without saying which rule.
+ODD_AWS = [
+    ({"fromPort": "443,8443"}, "fromPort: expected a port number 0-65535 (or -1) (got '443,8443')"),
+    ({"fromPort": "nan"}, "fromPort: expected a port number"),
+    ({"toPort": "inf"}, "toPort: expected a port number"),
+    ({"toPort": 443.5}, "toPort: expected a port number"),
+    ({"fromPort": True}, "fromPort: expected a port number"),
+    ({"fromPort": [[443]]}, "fromPort: expected a port number"),
+    ({"toPort": "44³"}, "toPort: expected a port number"),
+    ({"cidrIpv4": "13.115.244.0/255.255.255.224"}, "cidrIpv4: expected an IPv4 CIDR"),
+    ({"ipProtocol": "icmp", "fromPort": 8, "toPort": 0}, "protocol 'icmp' (not TCP/UDP)"),
+    ({"cidrIpv4": None, "referencedSecurityGroupId": "sg-0123456789abcdef0"},
+     "egress to security group sg-0123456789abcdef0 allows whatever addresses its members hold"),
+]  # fmt: skip
+
+
+def test_odd_values_are_violations_not_engine_errors(pack, plans) -> None:  # type: ignore[no-untyped-def]
+    configure(pack, region="jp")
+    for edit, text in ODD_AWS:
+        states = copy.deepcopy(plans["example-jp-aws"])
+        rule = find(states, "SecurityGroupEgressRule", cidrIpv4="13.115.244.0/27", fromPort=443)
+        rule["inputs"].update(edit)
+        rule["inputs"] = {k: v for k, v in rule["inputs"].items() if v is not None}
+        [d] = mandatory(analyze(pack, states))
+        assert (d.policyName, d.urn) == (RESOURCE_POLICY, rule["urn"]), d
+        assert text in d.message, (edit, d.message)
+
+
+@pytest.mark.parametrize(
+    ("edit", "text"),
+    [
+        ({"access": "Allow "}, "access: expected Allow or Deny (got 'Allow ')"),
+        ({"destinationPortRanges": None, "destinationPortRange": ""}, "destinationPortRange(s)"),
+        ({"destinationAddressPrefixes": ["13.115.244.0/255.255.255.224"]}, "not a netmask"),
+    ],
+)
+def test_odd_azure_values_are_violations(pack, plans, edit: dict, text: str) -> None:  # type: ignore[no-untyped-def]
+    configure(pack, region="jp")
+    states = copy.deepcopy(plans["example-jp-azure"])
+    nsg = find(states, "network:NetworkSecurityGroup")
+    stun = next(r for r in nsg["inputs"]["securityRules"] if r["protocol"] == "Tcp"
+                and "13.115.244.0/27" in r.get("destinationAddressPrefixes", []))  # fmt: skip
+    stun.update(edit)
+    for key in [k for k, v in stun.items() if v is None]:
+        del stun[key]
+    [d] = mandatory(analyze(pack, states))
+    assert (d.policyName, d.urn) == (RESOURCE_POLICY, nsg["urn"]) and text in d.message
+
+
+@pytest.mark.parametrize(
+    ("edit", "gap"),
+    [
+        ({"destinationPortRange": "443"}, "leaves tcp 0-442"),
+        ({"protocol": "Tcp"}, "protocol 'Tcp' only"),
+        ({"sourceAddressPrefix": "10.1.2.3/32"}, "limited by sourceAddressPrefix"),
+        ({"destinationAddressPrefix": "0.0.0.0/0"}, "no IPv6 destination"),
+    ],
+)
+def test_closing_deny_advisory_fires_for_a_narrow_deny(pack, plans, edit: dict, gap: str) -> None:  # type: ignore[no-untyped-def]
+    configure(pack, region="jp")
+    states = copy.deepcopy(plans["example-jp-azure"])
+    nsg = find(states, "network:NetworkSecurityGroup")
+    deny = next(r for r in nsg["inputs"]["securityRules"] if r["access"] == "Deny")
+    deny.update(edit)
+    diags = analyze(pack, states)
+    assert mandatory(diags) == []
+    [d] = [d for d in diags if d.policyName == DENY_POLICY]
+    assert d.enforcementLevel == ADVISORY and "AllowInternetOutBound" in d.message
+    assert f"NSG rule {deny['name']!r} does not deny all other outbound traffic" in d.message
+    assert gap in d.message

@@ -4,7 +4,14 @@ The fixtures under tests/fixtures/pulumi/ are written by hand, following the eng
 source (pulumi/pulumi), not korefw's own output:
 
 - ``*.preview.json``: ``display.PreviewDigest`` / ``PreviewStep`` (``pkg/display/json.go``)
-  as ``ShowPreviewDigest`` prints it (``pkg/backend/display/json.go``): ``same`` steps only
+  as ``ShowPreviewDigest`` prints it (``pkg/backend/display/json.go``), each step's states
+  taken from its ``ResourcePreEvent``, deep-copied before the step runs (``NewEvent`` and
+  ``makeStepEventMetadata`` in ``pkg/engine/events.go``), so a newState is what
+  ``pkg/resource/deploy/step_generator.go`` built: no ``id`` and no ``outputs`` for same,
+  create, update, replace and import (``ID: ""``, ``Outputs: nil``; ``ResourceV3`` omits
+  empty fields), an id but no outputs for read, the old state itself for refresh
+  (``NewRefreshStep``); a replace step's oldState already ``delete: true`` (set by its
+  create-replacement's ``CreateStep.Apply``); ``same`` steps only
   with ``--show-sames`` (``*.show-sames.*``), ``create-replacement`` / ``delete-replaced``
   only with ``--show-replacement-steps`` (``*.replacement-steps.*``), the root stack step
   always (``shouldShow`` in ``pkg/backend/display/display.go``); ``detailedDiff`` printed
@@ -15,7 +22,9 @@ source (pulumi/pulumi), not korefw's own output:
 - ``*.stream.jsonl``: ``apitype.EngineEvent`` a line (``sdk/go/common/apitype/events.go``)
   as ``ShowJSONEvents`` prints it with ``PULUMI_ENABLE_STREAMING_JSON_PREVIEW`` (no
   ``shouldShow`` filter, so sames are there); ``resourcePreEvent.metadata`` is a
-  ``StepEventMetadata`` (``op``, ``urn``, ``type``, ``old``, ``new``, ...); secrets blinded
+  ``StepEventMetadata`` (``op``, ``urn``, ``type``, ``old``, ``new``, ...; a state's ``id``
+  and ``outputs`` always printed, ``""`` and ``{}`` before the step runs, and no
+  ``propertyDependencies``: ``apitype.StepEventStateMetadata``); secrets blinded
   to ``{sig, "ciphertext": "[secret]"}`` (``convertStepEventStateMetadata``).
 - ``*.state.json`` / ``aws-state*.json``: ``pulumi stack export``, ``apitype.DeploymentV3`` /
   ``ResourceV3`` (``sdk/go/common/apitype/core.go``); secrets as ``{sig, "ciphertext"}`` or,
@@ -39,8 +48,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from korefw.cli import main
+from korefw.core.check import policycheck
 from korefw.core.check.plandiff import diff_plans, diff_update
-from korefw.core.check.pulumidoc import load_document, state_after
+from korefw.core.check.pulumidoc import load_document, parse_document, state_after
 from korefw.core.check.verify import verify
 from korefw.core.errors import KorefwError
 from korefw.core.read.ruledata import Provenance, dump
@@ -133,6 +143,8 @@ def test_verdicts(
     capsys: pytest.CaptureFixture[str], rules_files: dict[str, str],
     name: str, extra: list[str], rules: str, code: int, text: str,
 ) -> None:  # fmt: skip
+    """Each op as ``ShowPreviewDigest`` prints it (pkg/backend/display/json.go), applied as
+    its step's ``Apply`` would (pkg/resource/deploy/step.go) to the state before."""
     got, out, err = run(capsys, "verify", fx(name), "--rules", rules_files[rules], *extra)
     assert (got, text in out) == (code, True), out + err
 
@@ -224,6 +236,9 @@ def test_every_engine_op_is_in_some_fixture() -> None:
 
 
 def test_replacement_steps_give_the_same_state_as_the_default() -> None:
+    """``shouldShow`` (pkg/backend/display/display.go) hides create-replacement and
+    delete-replaced without ``--show-replacement-steps``; the replace step alone carries the
+    same new state (``NewReplaceStep``, step.go), without id until ``CreateStep.Apply``."""
     state = load_document(STATE)
     a = state_after(load_document(fx("aws-replace-sg.preview.json")), state)
     b = state_after(load_document(fx("aws-replace-sg.replacement-steps.preview.json")), state)
@@ -235,6 +250,7 @@ def test_replacement_steps_give_the_same_state_as_the_default() -> None:
 
 
 def test_diff_of_a_deletion_shows_the_flow_removed(capsys: pytest.CaptureFixture[str]) -> None:
+    """A ``delete`` step carries its oldState only (``DeleteStep.New`` is nil, step.go)."""
     preview = fx("aws-delete-rule.preview.json")
     d = diff_plans(load_document(STATE), load_document(preview))
     assert d.lines() == ["- aws: tcp 5060-5061 → 18.177.19.211/32 (SBC)"]
@@ -267,6 +283,7 @@ def test_diff_of_an_incomplete_preview_alone_exits_2(capsys: pytest.CaptureFixtu
 
 
 def test_diff_shows_a_replacement_as_such() -> None:
+    """``replace`` steps (``NewReplaceStep``, step.go), counted once each by the summary."""
     for name in ("aws-replace-sg.preview.json", "aws-replace-sg.replacement-steps.preview.json"):
         d = diff_update(load_document(fx(name)), load_document(STATE))
         assert d.lines() == [], name  # the same flows before and after
@@ -278,6 +295,8 @@ def test_diff_shows_a_replacement_as_such() -> None:
 
 
 def test_diff_of_an_added_row_counts_what_pulumi_up_does() -> None:
+    """A ``create`` step's newState has neither id nor outputs (``NewCreateStep``, step.go,
+    printed before ``CreateStep.Apply``); ``changeSummary`` from the ``SummaryEvent``."""
     d = diff_update(load_document(fx("aws-add-row.preview.json")), load_document(STATE))
     assert d.lines() == ["+ aws: udp 3478 → 13.115.244.64/27 (Twilio STUN)"]
     assert d.resources == {"create": 1, "same": 6}
@@ -302,6 +321,7 @@ JSON = st.recursive(
     max_leaves=6,
 )  # fmt: skip
 DOCS = ["aws-new.preview.json", "aws-delete-rule.show-sames.preview.json", "aws-state.json",
+        "aws-widen-cidr.show-sames.preview.json", "aws-rule-on-group-by-id.show-sames.preview.json",
         "azure-new.preview.json", "azure-duplicate-priority.preview.json",
         "aws-read-import-refresh-discard.show-sames.preview.json"]  # fmt: skip
 
@@ -508,3 +528,470 @@ def test_two_nsg_rules_with_one_name_are_rejected() -> None:
             rules[1]["name"] = rules[0]["name"]
     result = verify(doc, RULES_V1)
     assert result.exit_code == 1 and "two NSG rules named 'kore-tcp-3478'" in result.render()
+
+
+# --- the engine's real preview shape (issue 18 §1) -------------------------------------
+
+#: Ops whose printed newState has neither id nor outputs: the state ``step_generator.go``
+#: builds (``ID: ""``, ``Outputs: nil``), copied into the ResourcePreEvent before
+#: ``SameStep``/``CreateStep``/``UpdateStep``/``ImportStep.Apply`` fill them.
+_BEFORE_APPLY = {"same", "create", "update", "replace", "create-replacement", "import"}
+
+
+def _all_steps() -> list[tuple[str, str, dict | None, dict | None]]:
+    out = []
+    for path in sorted(FIX.glob("*.preview.json")):
+        for s in json.loads(path.read_text())["steps"]:
+            out.append((path.name, s["op"], s.get("oldState"), s.get("newState")))
+    for path in sorted(FIX.glob("*.stream.jsonl")):
+        for line in path.read_text().splitlines():
+            m = json.loads(line).get("resourcePreEvent", {}).get("metadata")
+            if m:
+                out.append((path.name, m["op"], m.get("old"), m.get("new")))
+    return out
+
+
+def test_fixtures_are_in_the_engines_preview_shape() -> None:
+    """Each op's states as the engine prints them before the step runs.
+
+    ``ShowPreviewDigest`` / ``getPreviewMetadataStep`` (pkg/backend/display/json.go) serialize
+    ``m.Old.State`` / ``m.New.State`` of the ResourcePreEvent, deep-copied by ``NewEvent``
+    (pkg/engine/events.go) before ``Apply``: step_generator.go's new state (``ID: ""``,
+    ``Outputs: nil``, omitted by ``apitype.ResourceV3``'s omitempty); ``NewReadStep`` needs
+    an id and gets ``Outputs: make(PropertyMap)``; ``NewImportStep`` has no id, an
+    ``importID``; ``NewRefreshStep`` sets ``new = old``; a replace's old copy is marked
+    ``Delete`` by its create-replacement (``CreateStep.Apply``). The stream
+    (``apitype.StepEventStateMetadata``) prints ``"id": ""`` and ``"outputs": {}``.
+    """
+    ops = set()
+    for name, op, old, new in _all_steps():
+        ops.add(op)
+        at = f"{name}: {op} {(new or old or {}).get('urn')}"
+        if op in _BEFORE_APPLY:
+            assert not new.get("id") and not new.get("outputs"), at
+        if op == "import":
+            assert new.get("importID"), at
+        if op == "read":
+            assert new["id"] and new["external"] and not new.get("outputs"), at
+        if op == "refresh":
+            assert new == old, at
+        if op == "replace":
+            assert old["delete"], at
+        if op in ("same", "update", "delete", "replace", "refresh", "delete-replaced"):
+            assert old.get("id") or not old.get("custom"), at
+    assert ops >= {"create", "same", "update", "delete", "replace", "create-replacement",
+                   "delete-replaced", "read", "import", "refresh", "discard"}  # fmt: skip
+
+
+# (fixture, verify's whole output, diff's flow lines)
+REAL_CHANGES = [
+    ("aws-unchanged.show-sames.preview.json", ["OK: aws: 1 group(s)"], []),
+    ("aws-widen-cidr.show-sames.preview.json",
+     ["FAIL: aws: 1 group(s)", "  extra   tcp 3478 → 13.115.244.32/27"],
+     ["+ aws: tcp 3478 → 13.115.244.32/27 (Twilio STUN)"]),
+    ("aws-delete-rule.show-sames.preview.json",
+     ["FAIL: aws: 1 group(s)", "  missing tcp 5060-5061 → 18.177.19.211/32"],
+     ["- aws: tcp 5060-5061 → 18.177.19.211/32 (SBC)"]),
+    ("aws-delete-rule.stream.jsonl",
+     ["FAIL: aws: 1 group(s)", "  missing tcp 5060-5061 → 18.177.19.211/32"],
+     ["- aws: tcp 5060-5061 → 18.177.19.211/32 (SBC)"]),
+    # an out-of-band rule on korefw's group by its literal id, no propertyDependencies
+    ("aws-rule-on-group-by-id.show-sames.preview.json",
+     ["FAIL: aws: 1 group(s)", "  extra   tcp 22 → 198.51.100.0/24"],
+     ["+ aws: tcp 22 → 198.51.100.0/24"]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "verdict", "flows"), REAL_CHANGES,
+                         ids=[c[0] for c in REAL_CHANGES])  # fmt: skip
+def test_a_real_preview_of_an_existing_stack_names_the_real_change_and_nothing_else(
+    capsys: pytest.CaptureFixture[str], rules_files: dict[str, str],
+    name: str, verdict: list[str], flows: list[str],
+) -> None:  # fmt: skip
+    """``same``/``update`` newStates without id: the rules reach their group through the
+    old state's id, which ``SameStep.Apply`` / ``UpdateStep.Apply`` (step.go) copy over."""
+    code, out, err = run(capsys, "verify", fx(name), "--rules", rules_files["v1"])
+    assert (code, out.splitlines()) == (0 if len(verdict) == 1 else 1, verdict), err
+    assert diff_update(load_document(fx(name))).lines() == flows
+    code, out, _ = run(capsys, "diff", fx(name))
+    assert code == 0
+    assert [ln for ln in out.splitlines() if ln[:2] in ("+ ", "- ")] == flows
+
+
+def _unchanged() -> dict:
+    return _preview("aws-unchanged.show-sames.preview.json")
+
+
+def _step_of(doc: dict, suffix: str) -> dict:
+    return next(s for s in doc["steps"] if s["urn"].endswith(suffix))
+
+
+@pytest.mark.parametrize("shape", ["id-present", "no-old-state", "dependencies-only"])
+def test_rules_reach_their_group_by_every_engine_link(shape: str) -> None:
+    """The id may be printed (a state that already ran); without any id, the rule's
+    ``propertyDependencies`` name its group, or, from an SDK that records none,
+    ``dependencies`` (``ResourceV3``, sdk/go/common/apitype/core.go)."""
+    doc = _unchanged()
+    sg = _step_of(doc, "::kore-sg")
+    if shape == "id-present":
+        for s in doc["steps"]:
+            if s["oldState"].get("id"):
+                s["newState"]["id"] = s["oldState"]["id"]
+    else:
+        sg.pop("oldState")
+    if shape == "dependencies-only":
+        for s in doc["steps"]:
+            s["newState"].pop("propertyDependencies", None)
+    result = verify(doc, RULES_V1)
+    assert (result.exit_code, result.render()) == (0, "OK: aws: 1 group(s)")
+
+
+def test_a_first_read_prefix_list_is_undecided_a_reread_uses_its_last_outputs() -> None:
+    """``NewReadStep`` (step.go): the new state has the id, no outputs; the old one, when the
+    resource was read before, the outputs as the stack export holds them."""
+    doc = _preview("aws-read-import-refresh-discard.show-sames.preview.json")
+    assert verify(doc, RULES_V1).exit_code == 0
+    read = next(s for s in doc["steps"] if s["op"] == "read")
+    del read["oldState"]
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == 2
+    assert "twilio-stun is read during the update" in result.render()
+
+
+def test_diff_of_a_replacement_alone_keeps_the_replaced_copies_before() -> None:
+    """A replace step's oldState is ``delete: true`` (its create-replacement ran first),
+    yet it is what the stack had before the update."""
+    doc = _preview("aws-replace-sg.preview.json")
+    root = doc["steps"][0]
+    doc["steps"].insert(1, {**root, "urn": root["urn"].replace(
+        "pulumi:pulumi:Stack::korefw-prod", "korefw:aws:EgressSecurityGroup::kore")})
+    for side in ("oldState", "newState"):
+        doc["steps"][1][side] = {"urn": doc["steps"][1]["urn"], "custom": False,
+                                 "type": "korefw:aws:EgressSecurityGroup"}
+    d = diff_update(doc)
+    assert d.lines() == [] and d.resources == {"replace": 4, "same": 2}
+
+
+# --- ambiguity is exit 2, never a guess ------------------------------------------------
+
+
+def test_two_states_for_one_urn_in_a_preview_are_ambiguous(
+    capsys: pytest.CaptureFixture[str], rules_files: dict[str, str], tmp_path: Path
+) -> None:
+    doc = _unchanged()
+    twin = json.loads(json.dumps(_step_of(doc, "kore-tcp-3478-to-13.115.244.0-27")))
+    twin["newState"]["inputs"]["cidrIpv4"] = "0.0.0.0/0"
+    doc["steps"].append(twin)
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(doc))
+    for argv in (["verify", str(path), "--rules", rules_files["v1"]], ["diff", str(path)]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (2, ""), err
+        assert "ambiguous: two states for" in err and "kore-tcp-3478" in err
+
+
+def test_two_states_for_one_urn_in_a_stream_are_ambiguous(tmp_path: Path) -> None:
+    lines = (FIX / "aws-delete-rule.stream.jsonl").read_text().splitlines()
+    pre = next(ln for ln in lines if '"resourcePreEvent"' in ln and "kore-tcp-3478" in ln)
+    path = tmp_path / "s.jsonl"
+    path.write_text("\n".join([*lines[:-1], pre, lines[-1]]) + "\n")
+    with pytest.raises(KorefwError, match="ambiguous: two states for"):
+        verify(load_document(str(path)), RULES_V1)
+
+
+def test_a_duplicate_urn_in_a_stack_export_is_ambiguous(
+    capsys: pytest.CaptureFixture[str], rules_files: dict[str, str], tmp_path: Path
+) -> None:
+    doc = _state()
+    twin = json.loads(json.dumps(_egress(doc)[0]))
+    twin["inputs"]["cidrIpv4"] = "0.0.0.0/0"
+    doc["deployment"]["resources"].append(twin)
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(doc))
+    for argv in (["verify", str(path), "--rules", rules_files["v1"]], ["diff", STATE, str(path)]):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (2, ""), err
+        assert "ambiguous: two resources with URN" in err and err.count("\n") == 1
+    twin["delete"] = True  # the old copy of a replacement, pending delete: still deployed
+    assert verify(doc, RULES_V1).exit_code == 1
+
+
+SG_TYPE = "aws:ec2/securityGroup:SecurityGroup"
+
+
+def _prefix_list(name: str, rid: str, cidr: str) -> dict:
+    return {"urn": f"urn:pulumi:prod::korefw::aws:ec2/managedPrefixList:ManagedPrefixList::{name}",
+            "custom": True, "type": "aws:ec2/managedPrefixList:ManagedPrefixList", "id": rid,
+            "inputs": {"addressFamily": "IPv4", "maxEntries": 1, "entries": [{"cidr": cidr}]}}
+
+
+@pytest.mark.parametrize("link", ["literal", "propertyDependencies", "inline"])
+def test_two_prefix_lists_with_one_id_are_ambiguous(link: str) -> None:
+    doc = _state()
+    a = _prefix_list("a", "pl-0123456789abcdef0", "13.115.244.0/27")
+    b = _prefix_list("b", "pl-0123456789abcdef0", "0.0.0.0/0")
+    doc["deployment"]["resources"] += [a, b]
+    rule = next(r for r in _egress(doc) if r["inputs"]["fromPort"] == 3478)
+    if link == "inline":
+        sg = next(r for r in doc["deployment"]["resources"] if r["type"] == SG_TYPE)
+        sg["inputs"]["egress"] = [{"protocol": "tcp", "fromPort": 3478, "toPort": 3478,
+                                   "prefixListIds": [a["id"]]}]
+    else:
+        del rule["inputs"]["cidrIpv4"]
+        rule["inputs"]["prefixListId"] = a["id"]
+    if link == "propertyDependencies":
+        rule["propertyDependencies"]["prefixListId"] = [a["urn"]]
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == 2
+    assert "more than one" in result.render() and a["id"] in result.render()
+
+
+def test_two_security_groups_with_one_id_are_ambiguous() -> None:
+    doc = _state()
+    sg = next(r for r in doc["deployment"]["resources"] if r["type"] == SG_TYPE)
+    twin = json.loads(json.dumps(sg))
+    twin["urn"] += "-twin"
+    twin["inputs"]["egress"] = [{"protocol": "-1", "fromPort": 0, "toPort": 0,
+                                 "cidrBlocks": ["0.0.0.0/0"]}]
+    doc["deployment"]["resources"].append(twin)
+    result = verify(doc, RULES_V1)
+    assert result.exit_code == 2 and "fits more than one resource" in result.render()
+
+
+def test_a_same_step_keeps_the_old_id_and_outputs_a_component_its_outputs() -> None:
+    """``SameStep.Apply`` (step.go) copies ``s.old.ID`` and ``s.old.Outputs``; a component has
+    no id, and its outputs (korefw's plan) are still what the update leaves."""
+    doc = _unchanged()
+    comp = _step_of(doc, "korefw:aws:EgressSecurityGroup::kore")
+    comp["oldState"]["outputs"] = {"plan": {"options": {"rule_limit": 60}}}
+    after = {s["urn"]: s for s in state_after(parse_document(doc))}
+    assert after[comp["urn"]]["outputs"] == comp["oldState"]["outputs"]
+    sg = _step_of(doc, "::kore-sg")
+    assert "id" not in sg["newState"]
+    assert after[sg["urn"]]["id"] == sg["oldState"]["id"] == "sg-0aa11bb22cc33dd44"
+    assert after[sg["urn"]]["outputs"] == sg["oldState"]["outputs"]
+
+
+def test_a_refresh_outcome_before_the_programs_step_is_not_ambiguous() -> None:
+    """``ShowPreviewDigest`` (pkg/backend/display/json.go) swaps a refresh step that found
+    drift for its ResourceOutputsEvent: op ``update``, newState as read back (with its id);
+    the program's step for the URN follows and is what the update leaves."""
+    doc = _unchanged()
+    rule = _step_of(doc, "kore-tcp-3478-to-13.115.244.0-27")
+    drift = json.loads(json.dumps(rule))
+    drift["op"] = "update"
+    drift["newState"] = {**drift["oldState"], "inputs": {**drift["oldState"]["inputs"],
+                                                         "cidrIpv4": "13.115.244.0/24"}}
+    doc["steps"].insert(doc["steps"].index(rule), drift)
+    assert verify(doc, RULES_V1).exit_code == 0  # the program's same step decides
+    del drift["newState"]["id"]  # a second program step for one URN: which one?
+    with pytest.raises(KorefwError, match="ambiguous: two states for"):
+        verify(doc, RULES_V1)
+
+
+# ------------------------------------------- every way to allow more, verify and the pack
+#
+# Each case edits one resource of a real-shaped preview the way a hostile user could, then
+# asks both readers: ``korefw verify`` on the document (exit code and a line of its output)
+# and the policy pack's reader (policycheck) on that resource's properties, which must give
+# a finding. Field names are pulumi-aws's and pulumi-azure-native's, camelCase as the engine
+# prints them (aws.vpc.SecurityGroupEgressRule, aws.ec2.SecurityGroupRule, the inline
+# aws.ec2.SecurityGroup egress block, azure-native network SecurityRule).
+
+SG_ID = "sg-0123456789abcdef0"
+EGRESS_STEP, SG_STEP, NSG_STEP = 5, 2, 2  # the SBC egress rule, the group, the NSG
+
+
+def _sbc(**fields: object):  # type: ignore[no-untyped-def]
+    """Edit the SBC egress rule (tcp 5060-5061 to 18.177.19.211/32); None deletes a field."""
+
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][EGRESS_STEP]["newState"]
+        state["inputs"].update(fields)
+        state["inputs"] = {k: v for k, v in state["inputs"].items() if v is not None}
+        return state
+
+    return edit
+
+
+def _sg_rule(**fields: object):  # type: ignore[no-untyped-def]
+    """The SBC rule as an aws.ec2.SecurityGroupRule of type egress, plus ``fields``."""
+
+    def edit(doc: dict) -> dict:
+        step = doc["steps"][EGRESS_STEP]
+        state = step["newState"]
+        old, new = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule", (
+            "aws:ec2/securityGroupRule:SecurityGroupRule")  # fmt: skip
+        state["type"] = new
+        step["urn"] = state["urn"] = state["urn"].replace(old, new)
+        state["inputs"] = {"type": "egress", "protocol": "tcp", "fromPort": 5060, "toPort": 5061,
+                           "cidrBlocks": ["18.177.19.211/32"],
+                           "securityGroupId": state["inputs"]["securityGroupId"], **fields}
+        return state
+
+    return edit
+
+
+def _inline(**fields: object):  # type: ignore[no-untyped-def]
+    """The security group with the SBC rule also inline, plus ``fields`` in that block."""
+
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][SG_STEP]["newState"]
+        state["inputs"]["egress"] = [{"protocol": "tcp", "fromPort": 5060, "toPort": 5061,
+                                      "cidrBlocks": ["18.177.19.211/32"], **fields}]
+        return state
+
+    return edit
+
+
+def _nsg(index: int, **fields: object):  # type: ignore[no-untyped-def]
+    """Edit NSG rule ``index`` (2: the SBC Allow, 3: the closing Deny); None deletes a field."""
+
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][NSG_STEP]["newState"]
+        rule = state["inputs"]["securityRules"][index]
+        rule.update(fields)
+        for key in [k for k, v in rule.items() if v is None]:
+            del rule[key]
+        return state
+
+    return edit
+
+
+def _nsg_add(*rules: dict):  # type: ignore[no-untyped-def]
+    def edit(doc: dict) -> dict:
+        state = doc["steps"][NSG_STEP]["newState"]
+        state["inputs"]["securityRules"] += [
+            {"direction": "Outbound", "sourceAddressPrefix": "*", "sourcePortRange": "*", **r}
+            for r in rules
+        ]
+        return state
+
+    return edit
+
+
+DENY_GAP = "NSG rule 'kore-deny-other-outbound' does not deny all other outbound traffic: "
+AWS, AZURE = "aws-new.preview.json", "azure-new.preview.json"
+# (id, fixture, edit, exit code, verify says, the pack's finding says)
+HOSTILE = [
+    # AWS egress to a security group, or to its own group: whatever that group holds.
+    ("vpc-rule-referenced-group", AWS, _sbc(cidrIpv4=None, referencedSecurityGroupId=SG_ID), 1,
+     f"egress to security group {SG_ID} allows whatever addresses its members hold",
+     f"egress to security group {SG_ID} allows whatever addresses its members hold"),
+    ("vpc-rule-group-not-known-yet", AWS,
+     _sbc(referencedSecurityGroupId="04da6b54-80e4-46f7-96ec-b56ff0331ba9"), 1,
+     "extra   tcp 5060-5061 → 0.0.0.0/4", "egress to security group"),
+    ("inline-security-groups", AWS, _inline(securityGroups=[SG_ID]), 1,
+     "extra   tcp 5060-5061 → 0.0.0.0/4", f"egress to security group {SG_ID}"),
+    ("inline-self", AWS, _inline(self=True), 1,
+     "SecurityGroup::kore-sg allows whatever addresses its members hold",
+     "SecurityGroup::kore-sg allows whatever addresses its members hold"),
+    ("sg-rule-self", AWS, _sg_rule(self=True), 1, "extra   tcp 5060-5061 → 0.0.0.0/4",
+     "egress to security group"),
+    ("sg-rule-source-group", AWS, _sg_rule(cidrBlocks=None, sourceSecurityGroupId=SG_ID), 1,
+     f"egress to security group {SG_ID}", f"egress to security group {SG_ID}"),
+    # ICMP: fromPort is the type, toPort the code (-1: all); an extra rule, not a bad range.
+    ("icmp-echo", AWS, _sbc(ipProtocol="icmp", fromPort=8, toPort=0), 1,
+     "wider than TCP or UDP: protocol 'icmp'", "protocol 'icmp' (not TCP/UDP)"),
+    ("icmp-all", AWS, _sbc(ipProtocol="icmp", fromPort=-1, toPort=-1), 1,
+     "wider than TCP or UDP: protocol 'icmp'", "protocol 'icmp' (not TCP/UDP)"),
+    ("icmpv6-by-number", AWS, _sbc(ipProtocol="58", fromPort=128, toPort=0), 1,
+     "wider than TCP or UDP: protocol '58'", "protocol '58' (not TCP/UDP)"),
+    # Refused in one line, never skipped, never a traceback.
+    ("netmask-cidr", AWS, _sbc(cidrIpv4="18.177.19.211/255.255.255.255"), 2,
+     "cidrIpv4: expected an IPv4 CIDR (got '18.177.19.211/255.255.255.255')",
+     "cannot be checked: cidrIpv4: expected an IPv4 CIDR"),
+    ("hostmask-cidr", AWS, _sbc(cidrIpv4="18.177.19.211/0.0.0.0"), 2,
+     "cidrIpv4: expected an IPv4 CIDR", "cannot be checked: cidrIpv4"),
+    ("superscript-port", AWS, _sbc(toPort="506²"), 2,
+     "toPort: expected a port number 0-65535 (or -1) (got '506²')",
+     "cannot be checked: toPort: expected a port number"),
+    ("two-ports-in-one", AWS, _sbc(fromPort="5060,8443"), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort: expected a port number 0-65535 (or -1) (got '5060,8443')"),
+    ("nan-port", AWS, _sbc(fromPort="nan"), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort"),
+    ("inf-port", AWS, _sbc(toPort=float("inf")), 2, "toPort: expected a port number",
+     "cannot be checked: toPort"),
+    ("half-port", AWS, _sbc(toPort=5061.5), 2, "toPort: expected a port number",
+     "cannot be checked: toPort"),
+    ("bool-port", AWS, _sbc(fromPort=True), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort"),
+    ("nested-list-port", AWS, _sbc(fromPort=[[5060]]), 2, "fromPort: expected a port number",
+     "cannot be checked: fromPort"),
+    ("inverted-range", AWS, _sbc(fromPort=5062), 2, "fromPort: fromPort above toPort 5061",
+     "cannot be checked: fromPort: fromPort above toPort"),
+    ("empty-azure-port", AZURE, _nsg(2, destinationPortRanges=None, destinationPortRange=""), 2,
+     "securityRules[2].destinationPortRange(s): expected a port, a port range or * (got '')",
+     "cannot be checked: securityRules[2].destinationPortRange(s)"),
+    ("no-azure-port", AZURE, _nsg(2, destinationPortRanges=[]), 2,
+     "securityRules[2].destinationPortRange(s): missing destination port",
+     "cannot be checked: securityRules[2].destinationPortRange(s): missing"),
+    ("superscript-azure-port", AZURE, _nsg(2, destinationPortRanges=["5060-506¹"]), 2,
+     "expected a port, a port range or * (got '5060-506¹')",
+     "cannot be checked: securityRules[2].destinationPortRange(s)"),
+    ("superscript-priority", AZURE, _nsg(2, priority="12⁰⁰"), 2,
+     "securityRules[2].priority: expected an NSG priority number (got '12⁰⁰')",
+     "cannot be checked: securityRules[2].priority"),
+    ("allow-trailing-space", AZURE, _nsg(2, access="Allow "), 2,
+     "securityRules[2].access: expected Allow or Deny (got 'Allow ')",
+     "cannot be checked: securityRules[2].access: expected Allow or Deny (got 'Allow ')"),
+    ("azure-netmask", AZURE,
+     _nsg(2, destinationAddressPrefixes=["18.177.19.211/255.255.255.255"]), 2,
+     "expected a CIDR (prefix length, not a netmask) (got '18.177.19.211/255.255.255.255')",
+     "cannot be checked: securityRules[2].destinationAddressPrefix(es)"),
+    # A closing Deny that does not cover everything: the NSG is open, and verify says why.
+    ("deny-one-source", AZURE, _nsg(3, sourceAddressPrefix="10.1.2.3/32"), 1,
+     DENY_GAP + "limited by sourceAddressPrefix/sourceAddressPrefixes 10.1.2.3/32",
+     DENY_GAP + "limited by sourceAddressPrefix/sourceAddressPrefixes 10.1.2.3/32"),
+    ("deny-source-prefixes", AZURE,
+     _nsg(3, sourceAddressPrefix=None, sourceAddressPrefixes=["10.0.0.0/8", "172.16.0.0/12"]), 1,
+     "limited by sourceAddressPrefix/sourceAddressPrefixes 10.0.0.0/8, 172.16.0.0/12",
+     "limited by sourceAddressPrefix/sourceAddressPrefixes 10.0.0.0/8"),
+    ("deny-source-port", AZURE, _nsg(3, sourcePortRange="1024-65535"), 1,
+     DENY_GAP + "limited by sourcePortRange/sourcePortRanges 1024-65535",
+     "limited by sourcePortRange/sourcePortRanges 1024-65535"),
+    ("deny-source-asg", AZURE, _nsg(3, sourceApplicationSecurityGroups=[{"id": "/asg/web"}]), 1,
+     "limited by sourceApplicationSecurityGroups", "limited by sourceApplicationSecurityGroups"),
+    ("deny-ipv4-only", AZURE, _nsg(3, destinationAddressPrefix="0.0.0.0/0"), 1,
+     DENY_GAP + "no IPv6 destination", DENY_GAP + "no IPv6 destination"),
+    ("deny-ipv6-only", AZURE, _nsg(3, destinationAddressPrefix="::/0"), 1,
+     DENY_GAP + "no IPv4 destination", DENY_GAP + "no IPv4 destination"),
+    ("deny-one-port", AZURE, _nsg(3, destinationPortRange="443"), 1,
+     DENY_GAP + "leaves tcp 0-442", DENY_GAP + "leaves tcp 0-442"),
+    ("deny-one-protocol", AZURE, _nsg(3, protocol="Tcp"), 1,
+     DENY_GAP + "protocol 'Tcp' only", DENY_GAP + "protocol 'Tcp' only"),
+    # A Deny limited by source denies nothing for certain, so it hides no wider Allow.
+    ("source-limited-deny-before-wide-allow", AZURE, _nsg_add(
+        {"name": "hide", "priority": 1000, "access": "Deny", "protocol": "*",
+         "sourceAddressPrefix": "10.9.9.9/32", "destinationAddressPrefix": "128.0.0.0/1",
+         "destinationPortRange": "*"},
+        {"name": "wide", "priority": 1500, "access": "Allow", "protocol": "Tcp",
+         "destinationAddressPrefix": "128.0.0.0/1", "destinationPortRange": "443"}), 1,
+     "extra   tcp 443 → 128.0.0.0/1", "NSG rule 'wide': wider than Kore's published jp rules"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("fixture", "edit", "code", "says", "finding"),
+                         [c[1:] for c in HOSTILE], ids=[c[0] for c in HOSTILE])  # fmt: skip
+def test_every_way_to_allow_more_is_caught_by_verify_and_the_pack(
+    capsys: pytest.CaptureFixture[str], rules_files: dict[str, str], tmp_path: Path,
+    fixture: str, edit, code: int, says: str, finding: str,  # type: ignore[no-untyped-def]
+) -> None:  # fmt: skip
+    doc = _preview(fixture)
+    state = edit(doc)
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(doc))
+    got, out, err = run(capsys, "verify", str(path), "--rules", rules_files["v1"])
+    assert (got, says in out + err) == (code, True), out + err
+    assert "Traceback" not in err
+    if code == 2:  # undecidable: one line, naming the resource and the field
+        assert out == "" and err.count("\n") == 1 and state["urn"] in err, err
+    # The policy pack's reader, on the same properties (as the engine hands them over).
+    allowed = RULES_V1.allow_set()
+    found = policycheck.resource_findings(
+        state["type"], state["urn"], state["inputs"], allowed, "jp", "korefw-managed"
+    )
+    found += policycheck.closing_deny_findings(
+        [policycheck.StackResource(state["type"], state["urn"], state["inputs"])]
+    )
+    assert any(finding in f.message for f in found), found

@@ -102,6 +102,53 @@ def probe() -> dict[str, list[str]]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+#: What a cold ``korefw rules`` must not import: Pulumi and its SDKs, the renderers, the
+#: YAML reader of stack files, the HTTP client of ``korefw fetch``, the planners and
+#: checks it never runs, and the optional extras (audit, probe) when they exist.
+NOT_FOR_RULES = (
+    "pulumi",
+    "pulumi_aws",
+    "pulumi_azure_native",
+    "grpc",
+    "google.protobuf",
+    "aerleon",
+    "rich",
+    "yaml",
+    "http.client",
+    "urllib.request",
+    "ssl",
+    "tempfile",
+    "korefw.components",
+    "korefw.runtime",
+    "korefw.core.read.fetch",
+    "korefw.core.plan.aws_plan",
+    "korefw.core.plan.azure_plan",
+    "korefw.core.check.verify",
+    "boto3",
+    "azure",
+)
+
+
+def test_a_cold_rules_command_imports_only_what_it_needs() -> None:
+    """``korefw rules jp`` in a fresh interpreter (the cold start bench/startup.py times)."""
+    code = (
+        "import contextlib, io, json, sys\n"
+        "from korefw.cli import main\n"
+        "out, err = io.StringIO(), io.StringIO()\n"
+        "with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):\n"
+        "    code = main(['rules', 'jp'])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    exit_code, modules = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert exit_code == 0
+    loaded = {m for m in modules for x in NOT_FOR_RULES if m == x or m.startswith(x + ".")}
+    assert not loaded, sorted(loaded)
+
+
 def test_importing_korefw_loads_no_provider_submodule(probe: dict[str, list[str]]) -> None:
     # Beyond what `import pulumi_aws, pulumi_azure_native` loads by itself, nothing.
     assert probe["import"] == []

@@ -150,4 +150,9 @@ def _rule(r: Any) -> NsgRule:
         destination_port_ranges=tuple(r.destination_port_ranges or ()),
         description=str(r.description or ""),
         to_application_groups=bool(r.destination_application_security_groups),
+        source_address_prefix=r.source_address_prefix,
+        source_address_prefixes=tuple(r.source_address_prefixes or ()),
+        source_port_range=r.source_port_range,
+        source_port_ranges=tuple(r.source_port_ranges or ()),
+        from_application_groups=bool(r.source_application_security_groups),
     )

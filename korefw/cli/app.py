@@ -34,6 +34,7 @@ from .common import (
     rules_to_json,
 )
 from .pages import add_fetch_command, add_import_command
+from .probe import add_probe_command
 from .stacks import (
     add_diff_command,
     add_export_command,
@@ -99,34 +100,36 @@ def _protocol_text(rule: Rule) -> str:
 
 
 def _print_rules_table(rules: RuleSet) -> None:
-    """One rich table per section; a component is named on its first row only."""
-    from rich.console import Console
-    from rich.table import Table
+    """One table per section; a component is named on its first row only."""
+    from .table import Column, printable, render
 
-    console = Console(highlight=False)
+    columns = (
+        Column("Component", max_width=28),
+        Column("Protocol"),
+        Column("Ports"),
+        Column("Destination"),
+        Column("Line", right=True),
+    )
     where = f"from {rules.source}" + (f", retrieved {rules.retrieved}" if rules.retrieved else "")
-    console.print(f"[bold]{rules.region or rules.source}[/bold]: {len(rules)} egress rules {where}")
+    print(printable(f"{rules.region or rules.source}: {len(rules)} egress rules {where}"))
     for section in rules.sections():
-        table = Table(title=section, title_justify="left", expand=False)
-        table.add_column("Component", overflow="fold", max_width=28)
-        table.add_column("Protocol", overflow="fold")
-        table.add_column("Ports", overflow="fold")
-        table.add_column("Destination", overflow="fold")
-        table.add_column("Line", justify="right")
+        rows = []
         previous = None
         for r in (r for r in rules if r.section == section):
             dests = [str(c) for c in r.cidrs] + list(r.fqdns)
             if r.aliases:
                 dests.append(f"({', '.join(r.aliases)})")
-            table.add_row(
-                r.component if r.component != previous else "",
-                _protocol_text(r),
-                ", ".join(map(str, r.ports)),
-                "\n".join(dests),
-                str(r.origin.line),
+            rows.append(
+                (
+                    r.component if r.component != previous else "",
+                    _protocol_text(r),
+                    ", ".join(map(str, r.ports)),
+                    "\n".join(dests),
+                    str(r.origin.line),
+                )
             )
             previous = r.component
-        console.print(table)
+        print(render(section, columns, rows))
 
 
 # --------------------------------------------------------------------------- check
@@ -272,6 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_command(sub)
     add_render_command(sub)
     add_schema_command(sub)
+    add_probe_command(sub)
     return parser
 
 

@@ -19,7 +19,7 @@ AUDIT_EXIT_CODES = """exit codes:
      to the Internet through AllowInternetOutBound
   2  the question cannot be decided: a permission is missing (the IAM action or Azure
      role is named), the endpoint cannot be reached, nothing matches the selection, or a
-     rule cannot be checked (egress to a security group, an application security group)
+     rule cannot be checked (an application security group, a prefix list not read)
 """
 
 

@@ -113,7 +113,7 @@ def _import_all(args: argparse.Namespace) -> int:
 
 def add_fetch_command(sub: argparse._SubParsersAction) -> None:
     """``korefw fetch``."""
-    from ..core.read.fetch import DEFAULT_MAX_BYTES, DEFAULT_REF, DEFAULT_TIMEOUT, RAW_ROOT
+    from ..core.read.regions import DEFAULT_MAX_BYTES, DEFAULT_REF, DEFAULT_TIMEOUT, RAW_ROOT
 
     p = sub.add_parser(
         "fetch",

@@ -107,13 +107,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 VERIFY_EXIT_CODES = """exit codes:
   0  every cloud allows exactly the vendor's flows
-  1  the plan differs: each missing or extra flow is named, and each rule the cloud would
-     reject or that is wider than TCP/UDP (a * or -1 protocol, two NSG rules with one
-     priority and direction, an NSG open to the Internet through AllowInternetOutBound)
+  1  the plan differs: each missing or extra flow is named (egress to a security group
+     counts as every address), and each rule the cloud would reject or that is wider
+     than TCP/UDP (a * or -1 protocol, ICMP, two NSG rules with one priority and
+     direction, an NSG open to the Internet through AllowInternetOutBound)
   2  the question cannot be decided: the document is unreadable or incomplete (a preview
      of an existing stack without --show-sames and without --state), or a value that
-     decides the allow set is secret, encrypted or unknown; the message names the
-     resource and the field
+     decides the allow set is secret, encrypted, unknown or malformed; the message names
+     the resource and the field
 """
 
 
@@ -226,14 +227,16 @@ def _render_options(args: argparse.Namespace) -> Any:
 
 
 def _report_unenforced(rules: RuleSet, options: Any) -> None:
-    from ..core.plan.aerleon_export import omitted_by_family, unenforced_fqdn_rules
+    from ..core.plan.aerleon_export import omitted_by_family, one_line, unenforced_fqdn_rules
 
+    # Page text goes to a terminal: one_line keeps escape sequences and line breaks out.
     for r in unenforced_fqdn_rules(rules):
-        eprint(f"not enforced (FQDN destination): {r.origin}: {r.describe()}: "
-                f"{', '.join(r.fqdns)} {'/'.join(r.protocols)} {','.join(map(str, r.ports))}")
+        eprint(f"not enforced (FQDN destination): {one_line(str(r.origin))}: "
+               f"{one_line(r.describe())}: {', '.join(r.fqdns)} {'/'.join(r.protocols)} "
+               f"{','.join(map(str, r.ports))}")  # fmt: skip
     for r, nets in omitted_by_family(rules, options):
-        eprint(f"not rendered for --family {options.family}: {r.origin}: "
-                f"{', '.join(map(str, nets))}")  # fmt: skip
+        eprint(f"not rendered for --family {options.family}: {one_line(str(r.origin))}: "
+               f"{', '.join(map(str, nets))}")  # fmt: skip
 
 
 def add_export_command(sub: argparse._SubParsersAction) -> None:

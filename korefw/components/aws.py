@@ -394,27 +394,41 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         **kwargs: Any,
     ) -> None:
         a = _args("EgressSecurityGroup", args, kwargs)
-        plan = plan_for(a)
-        name_prefix, tags = a["name_prefix"], a["tags"]
+        plan = plan_for(a)  # every check, before the first resource is registered
         super().__init__(self._TYPE, name, None, opts)
-        list_ids: dict[str, pulumi.Output[str]] = {}
+        list_ids = self._prefix_lists(name, plan, a)
+        group_ids = self._security_groups(name, plan, a)
+        self._egress_rules(name, plan, group_ids, list_ids, a["tags"])
+        self._fqdn_allowlist(name, plan, a)
+        self._outputs(plan, group_ids)
+
+    def _prefix_lists(
+        self, name: str, plan: AwsPlan, a: Mapping[str, Any]
+    ) -> dict[str, pulumi.Output[str]]:
+        """The planned prefix lists, in one ``DestinationPrefixLists``; their ids by key."""
         self.prefix_list_ids = pulumi.Output.from_input({})
-        if plan.prefix_lists:
-            lists = DestinationPrefixLists(
-                f"{name}-prefix-lists",
-                name_prefix=name_prefix,
-                tags=tags,
-                opts=_child(self),
-                plan=plan.prefix_lists,
-            )
-            list_ids, self.prefix_list_ids = lists.list_ids, lists.prefix_list_ids
-        security_group_id = a["security_group_id"]
-        group_ids: list[pulumi.Input[str]] = (
-            [security_group_id]
-            if security_group_id is not None
-            else self._groups(name, plan, a["vpc_id"], name_prefix, tags)
+        if not plan.prefix_lists:
+            return {}
+        lists = DestinationPrefixLists(
+            f"{name}-prefix-lists",
+            name_prefix=a["name_prefix"],
+            tags=a["tags"],
+            opts=_child(self),
+            plan=plan.prefix_lists,
         )
-        self._egress_rules(name, plan, group_ids, list_ids, tags)
+        self.prefix_list_ids = lists.prefix_list_ids
+        return lists.list_ids
+
+    def _security_groups(
+        self, name: str, plan: AwsPlan, a: Mapping[str, Any]
+    ) -> list[pulumi.Input[str]]:
+        """The ids of the groups the egress rules go to: the existing one, or new ones."""
+        if a["security_group_id"] is not None:
+            return [a["security_group_id"]]
+        return self._groups(name, plan, a["vpc_id"], a["name_prefix"], a["tags"])
+
+    def _fqdn_allowlist(self, name: str, plan: AwsPlan, a: Mapping[str, Any]) -> None:
+        """An ``FqdnAllowlist`` when the plan enforces FQDN rules; its outputs either way."""
         arn: pulumi.Output[str] | None = None
         dns_group: pulumi.Output[str] | None = None
         fqdn = plan.fqdn
@@ -422,8 +436,8 @@ class EgressSecurityGroup(pulumi.ComponentResource):
             allowlist = FqdnAllowlist(
                 f"{name}-fqdn",
                 dns_firewall_vpc_id=a["dns_firewall_vpc_id"],
-                name_prefix=name_prefix,
-                tags=tags,
+                name_prefix=a["name_prefix"],
+                tags=a["tags"],
                 opts=_child(self),
                 plan=fqdn,
             )
@@ -431,6 +445,9 @@ class EgressSecurityGroup(pulumi.ComponentResource):
             dns_group = allowlist.dns_firewall_rule_group_id
         self.network_firewall_rule_group_arn = pulumi.Output.from_input(arn)
         self.dns_firewall_rule_group_id = pulumi.Output.from_input(dns_group)
+
+    def _outputs(self, plan: AwsPlan, group_ids: Sequence[pulumi.Input[str]]) -> None:
+        """The plan's figures as outputs, its warnings logged, and every output registered."""
         self.security_group_ids = pulumi.Output.all(*group_ids)
         self.rule_count = known(plan.rule_count)
         self.quota_used = known(plan.quota_used)
@@ -484,6 +501,7 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         list_ids: Mapping[str, pulumi.Output[str]],
         tags: Mapping[str, str] | None,
     ) -> None:
+        """One ``aws.vpc.SecurityGroupEgressRule`` per planned rule, in its planned group."""
         for r in plan.rules:
             destination: dict[str, pulumi.Input[str]]
             if r.prefix_list is not None:

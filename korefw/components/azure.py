@@ -161,40 +161,49 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         **kwargs: Any,
     ) -> None:
-        # Plan (and so validate) before anything is registered.
         a = _args(args, kwargs)
-        plan = plan_for(a)
-        resource_group_name, location = a["resource_group_name"], a["location"]
-        network_security_group_name, tags = a["network_security_group_name"], a["tags"]
-        firewall_policy_id = a["firewall_policy_id"]
+        plan = plan_for(a)  # every check, before the first resource is registered
         super().__init__(self._TYPE, name, None, opts)
         self.azure_plan = plan
-        child = pulumi.ResourceOptions(parent=self)
-        nsg_name, nsg_id = (
-            self._rules_on_existing(name, plan, resource_group_name, network_security_group_name)
-            if _given(network_security_group_name)
-            else self._new_nsg(name, plan, resource_group_name, location, tags)
-        )
+        if _given(a["network_security_group_name"]):
+            nsg = self._rules_on_existing(
+                name, plan, a["resource_group_name"], a["network_security_group_name"]
+            )
+        else:
+            nsg = self._new_nsg(name, plan, a["resource_group_name"], a["location"], a["tags"])
+        self._fqdn_allowlist(name, plan, a)
+        self._outputs(name, plan, *nsg)
+
+    def _fqdn_allowlist(self, name: str, plan: AzurePlan, a: Mapping[str, Any]) -> None:
+        """An ``FqdnAllowlist`` when the plan has firewall rules or IP groups; its outputs."""
         ip_group_ids: pulumi.Input[dict[str, str]] = {}
         policy_id: pulumi.Input[str | None] = None
         if plan.firewall or plan.ip_groups:
             fqdn = FqdnAllowlist(
                 f"{name}-fqdn",
                 plan=plan,
-                resource_group_name=resource_group_name,
-                location=location,
-                firewall_policy_id=firewall_policy_id,
-                tags=tags,
-                opts=child,
+                resource_group_name=a["resource_group_name"],
+                location=a["location"],
+                firewall_policy_id=a["firewall_policy_id"],
+                tags=a["tags"],
+                opts=pulumi.ResourceOptions(parent=self),
             )
             ip_group_ids, policy_id = fqdn.ip_group_ids, fqdn.firewall_policy_id
-        warn_plan(self, (f"{name}: {w}" for w in plan.warnings))
+        self.ip_group_ids = pulumi.Output.from_input(ip_group_ids)
+        self.firewall_policy_id = pulumi.Output.from_input(policy_id)
 
+    def _outputs(
+        self,
+        name: str,
+        plan: AzurePlan,
+        nsg_name: pulumi.Output[str],
+        nsg_id: pulumi.Output[str | None],
+    ) -> None:
+        """The plan's figures as outputs, its warnings logged, and every output registered."""
+        warn_plan(self, (f"{name}: {w}" for w in plan.warnings))
         self.network_security_group_id = nsg_id
         self.network_security_group_name = nsg_name
         self.rules = known(plan.rule_priorities())
-        self.ip_group_ids = pulumi.Output.from_input(ip_group_ids)
-        self.firewall_policy_id = pulumi.Output.from_input(policy_id)
         self.unenforced_fqdn_rules = known([u.to_dict() for u in plan.unenforced_fqdn_rules])
         self.plan = known(plan.to_dict())
         self.register_outputs(
@@ -208,7 +217,6 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
                 "plan": self.plan,
             }
         )
-
 
     def _rules_on_existing(
         self,

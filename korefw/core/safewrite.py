@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -71,6 +70,8 @@ def write_files(files: Mapping[Path, bytes]) -> None:
     On any failure the replaced files are restored, new ones removed, and a
     :class:`KorefwError` names the file.
     """
+    import tempfile  # here, not at the top: a cold `korefw rules` need not pay for it
+
     for path in files:
         check_output_file(path, where=str(path))
     temps: dict[Path, str] = {}

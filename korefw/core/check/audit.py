@@ -85,6 +85,12 @@ class NsgRule:
     description: str = ""
     #: True when the rule names destination application security groups.
     to_application_groups: bool = False
+    source_address_prefix: str | None = None
+    source_address_prefixes: tuple[str, ...] = ()
+    source_port_range: str | None = None
+    source_port_ranges: tuple[str, ...] = ()
+    #: True when the rule names source application security groups.
+    from_application_groups: bool = False
 
     def properties(self) -> dict[str, Any]:
         """The rule as a ``securityRules`` item (Azure's property names)."""
@@ -98,8 +104,18 @@ class NsgRule:
             out["destinationAddressPrefix"] = self.destination_address_prefix
         if self.destination_port_range:
             out["destinationPortRange"] = self.destination_port_range
-        if self.to_application_groups:
-            out["destinationApplicationSecurityGroups"] = ["(application security group)"]
+        if self.source_address_prefix:
+            out["sourceAddressPrefix"] = self.source_address_prefix
+        if self.source_address_prefixes:
+            out["sourceAddressPrefixes"] = list(self.source_address_prefixes)
+        if self.source_port_range:
+            out["sourcePortRange"] = self.source_port_range
+        if self.source_port_ranges:
+            out["sourcePortRanges"] = list(self.source_port_ranges)
+        for flag, key in ((self.to_application_groups, "destinationApplicationSecurityGroups"),
+                          (self.from_application_groups, "sourceApplicationSecurityGroups")):
+            if flag:
+                out[key] = ["(application security group)"]
         return out
 
 
@@ -149,6 +165,7 @@ def audit_aws(
         verdict.extra_in = {g.label: reading.allow_set("aws", g.label) for g in members}
         verdicts.append(verdict)
         problems += reading.problems
+        notes += reading.notes
     return Verification(verdicts, problems, notes)
 
 
@@ -193,16 +210,19 @@ def audit_azure(
     nsgs = sorted(nsgs, key=lambda n: n.label)
     for nsg in nsgs:
         # Each rule as its own resource on the NSG, so findings name the rule.
+        where = {"resourceGroupName": nsg.resource_group}
         states: list[dict[str, Any]] = [
-            {"type": AZ_NSG, "urn": nsg.label, "id": nsg.nsg_id, "inputs": {}},
+            {"type": AZ_NSG, "urn": nsg.label, "id": nsg.nsg_id,
+             "inputs": {**where, "name": nsg.name}},
             *({"type": AZ_RULE, "urn": f"{nsg.label} rule {r.name}",
-               "inputs": {**r.properties(), "networkSecurityGroupName": nsg.nsg_id}}
+               "inputs": {**r.properties(), **where, "networkSecurityGroupName": nsg.name}}
               for r in nsg.rules),
         ]  # fmt: skip
         reading = read_states(states)
         verdicts.append(cloud_verdict(reading, "azure", expected, notes, label=f"azure {nsg.label}",
                                       egress_filtered_elsewhere=egress_filtered_elsewhere))
         problems += reading.problems
+        notes += reading.notes
     if nsgs:
         notes.append(f"Azure's default {AZURE_VNET_DEFAULT} (65000) allows traffic to the virtual "
                      "network and is not Internet egress; it is not compared")  # fmt: skip

@@ -4,14 +4,17 @@ It reads what the cloud would be told, not korefw's intent: AWS standalone egres
 rules (``aws.vpc.SecurityGroupEgressRule`` and the older ``aws.ec2.SecurityGroupRule``),
 inline ``egress`` blocks, managed prefix lists and their entries; Azure inline
 ``securityRules`` and ``SecurityRule`` resources, in priority order with Deny rules.
-References are resolved by id, or through ``propertyDependencies`` when a real
-preview does not know the id yet. The resources come from :mod:`korefw.core.check.pulumidoc`
-(a preview applied to the current state, or a stack export).
+References are resolved by id (an NSG by resource group and name), or through the engine's
+links (``propertyDependencies``, else ``dependencies``) when the document does not show the
+id; a reference that fits two resources is a problem (exit 2), never a guess. The
+resources come from :mod:`korefw.core.check.pulumidoc` (a preview applied to the current
+state, or a stack export).
 
 A value that decides the allow set (protocol, port, address, access, priority) that is
 secret, unknown or malformed raises :class:`DocumentError` naming the resource and field:
 the question cannot be decided. Read resources (``external``) count as they were read:
-their ``outputs``.
+their ``outputs``; a prefix list read for the first time, whose preview shows none yet, is
+a problem.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..rules.allowset import AllowSet
+from .nsgfields import azure_position, azure_rule, closing_gaps
 from .pulumidoc import (
     SECRET,
     UNKNOWN_VALUES,
@@ -39,13 +43,11 @@ from .rulefields import (
     AZ_NSG,
     AZ_RULE,
     PREFIX_LIST,
+    SECURITY_GROUP,
     EffectiveRule,
     Fields,
     ResourceView,
     aws_rule,
-    azure_position,
-    azure_rule,
-    covers_all,
     prefix_list_cidrs,
 )
 
@@ -75,6 +77,10 @@ class PlanReading:
     _priorities: list[tuple[str, str, int, str]] = field(default_factory=list)
     #: Readings of one state through different views (inputs, outputs): allows their union.
     _views: list[PlanReading] = field(default_factory=list)
+    #: Resources read during the update, whose properties a preview does not show yet.
+    _unread: set[str] = field(default_factory=set)
+    #: Ids that more than one resource of the document holds.
+    _ambiguous: set[str] = field(default_factory=set)
 
     def groups(self, cloud: str | None = None) -> list[str]:
         """Security group / NSG identities, sorted."""
@@ -97,11 +103,10 @@ class PlanReading:
         for grp in by_group.values():
             denied = AllowSet()
             for r in sorted(grp, key=lambda r: r.priority):
-                mine = AllowSet(r.boxes())
                 if r.access == "Deny":
-                    denied = denied | mine
+                    denied = denied | AllowSet(r.denied())  # a source-limited Deny: none
                 else:
-                    out = out | (mine - denied)
+                    out = out | (AllowSet(r.boxes()) - denied)
         return out
 
     def wider_than_l4(self) -> list[EffectiveRule]:
@@ -187,75 +192,149 @@ def _props(s: Mapping[str, Any]) -> Mapping[str, Any]:
     return s.get("inputs") or {}
 
 
+#: The type a reference input points at.
+_REF_TYPES = {"securityGroupId": AWS_SG, "prefixListId": AWS_PREFIX_LIST,
+              "networkSecurityGroupName": AZ_NSG}  # fmt: skip
+
+
+class _Ambiguous(Exception):
+    """A reference that fits more than one resource of the document (exit 2, never a guess)."""
+
+
+def _unread(s: Mapping[str, Any]) -> bool:
+    """A resource read during the update (``read``), whose preview shows no outputs yet.
+
+    ``step_generator.go`` builds a read's new state with ``Outputs: make(PropertyMap)``;
+    ``ReadStep.Apply`` fills them only when it runs, after the preview printed the step.
+    """
+    return bool(s.get("external")) and not s.get("outputs")
+
+
 def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
     """Effective egress rules of a list of resource states (as after an update)."""
     states = [s for s in states if s.get("type")]
     reading = PlanReading()
-    by_id = {s["id"]: s for s in states if _known_id(s)}
-    by_urn = {s["urn"]: s for s in states}
+    by_id: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    by_urn: dict[str, Mapping[str, Any]] = {}
+    nsg_names: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
+    for s in states:
+        if _known_id(s):
+            by_id[s["id"]].append(s)
+        if s["urn"] not in by_urn or not s.get("delete"):  # a replaced copy pending delete
+            by_urn[s["urn"]] = s  # shares its URN with the live one
+        if s["type"] == AZ_NSG:  # Azure names are case-insensitive
+            p, o = _props(s), s.get("outputs") or {}
+            names = {n.lower() for n in (p.get("networkSecurityGroupName"), p.get("name"),
+                                         o.get("name"))
+                     if isinstance(n, str) and n and n not in UNKNOWN_VALUES}  # fmt: skip
+            for name in names:
+                nsg_names[(str(p.get("resourceGroupName", "")).lower(), name)].append(s)
+    named = {x["urn"] for found in nsg_names.values() for x in found}
+    unread = {s["urn"] for s in states if _unread(s)}
+    reading._unread = unread
+    reading._ambiguous = {i for i, found in by_id.items() if len(found) > 1}
     lists = prefix_list_cidrs(
         ResourceView(s["type"], s["urn"], _props(s), s.get("propertyDependencies", {}),
                      s["id"] if _known_id(s) else None)
-        for s in states
+        for s in states if s["urn"] not in unread
     )  # fmt: skip
     existing: dict[str, str] = {}  # literal group id or name -> cloud
     managed_sgs = {s["urn"] for s in states if s["type"] == AWS_SG}
 
+    def one(found: list[Mapping[str, Any]], what: str, s: Mapping[str, Any]) -> Mapping[str, Any]:
+        if len({x["urn"] for x in found}) > 1:
+            urns = ", ".join(sorted({x["urn"] for x in found}))
+            raise _Ambiguous(f"{s['urn']}: {what} fits more than one resource ({urns}), so the "
+                             "rule's target cannot be decided")  # fmt: skip
+        return found[0]
+
+    def linked(s: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        """The resources of the referenced type the engine links ``key`` to.
+
+        ``propertyDependencies`` (the resources the input's value came from), else, for a
+        state that records none at all (an SDK that does not send them), ``dependencies``.
+        """
+        deps = s.get("propertyDependencies") or {}
+        urns = deps.get(key, []) if deps else (s.get("dependencies") or [])
+        return [by_urn[u] for u in dict.fromkeys(urns)
+                if u in by_urn and by_urn[u]["type"] == _REF_TYPES.get(key)]  # fmt: skip
+
+    def by_name(s: Mapping[str, Any], name: str) -> list[Mapping[str, Any]]:
+        rg = str(_props(s).get("resourceGroupName", "")).lower()
+        return nsg_names.get((rg, name.lower()), [])
+
     def ref(s: Mapping[str, Any], key: str) -> Mapping[str, Any] | str | None:
-        """The resource a reference input points at, or the literal value (existing)."""
+        """The resource a reference input points at, or the literal value (existing).
+
+        A literal value is the id of a resource in the document (for a ``same`` or
+        ``update`` step, the old state's id), an NSG's name, or, when the engine links the
+        input to one resource whose id the document does not show, that resource.
+        """
         value = _props(s).get(key)
         if value is SECRET:
             raise DocumentError("secret, so the group cannot be identified",
                                 where=f"{s['urn']}: {key}")  # fmt: skip
-        if isinstance(value, str) and value and value not in UNKNOWN_VALUES:
-            return by_id.get(value, value)
-        for urn in s.get("propertyDependencies", {}).get(key, []):
-            if urn in by_urn:
-                return by_urn[urn]
-        return None
+        if not isinstance(value, str) or not value:
+            return None  # no reference at all, whatever the rule depends on
+        links = linked(s, key)
+        if value not in UNKNOWN_VALUES:
+            azure = key == "networkSecurityGroupName"
+            found = by_name(s, value) if azure else [
+                r for r in by_id.get(value, []) if r["type"] == _REF_TYPES[key]
+            ]  # a resource of another type holding the id is not the group or list
+            if found:
+                return one(found, f"{key} {value!r}", s)
+            if len(links) == 1 and not (links[0]["urn"] in named if azure else _known_id(links[0])):
+                return links[0]
+            return value
+        return one(links, f"{key} (linked by the engine)", s) if links else None
 
     for s in states:
-        t, f = s["type"], Fields(s["urn"], _props(s))
-        if t == AWS_SG:
-            reading._groups[s["urn"]] = "aws"
-            for blk in f.each("egress"):
-                reading.rules.append(_aws_inline(s, blk, lists, reading))
-        elif t in (AWS_EGRESS, AWS_SG_RULE):
-            if t == AWS_SG_RULE and f.text("type") != "egress":
-                continue
-            group = ref(s, "securityGroupId")
-            if group is None:
-                _no_group(s, reading)
-                continue
-            gid = group["urn"] if isinstance(group, Mapping) else group
-            if not isinstance(group, Mapping):
-                existing[gid] = "aws"
-                if managed_sgs:
-                    reading.misplaced.append(
-                        f"{s['urn']}: on security group {gid}, which is not in the plan "
-                        f"(the plan's: {', '.join(sorted(managed_sgs))}); it does not "
-                        "apply to the plan's group"
-                    )
+        try:
+            t, f = s["type"], Fields(s["urn"], _props(s))
+            if t == AWS_SG:
+                reading._groups[s["urn"]] = "aws"
+                for blk in f.each("egress"):
+                    reading.rules.append(_aws_inline(s, blk, lists, reading))
+            elif t in (AWS_EGRESS, AWS_SG_RULE):
+                if t == AWS_SG_RULE and f.text("type") != "egress":
                     continue
-            reading._groups.setdefault(gid, "aws")
-            reading.rules.extend(_aws_rule(s, f, gid, lists, ref, reading))
-        elif t == AZ_NSG:
-            reading._groups[s["urn"]] = "azure"
-            for sr in f.each("securityRules"):
-                rule = _azure_rule(s["urn"], s["urn"], sr, reading)
+                group = ref(s, "securityGroupId")
+                if group is None:
+                    _no_group(s, reading)
+                    continue
+                gid = group["urn"] if isinstance(group, Mapping) else group
+                if not isinstance(group, Mapping):
+                    existing[gid] = "aws"
+                    if managed_sgs:
+                        reading.misplaced.append(
+                            f"{s['urn']}: on security group {gid}, which is not in the plan "
+                            f"(the plan's: {', '.join(sorted(managed_sgs))}); it does not "
+                            "apply to the plan's group"
+                        )
+                        continue
+                reading._groups.setdefault(gid, "aws")
+                reading.rules.extend(_aws_rule(s, f, gid, lists, ref, reading))
+            elif t == AZ_NSG:
+                reading._groups[s["urn"]] = "azure"
+                for sr in f.each("securityRules"):
+                    rule = _azure_rule(s["urn"], s["urn"], sr, reading)
+                    if rule is not None:
+                        reading.rules.append(rule)
+            elif t == AZ_RULE:
+                nsg = ref(s, "networkSecurityGroupName")
+                if isinstance(nsg, Mapping):
+                    gid = nsg["urn"]
+                else:
+                    rg = f.text("resourceGroupName", "?", decides=False)
+                    gid = f"{rg}/{nsg or '<unknown NSG>'}"
+                    existing[gid] = "azure"
+                reading._groups.setdefault(gid, "azure")
+                rule = _azure_rule(gid, s["urn"], f, reading)
                 if rule is not None:
                     reading.rules.append(rule)
-        elif t == AZ_RULE:
-            nsg = ref(s, "networkSecurityGroupName")
-            if isinstance(nsg, Mapping):
-                gid = nsg["urn"]
-            else:
-                gid = f"{f.text('resourceGroupName', '?', decides=False)}/{nsg or '<unknown NSG>'}"
-                existing[gid] = "azure"
-            reading._groups.setdefault(gid, "azure")
-            rule = _azure_rule(gid, s["urn"], f, reading)
-            if rule is not None:
-                reading.rules.append(rule)
+        except _Ambiguous as exc:
+            reading.problems.append(str(exc))
     for gid, cloud in sorted(existing.items()):
         kind = "security group" if cloud == "aws" else "NSG"
         reading.notes.append(
@@ -280,14 +359,10 @@ def _no_group(s: Mapping[str, Any], reading: PlanReading) -> None:
 def _check_azure(reading: PlanReading) -> None:
     """Duplicate priorities, priorities out of range, and NSGs open to the Internet."""
     for gid in reading.groups("azure"):
-        mine = [r for r in reading.rules if r.cloud == "azure" and r.group == gid]
-        denies_rest = any(
-            r.access == "Deny" and r.l4 is None and covers_all(r.destinations)
-            and (0, 65535) in r.ports
-            for r in mine
-        )  # fmt: skip
-        if not denies_rest:
+        gaps = closing_gaps(r for r in reading.rules if r.cloud == "azure" and r.group == gid)
+        if gaps is not None:
             reading.open_nsgs.append(gid)
+            reading.notes += [f"{gid}: {gap}" for gap in gaps]
     seen: dict[tuple[str, str, int], str] = {}
     names: set[tuple[str, str]] = set()
     for p in sorted(reading._priorities, key=lambda p: (p[0], p[1], p[2], p[3])):
@@ -309,6 +384,27 @@ def _check_azure(reading: PlanReading) -> None:
             seen[key] = name
 
 
+def _prefix_list(urn: str, key: object, value: object, lists: Mapping[str, list[str]],
+                 reading: PlanReading) -> list[str]:  # fmt: skip
+    """The CIDRs of the prefix list ``key`` (a URN or id); [] and a problem when undecidable."""
+    if key in reading._ambiguous:
+        reading.problems.append(f"{urn}: prefix list id {key} is held by more than one "
+                                "resource, so which entries apply cannot be decided")  # fmt: skip
+    elif key in reading._unread:
+        reading.problems.append(f"{urn}: prefix list {key} is read during the update, so the "
+                                "preview does not show its entries; verify the stack export "
+                                "after the update")  # fmt: skip
+    elif isinstance(key, str) and key in lists:
+        return lists[key]
+    elif isinstance(key, str) and key.startswith("pl-"):
+        reading.problems.append(
+            f"{urn}: prefix list {key} is not in the plan; its entries cannot be checked"
+        )
+    else:
+        reading.problems.append(f"{urn}: unresolved prefix list reference {value!r}")
+    return []
+
+
 def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: ignore[no-untyped-def]
     rule = aws_rule(f, gid)
     dests = [d for d in rule.destinations if not d.startswith(PREFIX_LIST)]
@@ -317,20 +413,20 @@ def _aws_rule(s, f, gid, lists, ref, reading) -> list[EffectiveRule]:  # type: i
     for value in values:
         target = ref(s, "prefixListId") if single else value
         key = target["urn"] if isinstance(target, Mapping) else target
-        if key in lists:
-            dests += lists[key]
-        elif isinstance(key, str) and key.startswith("pl-"):
-            reading.problems.append(
-                f"{s['urn']}: prefix list {key} is not in the plan; its entries cannot be checked"
-            )
-        else:
-            reading.problems.append(f"{s['urn']}: unresolved prefix list reference {value!r}")
-    if f.get("referencedSecurityGroupId", decides=False) or f.get(
-        "sourceSecurityGroupId", decides=False
-    ):
-        reading.problems.append(f"{s['urn']}: egress to a security group cannot be checked")
+        dests += _prefix_list(s["urn"], key, value, lists, reading)
+    _to_groups(rule, reading)
     return [EffectiveRule("aws", gid, s["urn"], rule.protocol, rule.ports, tuple(dests),
                           rule.description)]  # fmt: skip
+
+
+def _to_groups(rule: EffectiveRule, reading: PlanReading) -> None:
+    """Say which egress goes to a security group: counted as every address (extra)."""
+    for dest in rule.destinations:
+        if dest.startswith(SECURITY_GROUP):
+            reading.notes.append(
+                f"{rule.urn}: egress to security group {dest[len(SECURITY_GROUP):]} allows "
+                "whatever addresses its members hold, so it counts as every address"
+            )
 
 
 def _dep(s: Mapping[str, Any], key: str) -> bool:
@@ -339,12 +435,10 @@ def _dep(s: Mapping[str, Any], key: str) -> bool:
 
 def _aws_inline(s, f, lists, reading) -> EffectiveRule:  # type: ignore[no-untyped-def]
     rule = aws_rule(f, s["urn"])
+    _to_groups(rule, reading)
     dests = [d for d in rule.destinations if not d.startswith(PREFIX_LIST)]
     for pl in f.strings("prefixListIds"):
-        if pl in lists:
-            dests += lists[pl]
-        else:
-            reading.problems.append(f"{s['urn']}: unresolved prefix list reference {pl!r}")
+        dests += _prefix_list(s["urn"], pl, pl, lists, reading)
     return EffectiveRule("aws", s["urn"], s["urn"], rule.protocol, rule.ports, tuple(dests),
                          rule.description)  # fmt: skip
 

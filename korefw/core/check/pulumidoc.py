@@ -336,6 +336,17 @@ def _export(obj: Mapping[str, Any], where: str) -> PulumiDocument:
         )
     doc = PulumiDocument("export", where)
     doc.resources = [state(r, f"{where}: resources[{i}]") for i, r in enumerate(resources)]
+    live: dict[str, int] = {}
+    for i, r in enumerate(doc.resources):
+        if r.get("delete"):
+            continue  # the old copy of a replaced resource, pending delete, shares the URN
+        if r["urn"] in live:
+            raise DocumentError(
+                f"ambiguous: two resources with URN {r['urn']} (resources[{live[r['urn']]}] and "
+                f"[{i}]), so which one is deployed cannot be decided",
+                where=f"{where}: deployment.resources[{i}]",
+            )  # fmt: skip
+        live[r["urn"]] = i
     return doc
 
 
@@ -413,6 +424,7 @@ def state_after(doc: PulumiDocument, base: PulumiDocument | None = None) -> list
                 "--show-sames`, or pass the current state with `--state` (from "
                 "`pulumi stack export`)", where=doc.where,
             )  # fmt: skip
+    _one_state_per_urn(doc)
     for s in doc.steps:
         known = s.urn in live
         if base is not None and s.op in ("create",) and known:
@@ -423,11 +435,79 @@ def state_after(doc: PulumiDocument, base: PulumiDocument | None = None) -> list
             raise DocumentError(f"the preview does not fit the state: it {s.op}s {s.urn}, "
                                 "which the state does not have", where=doc.where)  # fmt: skip
         if s.op in NEW_STATE_OPS and s.new is not None:
-            live[s.new["urn"]] = s.new
+            live[s.new["urn"]] = _applied(s)
         elif s.op in DELETE_OPS and not (s.old and s.old.get("delete")):
             live.pop(s.urn, None)
         # DELETE_REPLACED_OPS remove the old copy only; the replacement stays.
     return list(live.values())
+
+
+#: Ops whose step gives the resource's one state after the update. A replacement's
+#: ``create-replacement`` / ``delete-replaced`` and a ``refresh`` (superseded by the
+#: program's own step for the URN) come beside one of these for the same URN.
+_FINAL_OPS = ("create", "same", "update", "replace", "read", "import")
+
+
+def _one_state_per_urn(doc: PulumiDocument) -> None:
+    """Refuse a preview that gives one URN two states after the update: which is deployed?
+
+    One exception, the engine's: with ``--refresh``, ``ShowPreviewDigest`` replaces a
+    refresh step that found drift by its outcome, an ``update`` whose newState is the state
+    read back (so it has the id, printed after ``RefreshStep.Apply``); the program's own
+    step for the URN follows it and decides.
+    """
+    seen: dict[str, Step] = {}
+    for s in doc.steps:
+        if s.op not in _FINAL_OPS:
+            continue
+        first = seen.get(s.urn)
+        if first is not None and not (first.op == "update" and _has_id(first.new)):
+            raise DocumentError(
+                f"ambiguous: two states for {s.urn} (a {first.op} and a {s.op} step), so "
+                "which one is deployed cannot be decided", where=doc.where,
+            )  # fmt: skip
+        seen[s.urn] = s
+
+
+def _has_id(st: Mapping[str, Any] | None) -> bool:
+    rid = (st or {}).get("id")
+    return isinstance(rid, str) and bool(rid) and rid not in UNKNOWN_VALUES
+
+
+def _applied(step: Step) -> dict[str, Any]:
+    """A step's new state as it is once the step runs (the engine's ``Apply``).
+
+    A preview prints each step's states from its ``ResourcePreEvent``, made before the step
+    runs (``makeStepEventMetadata`` in ``pkg/engine/events.go`` deep-copies them), so the
+    printed ``newState`` of a ``same`` or ``update`` step has no ``id`` (and no
+    ``outputs``): ``step_generator.go`` builds it with ``ID: ""`` and ``Outputs: nil``, and
+    ``ResourceV3`` omits empty fields. The engine's own links then give it back:
+    ``SameStep.Apply`` copies the old state's id and outputs, ``UpdateStep.Apply`` the old
+    id (``pkg/resource/deploy/step.go``), and an import takes its ``importID``
+    (``ImportStep.Apply``). A state that already has an id keeps it.
+
+    A ``read`` step's new state has its id but no outputs (``Outputs: make(PropertyMap)``
+    in ``step_generator.go``; ``ReadStep.Apply`` reads them later): it takes the outputs of
+    the last read of the same id (its ``oldState``), as the stack export shows them; a
+    first read keeps none (its properties are not known before the update).
+    """
+    new = step.new
+    assert new is not None
+    old = step.old
+    if step.op in ("read", "read-replacement") and not new.get("outputs") and old is not None \
+            and old.get("id") == new.get("id") and old.get("outputs"):  # fmt: skip
+        return {**new, "outputs": old["outputs"]}
+    out = dict(new)
+    if step.op in ("same", "update") and old is not None:
+        if not _has_id(new) and _has_id(old):
+            out["id"] = old["id"]
+        if step.op == "same" and not new.get("outputs") and old.get("outputs"):
+            out["outputs"] = old["outputs"]  # a component's too (it has no id)
+    importing = step.op in ("import", "import-replacement")
+    if importing and not _has_id(new) and isinstance(new.get("importID"), str) \
+            and new["importID"]:  # fmt: skip
+        out["id"] = new["importID"]
+    return out if out != new else new
 
 
 def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> list[dict[str, Any]]:
@@ -439,6 +519,10 @@ def state_before(doc: PulumiDocument, base: PulumiDocument | None = None) -> lis
     state_after(doc)  # raises when the preview is incomplete
     before: dict[str, dict[str, Any]] = {}
     for s in doc.steps:
-        if s.old is not None and not s.old.get("delete") and s.op not in DELETE_REPLACED_OPS:
+        if s.old is None or s.op in DELETE_REPLACED_OPS:
+            continue
+        # A replace step's old copy is marked ``delete`` by this update's own
+        # create-replacement (``CreateStep.Apply``), which ran before the step was printed.
+        if not s.old.get("delete") or s.op in ("replace", "create-replacement"):
             before.setdefault(s.urn, s.old)
     return list(before.values())

@@ -2,7 +2,8 @@
 
 One aerleon term per korefw IP rule, named ``kf-<rule id>`` (the stable content hash of
 :attr:`~korefw.core.rules.model.Rule.key`), with the vendor's section and component as its
-comment, its own network (``KF_<ID>``) and service (``KF_<ID>_SVC``) definitions, and a
+comment (through :func:`comment_text`, so page text stays inside the comment on every
+platform), its own network (``KF_<ID>``) and service (``KF_<ID>_SVC``) definitions, and a
 closing ``kf-deny-other`` term that denies everything else. FQDN rules have no aerleon
 term (no generated platform here filters by name): they are listed in the policy header
 comment and returned by :func:`unenforced_fqdn_rules`, never dropped silently.
@@ -15,6 +16,7 @@ aerleon's own ``aerleon.api.Generate`` in-process; aerleon is imported only ther
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +30,10 @@ PLATFORMS = ("nftables", "iptables", "speedway", "juniper", "cisco", "paloalto",
 FAMILIES = ("inet", "inet6", "mixed")
 DENY_TERM = "kf-deny-other"
 DNS_TERM = "kf-allow-dns"
+#: nftables takes at most 128 bytes of comment (``NFTNL_UDATA_COMMENT_MAXLEN``); every
+#: comment from vendor text is held to it, on every platform.
+MAX_COMMENT_BYTES = 128
+_COMMENT_PUNCTUATION = frozenset(" -_.,:()/&+'@%=")
 #: Sub-folders of an aerleon (or capirca) repository, as ``aclgen`` expects them.
 POLICY_DIR = "policies/pol"
 DEFS_DIR = "def"
@@ -42,9 +48,47 @@ def _symbol(rule: Rule) -> str:
     return f"KF_{rule.id.upper()}"
 
 
-def _comment(rule: Rule) -> str:
-    where = f" ({rule.origin})" if rule.origin.line else ""
-    return f"{rule.describe()}{where}"
+def comment_text(text: str, limit: int = MAX_COMMENT_BYTES, *, tail: bool = False) -> str:
+    """Vendor text as a comment every rendered platform reads as one comment, and no more.
+
+    Letters, digits and marks of any script stay, and ``-_.,:()/&+'@%=``; every other
+    character (quotes, ``*``, ``;``, braces, ``#``, ``?``, backslashes, controls, bidi
+    controls, line separators) becomes a space, and runs of spaces collapse. So no
+    platform's comment or string can be closed from inside (Junos ``*/``, nftables and
+    iptables ``"``, Cisco's ``?`` help key). Text over ``limit`` UTF-8 bytes is cut between
+    characters and marked ``...``, keeping its end when ``tail``.
+    """
+    kept = "".join(ch if _comment_char(ch) else " " for ch in text)
+    clean = " ".join(kept.split())
+    if len(clean.encode()) <= limit:
+        return clean
+    room, out = limit - 3, []
+    for ch in reversed(clean) if tail else clean:
+        room -= len(ch.encode())
+        if room < 0:
+            break
+        out.append(ch)
+    cut = "".join(reversed(out) if tail else out).strip()
+    return f"...{cut}" if tail else f"{cut}..."
+
+
+def _comment_char(ch: str) -> bool:
+    if ch.isascii():
+        return ch.isalnum() or ch in _COMMENT_PUNCTUATION
+    return unicodedata.category(ch)[0] in "LMN"
+
+
+def one_line(text: str) -> str:
+    """Text on one line of printable characters (a YAML comment, a terminal message)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+
+
+def term_comment(rule: Rule) -> str:
+    """The comment of a rule's term and addresses on every platform: its section and
+    component, and where it was read, through :func:`comment_text`."""
+    where = comment_text(str(rule.origin), MAX_COMMENT_BYTES // 2, tail=True)
+    where = f" ({where})" if rule.origin.line and where else ""
+    return comment_text(rule.describe(), MAX_COMMENT_BYTES - len(where.encode())) + where
 
 
 @dataclass(frozen=True)
@@ -154,7 +198,7 @@ def definitions(rules: RuleSet, options: RenderOptions | None = None) -> dict[st
     services: dict[str, Any] = {}
     for r in ip_rules(rules):
         networks[_symbol(r)] = {
-            "values": [{"address": str(c), "comment": _comment(r)} for c in r.cidrs]
+            "values": [{"address": str(c), "comment": term_comment(r)} for c in r.cidrs]
         }
         services[f"{_symbol(r)}_SVC"] = [
             {"port": str(p), "protocol": str(proto)} for proto in r.protocols for p in r.ports
@@ -196,7 +240,7 @@ def policy(
     for r in ip_rules(rules):
         terms.append({
             "name": term_name(r),
-            "comment": _comment(r),
+            "comment": term_comment(r),
             "destination-address": _symbol(r),
             "destination-port": f"{_symbol(r)}_SVC",
             "protocol": " ".join(r.protocols),
@@ -261,11 +305,13 @@ def export_files(rules: RuleSet, options: RenderOptions | None = None,
 
     pol = policy(rules, platforms, options)
     name = pol.pop("filename")
-    head = [f"# korefw egress rules for {rules.region or 'rules'}, from {rules.source or 'memory'}"
-            + (f", retrieved {rules.retrieved}" if rules.retrieved else ""),
+    # Each header line is one YAML comment: the source, date and origins are one_line'd.
+    head = [f"# korefw egress rules for {rules.region or 'rules'}, "
+            f"from {one_line(rules.source) or 'memory'}"
+            + (f", retrieved {one_line(rules.retrieved)}" if rules.retrieved else ""),
             "# Generated by `korefw export`; regenerate rather than edit."]  # fmt: skip
-    head += [f"# Not enforced (FQDN destination): {r.origin}: {', '.join(r.fqdns)} "
-             f"{'/'.join(r.protocols)} {','.join(map(str, r.ports))}"
+    head += [f"# Not enforced (FQDN destination): {one_line(str(r.origin))}: "
+             f"{', '.join(r.fqdns)} {'/'.join(r.protocols)} {','.join(map(str, r.ports))}"
              for r in unenforced_fqdn_rules(rules)]  # fmt: skip
 
     def dump(d: Mapping[str, Any]) -> str:

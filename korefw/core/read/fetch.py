@@ -30,8 +30,12 @@ from pathlib import Path
 from ..errors import KorefwError
 from ..rules.model import RuleSet
 from ..safewrite import write_files
-from .regions import (
+from .regions import (  # the fetch defaults live there, so `korefw fetch --help` is cheap
+    DEFAULT_MAX_BYTES,
+    DEFAULT_REF,
+    DEFAULT_TIMEOUT,
     PAGES_DIR,
+    RAW_ROOT,
     SOURCES_FILE,
     VENDOR_REPOSITORY,
     PageSource,
@@ -41,14 +45,6 @@ from .regions import (
     sha256_hex,
 )
 from .vendor import import_text
-
-#: The default branch of Kore's documentation repository.
-DEFAULT_REF = "main"
-#: Raw files of Kore's repository at a ref.
-RAW_ROOT = "https://raw.githubusercontent.com/" + VENDOR_REPOSITORY + "/{ref}/"
-DEFAULT_TIMEOUT = 30.0
-#: The largest page accepted; Kore's pages are a few kilobytes.
-DEFAULT_MAX_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)

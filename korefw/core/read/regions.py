@@ -29,6 +29,16 @@ VENDOR_REPOSITORY = "Koredotcom/docs"
 #: The folder of the pages in that repository.
 VENDOR_FOLDER = "docs/xo/channels/voice-gateway"
 
+# `korefw fetch`'s defaults (core/read/fetch.py), here so the command line can show them
+# without importing the HTTP client.
+#: The default branch of Kore's documentation repository.
+DEFAULT_REF = "main"
+#: Raw files of Kore's repository at a ref.
+RAW_ROOT = "https://raw.githubusercontent.com/" + VENDOR_REPOSITORY + "/{ref}/"
+DEFAULT_TIMEOUT = 30.0
+#: The largest page accepted; Kore's pages are a few kilobytes.
+DEFAULT_MAX_BYTES = 1_000_000
+
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 #: The vendor pages shipped with korefw, and their provenance file.
 PAGES_DIR = DATA_DIR / "pages"
