@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.allowset import AllowSet
+from ..rules.allowset import AllowSet, Box
 from ..rules.model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_plan
 from .pulumidoc import PulumiDocument
@@ -43,6 +43,8 @@ class CloudVerdict:
     rejected: list[str] = field(default_factory=list)
     #: Egress rules on no security group, or on one outside the plan's.
     misplaced: list[str] = field(default_factory=list)
+    #: Group -> what it allows, to name the groups an extra flow is on (``korefw audit``).
+    extra_in: dict[str, AllowSet] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,7 +82,7 @@ class Verification:
             status = "OK" if c.ok else "FAIL"
             lines.append(f"{status}: {c.cloud}: {len(c.groups)} group(s)")
             lines += [f"  missing {b}" for b in c.missing.boxes()]
-            lines += [f"  extra   {b}" for b in c.extra.boxes()]
+            lines += [f"  extra   {b}{_where(b, c.extra_in)}" for b in c.extra.boxes()]
             lines += [
                 f"  wider than TCP or UDP: protocol {r.protocol!r} in {r.urn}" for r in c.wider
             ]
@@ -98,6 +100,45 @@ class Verification:
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _where(box: Box, groups: Mapping[str, AllowSet]) -> str:
+    """`` (in G1, G2)``: the groups that allow part of ``box``; empty without ``groups``."""
+    one = AllowSet([box])
+    names = [g for g, allowed in groups.items() if one - allowed != one]
+    return f" (in {', '.join(names)})" if names else ""
+
+
+def cloud_verdict(
+    reading: PlanReading,
+    cloud: str,
+    expected: AllowSet,
+    notes: list[str],
+    *,
+    label: str | None = None,
+    egress_filtered_elsewhere: bool = False,
+) -> CloudVerdict:
+    """How ``cloud``'s rules in ``reading`` compare with ``expected``; notes go to ``notes``.
+
+    ``label`` names the verdict (default: the cloud).
+    """
+    groups = reading.groups(cloud)
+    actual = reading.allow_set(cloud)
+    wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
+    verdict = CloudVerdict(label or cloud, groups, expected - actual, actual - expected, wider)
+    if cloud == "aws":
+        verdict.misplaced = list(reading.misplaced)
+    if cloud == "azure":
+        verdict.rejected = list(reading.rejected)
+        if egress_filtered_elsewhere:
+            notes += [
+                f"{g}: nothing denies other outbound traffic; accepted because Internet "
+                "egress is filtered elsewhere (--egress-filtered-elsewhere)"
+                for g in reading.open_nsgs
+            ]
+        else:
+            verdict.open_to_internet = list(reading.open_nsgs)
+    return verdict
 
 
 def verify(
@@ -119,23 +160,8 @@ def verify(
     verdicts = []
     notes = list(reading.notes)
     for cloud in ("aws", "azure"):
-        groups = reading.groups(cloud)
-        if not groups and not (cloud == "aws" and reading.misplaced):
+        if not reading.groups(cloud) and not (cloud == "aws" and reading.misplaced):
             continue
-        actual = reading.allow_set(cloud)
-        wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
-        verdict = CloudVerdict(cloud, groups, expected - actual, actual - expected, wider)
-        if cloud == "aws":
-            verdict.misplaced = list(reading.misplaced)
-        if cloud == "azure":
-            verdict.rejected = list(reading.rejected)
-            if egress_filtered_elsewhere:
-                notes += [
-                    f"{g}: nothing denies other outbound traffic; accepted because Internet "
-                    "egress is filtered elsewhere (--egress-filtered-elsewhere)"
-                    for g in reading.open_nsgs
-                ]
-            else:
-                verdict.open_to_internet = list(reading.open_nsgs)
-        verdicts.append(verdict)
+        verdicts.append(cloud_verdict(reading, cloud, expected, notes,
+                                      egress_filtered_elsewhere=egress_filtered_elsewhere))
     return Verification(verdicts, reading.problems, notes)
