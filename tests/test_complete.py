@@ -24,8 +24,8 @@ def parser():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("words", "current", "expected"), [
-    ([], "", ["rules", "check", "import", "fetch", "lint", "plan", "diff", "verify", "export",
-              "render", "schema", "probe", "completion"]),
+    ([], "", ["rules", "check", "import", "fetch", "lint", "plan", "diff", "verify", "audit",
+              "export", "render", "schema", "probe", "completion"]),
     ([], "ve", ["verify"]),
     ([], "--v", ["--version"]),
     (["rules"], "", [*REGIONS, FILES]),

@@ -75,9 +75,10 @@ def test_no_test_module_imports_another() -> None:
 
 def test_each_part_of_korefw_has_its_folder() -> None:
     """The top of ``korefw/`` holds the package marker and folders only (docs/architecture.md):
-    the core, the components, the runtime, the command line, the probe and the shipped data."""
+    the core, the components, the runtime, the command line, the probe, the cloud readers of
+    ``korefw audit`` and the shipped data."""
     top = Path(korefw.core.__file__).resolve().parent.parent
     files = sorted(p.name for p in top.iterdir() if p.is_file())
     folders = sorted(p.name for p in top.iterdir() if p.is_dir() and p.name != "__pycache__")
     assert files == ["__init__.py", "py.typed"]
-    assert folders == ["cli", "components", "core", "data", "probe", "runtime"]
+    assert folders == ["audit", "cli", "components", "core", "data", "probe", "runtime"]

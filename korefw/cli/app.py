@@ -24,6 +24,7 @@ from ..core.read.regions import (
     region_codes,
 )
 from ..core.rules.model import Protocol, Rule, RuleSet, normalize_fqdn
+from .audit import add_audit_command
 from .common import (
     EXIT_ERROR,
     EXIT_NOT_ALLOWED,
@@ -264,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="korefw",
         description="Kore.ai voice-gateway egress firewall rules: read, check, import, plan, "
-        "diff and verify.",
+        "diff, verify and audit.",
     )
     parser.add_argument("--version", action="version", version=f"korefw {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -276,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_command(sub)
     add_diff_command(sub)
     add_verify_command(sub)
+    add_audit_command(sub)
     add_export_command(sub)
     add_render_command(sub)
     add_schema_command(sub)

@@ -31,3 +31,7 @@ class PlanError(KorefwError):
 
 class ConfigError(KorefwError):
     """A missing or invalid stack or component setting."""
+
+
+class AuditError(KorefwError):
+    """A cloud that cannot be read: a missing permission, no credentials, no endpoint."""

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..rules.allowset import AllowSet, describe
+from ..rules.allowset import AllowSet, Box, describe_boxes
 from ..rules.model import RuleSet
 from .planread import EffectiveRule, PlanReading, read_plan
 from .pulumidoc import PulumiDocument
@@ -47,6 +47,8 @@ class CloudVerdict:
     #: port range x CIDR) they were compared with.
     rule_count: int = 0
     flow_count: int = 0
+    #: Group -> what it allows, to name the groups an extra flow is on (``korefw audit``).
+    extra_in: dict[str, AllowSet] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -82,14 +84,15 @@ class Verification:
             lines.append("FAIL: the plan has no security group egress rule or NSG")
         for c in self.clouds:
             status = "OK" if c.ok else "FAIL"
-            group, rule = ("security group", "egress rule") if c.cloud == "aws" else ("NSG",
-                                                                                       "NSG rule")
+            aws = c.cloud.split()[0] == "aws"  # korefw audit's labels start with the cloud
+            group, rule = ("security group", "egress rule") if aws else ("NSG", "NSG rule")
             how = "allow exactly" if c.ok and not self.problems else "checked against"
             lines.append(f"{status}: {c.cloud}: {_count(len(c.groups), group)}, "
                          f"{_count(c.rule_count, rule)} {how} the vendor's "
                          f"{_count(c.flow_count, 'flow')}")  # fmt: skip
-            lines += [f"  missing {line}" for line in describe(c.missing)]
-            lines += [f"  extra   {line}" for line in describe(c.extra)]
+            lines += [f"  missing {text}" for text, _ in describe_boxes(c.missing)]
+            lines += [f"  extra   {text}{_where(boxes, c.extra_in)}"
+                      for text, boxes in describe_boxes(c.extra)]  # fmt: skip
             lines += [
                 f"  wider than TCP or UDP: protocol {r.protocol!r} in {r.urn}" for r in c.wider
             ]
@@ -113,6 +116,47 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def _where(boxes: list[Box], groups: Mapping[str, AllowSet]) -> str:
+    """`` (in G1, G2)``: the groups that allow part of ``boxes``; empty without ``groups``."""
+    one = AllowSet(boxes)
+    names = [g for g, allowed in groups.items() if one - allowed != one]
+    return f" (in {', '.join(names)})" if names else ""
+
+
+def cloud_verdict(
+    reading: PlanReading,
+    cloud: str,
+    expected: AllowSet,
+    notes: list[str],
+    *,
+    label: str | None = None,
+    egress_filtered_elsewhere: bool = False,
+) -> CloudVerdict:
+    """How ``cloud``'s rules in ``reading`` compare with ``expected``; notes go to ``notes``.
+
+    ``label`` names the verdict (default: the cloud).
+    """
+    groups = reading.groups(cloud)
+    actual = reading.allow_set(cloud)
+    wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
+    verdict = CloudVerdict(label or cloud, groups, expected - actual, actual - expected, wider)
+    verdict.rule_count = len({(r.urn, r.name) for r in reading.rules if r.cloud == cloud})
+    verdict.flow_count = sum(len(b.cidrs()) for b in expected.boxes())
+    if cloud == "aws":
+        verdict.misplaced = list(reading.misplaced)
+    if cloud == "azure":
+        verdict.rejected = list(reading.rejected)
+        if egress_filtered_elsewhere:
+            notes += [
+                f"{g}: nothing denies other outbound traffic; accepted because Internet "
+                "egress is filtered elsewhere (--egress-filtered-elsewhere)"
+                for g in reading.open_nsgs
+            ]
+        else:
+            verdict.open_to_internet = list(reading.open_nsgs)
+    return verdict
+
+
 def verify(
     doc: Mapping[str, Any] | PulumiDocument,
     rules: RuleSet,
@@ -132,25 +176,8 @@ def verify(
     verdicts = []
     notes = list(reading.notes)
     for cloud in ("aws", "azure"):
-        groups = reading.groups(cloud)
-        if not groups and not (cloud == "aws" and reading.misplaced):
+        if not reading.groups(cloud) and not (cloud == "aws" and reading.misplaced):
             continue
-        actual = reading.allow_set(cloud)
-        wider = [r for r in reading.wider_than_l4() if r.cloud == cloud]
-        verdict = CloudVerdict(cloud, groups, expected - actual, actual - expected, wider)
-        verdict.rule_count = len({(r.urn, r.name) for r in reading.rules if r.cloud == cloud})
-        verdict.flow_count = sum(len(b.cidrs()) for b in expected.boxes())
-        if cloud == "aws":
-            verdict.misplaced = list(reading.misplaced)
-        if cloud == "azure":
-            verdict.rejected = list(reading.rejected)
-            if egress_filtered_elsewhere:
-                notes += [
-                    f"{g}: nothing denies other outbound traffic; accepted because Internet "
-                    "egress is filtered elsewhere (--egress-filtered-elsewhere)"
-                    for g in reading.open_nsgs
-                ]
-            else:
-                verdict.open_to_internet = list(reading.open_nsgs)
-        verdicts.append(verdict)
+        verdicts.append(cloud_verdict(reading, cloud, expected, notes,
+                                      egress_filtered_elsewhere=egress_filtered_elsewhere))
     return Verification(verdicts, reading.problems, notes)

@@ -145,15 +145,15 @@ def _covering(version: int, lo: int, hi: int) -> IPNetwork:
     return make((lo >> host_bits << host_bits, bits - host_bits))
 
 
-def describe(allowed: AllowSet) -> list[str]:
-    """One line per protocol, IP version and port range, its addresses as exact CIDRs, or,
-    when that is shorter, as the block covering them all less its holes
-    (``tcp 443 → 0.0.0.0/0 except 13.115.244.0/27``), never a list of 60 CIDRs for
-    "every address except Kore's"."""
+def describe_boxes(allowed: AllowSet) -> list[tuple[str, list[Box]]]:
+    """One line per protocol, IP version and port range, with the boxes it stands for: the
+    addresses as exact CIDRs, or, when that is shorter, as the block covering them all less
+    its holes (``tcp 443 → 0.0.0.0/0 except 13.115.244.0/27``), never a list of 60 CIDRs
+    for "every address except Kore's"."""
     groups: dict[tuple[str, int, Interval], list[Box]] = defaultdict(list)
     for b in allowed.boxes():
         groups[(b.protocol, b.version, b.ports)].append(b)
-    lines = []
+    lines: list[tuple[str, list[Box]]] = []
     for (protocol, version, (lo, hi)), bs in sorted(groups.items()):
         port = str(lo) if lo == hi else f"{lo}-{hi}"
         cidrs = [n for b in bs for n in b.cidrs()]
@@ -162,10 +162,15 @@ def describe(allowed: AllowSet) -> list[str]:
                  for n in Box(protocol, version, (lo, hi), iv).cidrs()]  # fmt: skip
         if len(cidrs) > 1 and 1 + len(holes) < len(cidrs):
             text = f"{cover} except {', '.join(map(str, holes))}" if holes else str(cover)
-            lines.append(f"{protocol} {port} → {text}")
+            lines.append((f"{protocol} {port} → {text}", bs))
         else:
-            lines += [str(b) for b in bs]
+            lines += [(str(b), [b]) for b in bs]
     return lines
+
+
+def describe(allowed: AllowSet) -> list[str]:
+    """The lines of :func:`describe_boxes`."""
+    return [text for text, _ in describe_boxes(allowed)]
 
 
 def boxes(protocol: str, ports: Iterable[Interval], networks: Iterable[IPNetwork]) -> list[Box]:
