@@ -169,7 +169,12 @@ def test_name_prefix_change_replaces_no_group_or_nsg(stack: str) -> None:
     # namePrefix is cosmetic: it renames what the cloud shows, never a group or an NSG, so the
     # change that once held 92 quota units in de-both's existing group applies cleanly.
     old, new = stack_plan(stack), stack_plan(stack, namePrefix="acme")
-    assert apply_hazards(old, new) == []
+    hazards = apply_hazards(old, new)
+    if stack == "example-de-both":  # an existing NSG: each renamed rule is replaced delete-first
+        assert kinds(hazards) == {"flow-gap"}
+        assert all("is replaced delete-first" in h.problem for h in hazards)
+    else:
+        assert hazards == []
     groups = (AWS_SG, AZ_NSG)
     assert not [c for c in changes(old, new).values()
                 if (c.new or c.old or {}).get("type") in groups and c.op != "update"
@@ -248,7 +253,8 @@ def test_replacement_is_create_before_delete_unless_delete_before_replace() -> N
     old_r = doc(rule("r", securityGroupId="sg-a"))
     back_in_a = rule("again", securityGroupId="sg-a")
     assert kinds(apply_hazards(old_r, doc(moved, back_in_a))) == {"duplicate-rule"}
-    assert apply_hazards(old_r, doc(dbr, back_in_a)) == []
+    # no duplicate, but the flow is refused between the delete and the creates
+    assert kinds(apply_hazards(old_r, doc(dbr, back_in_a))) == {"flow-gap"}
 
 
 def test_quota_peak_counts_prefix_list_references_at_max_entries() -> None:
@@ -290,20 +296,32 @@ def test_azure_rule_onto_a_priority_or_name_still_held_is_named() -> None:
 
 
 def test_prefix_list_entry_that_moves_lists_opens_a_gap() -> None:
-    def lists(a: list[str], b: list[str]) -> dict:
-        return doc(
-            res(PL, "pl-a", "pl-a", addressFamily="IPv4", maxEntries=4,
-                entries=[{"cidr": c} for c in a]),
-            res(PL, "pl-b", "pl-b", addressFamily="IPv4", maxEntries=4,
-                entries=[{"cidr": c} for c in b]),
-        )  # fmt: skip
+    def lists(a: list[str], b: list[str], b_port: int = 443) -> dict:
+        pls = [
+            res(PL, name, name, addressFamily="IPv4", maxEntries=4,
+                entries=[{"cidr": c} for c in cidrs])
+            for name, cidrs in (("pl-a", a), ("pl-b", b))
+        ]  # fmt: skip
+        refs = []
+        for pl, port in ((pls[0], 443), (pls[1], b_port)):
+            r = rule(f"via-{pl['id']}", port=port, prefixListId=pl["id"],
+                     deps={"prefixListId": [pl["urn"]]})  # fmt: skip
+            del r["inputs"]["cidrIpv4"]
+            refs.append(r)
+        return doc(*pls, *refs)
 
     old = lists(["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"])
     moved = lists(["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"])
     (h,) = apply_hazards(old, moved)
-    assert h.kind == "prefix-list-gap" and "10.0.0.2/32 leaves prefix list pl-a" in h.problem
+    assert h.kind == "flow-gap" and h.problem.startswith("tcp 443 → 10.0.0.2/32 stay allowed")
+    assert "pl-a stops allowing them in place while their new home (pl-b)" in h.problem
     removed = lists(["10.0.0.1/32"], ["10.0.1.0/24"])  # gone for good: no new home, no gap
     assert apply_hazards(old, removed) == []
+    # Another flow's list gains the address (a port changed): tcp 443 to it is not allowed
+    # after the update, so nothing still allowed is refused.
+    other_port = lists(["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"], b_port=8443)
+    assert apply_hazards(lists(["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"], 8443),
+                         other_port) == []  # fmt: skip
 
 
 def test_diff_cli_prints_hazard_lines(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -353,7 +371,8 @@ def test_offline_plans_record_delete_before_replace() -> None:
     moved = {k: {**v, "inputs": {**v["inputs"], "vpcId": "vpc-other"}} for k, v in states.items()}
     ops = changes(doc(*states.values()), doc(*moved.values()))
     assert [c.delete_before_replace for u, c in sorted(ops.items()) if c.op == "replace"] == [
-        False, True
+        False,
+        True,
     ]
 
 
@@ -366,3 +385,25 @@ def test_steps_a_real_preview_deletes_are_not_part_of_the_plan() -> None:
     ops = changes(doc(kept, gone), real)
     named = {u.rsplit("::", 1)[-1]: c.op for u, c in ops.items()}
     assert named == {"kept": "same", "gone": "delete"}
+
+
+def test_diff_of_two_different_stacks_names_no_apply_hazard(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Two stacks share no resource: neither is applied over the other, so nothing to name."""
+    jp, de = stack_plan("example-jp-aws"), stack_plan("example-de-both")
+    assert apply_hazards(jp, de)  # read as one stack's update, it would name some
+    (tmp_path / "jp.json").write_text(json.dumps(jp))
+    (tmp_path / "de.json").write_text(json.dumps(de))
+    assert main(["diff", str(tmp_path / "jp.json"), str(tmp_path / "de.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert not [x for x in out if x.startswith("hazard:")]
+    notes = [x for x in out if x.startswith("No apply hazards")]
+    assert notes == [
+        "No apply hazards: the plans are of different stacks (korefw/example-jp-aws and "
+        "korefw/example-de-both), which share no resources."
+    ]
+    same = doc(rule("old-443"))
+    other = json.loads(json.dumps(doc(rule("new-443"))).replace("urn:pulumi:s::", "urn:pulumi:t::"))
+    assert diff_plans(same, other).hazards == [] and diff_plans(same, other).note
+    assert diff_plans(same, doc(rule("new-443"))).hazards  # one stack: the duplicate is named
