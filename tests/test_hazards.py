@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from census import changed, row_changes
 from conftest import without_row
 
 from korefw.cli import main
@@ -407,3 +408,54 @@ def test_diff_of_two_different_stacks_names_no_apply_hazard(
     other = json.loads(json.dumps(doc(rule("new-443"))).replace("urn:pulumi:s::", "urn:pulumi:t::"))
     assert diff_plans(same, other).hazards == [] and diff_plans(same, other).note
     assert diff_plans(same, doc(rule("new-443"))).hazards  # one stack: the duplicate is named
+
+
+@pytest.mark.parametrize("kind", ["relabel", "port", "address"])
+@pytest.mark.parametrize("mode", ["cidr", "prefix-list", "auto"])
+def test_other_single_row_changes_print_no_hazard(mode: str, kind: str) -> None:
+    """A row relabeled, its port or its address changed: korefw diff prints no hazard."""
+    full = load_rules("jp")
+    index = _ip_row(full)
+    other = changed(full, index, kind)
+    assert other is not None
+    a, b = aws_plan(full, mode=mode), aws_plan(other, mode=mode)
+    assert {c.op for c in changes(a, b).values()} - {"same"}
+    for old, new in ((a, b), (b, a)):
+        assert "hazard:" not in diff_plans(old, new).markdown(), (mode, kind)
+
+
+def _first_refused(rules: RuleSet, kind: str, mode: str) -> tuple[RuleSet, str]:
+    """A change of ``kind`` that the census finds refusing a flow in ``mode``."""
+    from census import aws_hazards
+
+    from korefw.core.plan.aws_options import AwsOptions
+    from korefw.core.plan.aws_plan import plan_aws
+
+    opts = AwsOptions(mode=mode)
+    for _, _, other in row_changes(rules, (kind,)):
+        found = aws_hazards(plan_aws(rules, opts), plan_aws(other, opts))
+        if any(h.startswith("refused:") for h in found):
+            return other, next(h for h in found if h.startswith("refused:"))
+    raise AssertionError(f"no refused {kind} change in {mode}")
+
+
+def test_a_list_move_is_named_with_the_way_around() -> None:
+    """The known refusal of prefix lists (a port range moved): named, with two steps."""
+    au = load_rules("au")
+    other, _ = _first_refused(au, "port", "prefix-list")
+    a, b = aws_plan(au, mode="prefix-list"), aws_plan(other, mode="prefix-list")
+    lines = [x for x in diff_plans(a, b).markdown().splitlines() if x.startswith("hazard:")]
+    assert lines and all("stay allowed but change prefix list or egress rule" in x for x in lines)
+    assert "Way around: apply in two steps: first `pulumi up --target <URN of " in lines[0]
+    assert "kf-prefix-lists-pl-voice-gateway-ipv4-udp-5999-65534> --target-dependents`" in lines[0]
+
+
+def test_an_existing_nsg_merged_rule_move_is_named() -> None:
+    """merge 'all' on an existing NSG: an address whose ports change moves between rules."""
+    au = load_rules("au")
+    where = {"network_security_group_name": "nsg-app", "deny_other_outbound": True}
+    a, b = azure_plan(au, **where), azure_plan(without_row(au, 0), **where)
+    (h,) = [h for h in apply_hazards(a, b) if h.kind == "flow-gap"]
+    assert "stay allowed but change NSG rule" in h.problem and "54.153.137.7/32" in h.problem
+    inline = {"location": "australiaeast", "deny_other_outbound": True}
+    assert apply_hazards(azure_plan(au, **inline), azure_plan(without_row(au, 0), **inline)) == []

@@ -390,8 +390,8 @@ class _Simulation:
             f"{shown} stay allowed but change {what}: {_short(dropper)} stops allowing them "
             f"in place while their new home ({_short(home)}) is created or updated in "
             "parallel, so for a moment no rule allows them (an egress gap of seconds)",
-            f"apply in two steps: first `pulumi up --target` {_short(home)} (with "
-            "`--target-dependents`), so both allow them, then the whole `pulumi up`",
+            f"apply in two steps: first `pulumi up --target <URN of {_short(home)}> "
+            "--target-dependents`, so both allow them, then the whole `pulumi up`",
         )  # fmt: skip
 
     def _holder(self, urn: str, side: str) -> str:
