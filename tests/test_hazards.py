@@ -459,3 +459,37 @@ def test_an_existing_nsg_merged_rule_move_is_named() -> None:
     assert "stay allowed but change NSG rule" in h.problem and "54.153.137.7/32" in h.problem
     inline = {"location": "australiaeast", "deny_other_outbound": True}
     assert apply_hazards(azure_plan(au, **inline), azure_plan(without_row(au, 0), **inline)) == []
+
+
+UPGRADE = Path(__file__).parent / "fixtures" / "upgrade"
+
+
+def test_an_upgrade_from_the_previous_layout_is_named_with_the_way_around() -> None:
+    """A prefix-list stack planned by the release before per-flow lists (2026-11-26).
+
+    The fixture is ``tests/golden/example-de-both.json`` of commit ea2017c (the previous
+    layout: one list per set of addresses with the same flows, keyed by their digest),
+    with the prefix lists' URNs as the engine names them (their parent's whole type chain,
+    which that release's offline runtime left out). The update creates the per-flow lists
+    and their egress rules before it deletes the old ones: the existing group holds both.
+    """
+    old = json.loads((UPGRADE / "example-de-both-before-per-flow-lists.json").read_text())
+    new = stack_plan("example-de-both")
+    moves = changes(old, new)
+    kept = [u for u, c in moves.items() if c.op == "update" and c.new and c.new["type"] == PL]
+    assert len(kept) == 1  # a list of one flow keeps its resource (an alias)
+    assert not [c for c in moves.values() if c.op == "replace"]
+    (h,) = apply_hazards(old, new)
+    assert h.kind == "quota-peak"
+    assert "holds 93 IPv4 quota units mid-update" in h.problem and "(ends at 50)" in h.problem
+    assert "RulesPerSecurityGroupLimitExceeded" in h.problem
+    lines = [x for x in diff_plans(old, new).markdown().splitlines() if x.startswith("hazard:")]
+    assert lines == [h.line()]
+    assert (
+        "raise the 'Inbound or outbound rules per security group' quota to at least 93" in lines[0]
+    )
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme[readme.index("**Upgrading a `prefix-list` or `auto` stack**") :]
+    section = section[: section.index("- **Limits the plan checks.**")]
+    assert "93 quota units at the peak, 50 after" in section
+    assert "pulumi destroy --target" in section and "korefw diff" in section
