@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from ..errors import PlanError
 from ..rules.addresses import IPNetwork
 from ..rules.model import RuleSet
-from .aws_data import AwsPlan, EgressRulePlan, PrefixListEntryPlan, PrefixListPlan
+from .aws_data import AwsPlan, EgressRulePlan, GroupPlan, PrefixListEntryPlan, PrefixListPlan
 from .aws_fqdn import plan_fqdn
 from .aws_options import (
     DEFAULT_GROUPS_PER_INTERFACE,
@@ -53,6 +53,9 @@ from .aws_options import (
 )
 from .aws_shard import net_key, shard
 from .naming import digest, slug
+
+#: The key prefix of ``auto`` mode's lists, one per vendor flow of the whole rule set.
+AUTO_LIST_BASE = "kore"
 
 
 def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
@@ -80,6 +83,8 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
             "security groups per network interface by default (adjustable; rules per group "
             "times groups per interface may not exceed 1000)"
         )
+    if opts.mode == "auto":
+        notes += _flip_notes(rules_out, groups, opts)
     too_many = prefix_list_quota_note(len(lists))
     if too_many:
         notes.append(too_many)
@@ -92,6 +97,33 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
         fqdn=plan_fqdn(rules, opts),
         notes=tuple(notes),
     )
+
+
+def _flip_notes(
+    rules: tuple[EgressRulePlan, ...], groups: tuple[GroupPlan, ...], opts: AwsOptions
+) -> list[str]:
+    """auto mode: where a list turning into CIDR rules (or back) would pass the quota.
+
+    Auto takes a list where it costs what its CIDR rules cost; a row change can tip that
+    (two entries or one, a port merge with another flow), and the update then holds the
+    list's reference and its CIDR rules side by side: ``max_entries`` units more at the peak.
+    """
+    out = []
+    for g in groups:
+        for family, used in ((4, g.ipv4), (6, g.ipv6)):
+            refs = [r for r in rules if r.group == g.index and r.family == family and r.prefix_list]
+            worst = max(refs, key=lambda r: (r.cost, r.name), default=None)
+            if worst is None or used + worst.cost <= opts.rule_limit:
+                continue
+            where = "the security group" if opts.existing_group else f"security group {g.index}"
+            out.append(
+                f"auto mode: {where} holds {used} of its {opts.rule_limit} IPv{family} quota "
+                f"units, and prefix list {worst.prefix_list} costs {worst.cost}: a row change "
+                "that turns a list into CIDR rules, or CIDR rules into a list, holds both for "
+                "the length of the update, over the quota (korefw diff names it); raise "
+                "rule_limit, or use mode 'cidr', whose egress rules never change form"
+            )
+    return out
 
 
 def plan_prefix_lists(
@@ -232,6 +264,10 @@ def _destination_sets(
     # flow is exact whoever asks for it, and a key that depended on which other labels
     # exist would rename a list when a row of another section comes or goes.
     bases = {label: slug(label, max_len=60) or "rules" for label in {c.label for c in contribs}}
+    if opts.mode == "auto":
+        # auto's lists are its own saving, not for reuse: one per flow across sections, so a
+        # row that moves section (or is relabeled) moves no address between lists.
+        bases = dict.fromkeys(bases, AUTO_LIST_BASE)
     # (label slug, version, protocol, lo, hi) -> net -> [contribution]
     per_flow: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = (
         defaultdict(lambda: defaultdict(list))
@@ -316,7 +352,11 @@ def _choose_list(s: _DestSet, opts: AwsOptions, merges: bool) -> bool:
     # A list costs max_entries; its CIDR rules cost one per entry, or less where their
     # ports merge with another set's. So a list never costs less, and costs the same only
     # with no headroom and no merge: then it means fewer egress rules, one place to update.
-    return pl.max_entries == len(pl.entries) >= 2 and not merges
+    # Only a single port: a row whose port range changes but overlaps its old one would
+    # move the overlap's addresses from one range's list to another's, both updated in
+    # parallel (a moment refused); as CIDR rules the new one is created before the old goes.
+    _, lo, hi = pl.flows[0]
+    return pl.max_entries == len(pl.entries) >= 2 and not merges and lo == hi
 
 
 def _merging_sets(sets: list[_DestSet]) -> set[str]:
