@@ -412,12 +412,12 @@ def transitions() -> list[str]:
         f"- {total} transitions checked; {flagged['quota']} pass a quota at the peak, "
         f"{flagged['duplicate']} duplicate an egress rule, {flagged['priority']} reuse a "
         f"held priority; {regroup} change the number of security groups (named as such).",
-        f"- {flagged['refused']} refuse a still-allowed flow for a moment, all of them in "
-        "the classes below, and {name} create an NSG rule on a held name (a priority "
-        "collision resolved another way moves a surviving rule, merge `none`). `korefw "
-        "diff` names every one (`hazard:` flow-gap, azure-name) with the way around.".replace(
-            "{name}", str(flagged["name"])
-        ),
+        f"- {flagged['refused']} refuse a still-allowed flow for a moment and "
+        f"{flagged['name']} create an NSG rule on a name still held, by layout in the table: "
+        "AWS `prefix-list` when a row moves section or a port range moves over its old one "
+        "(an address changes lists), an existing NSG when merged rules exchange an address "
+        "(`section`, `all`) or a priority collision moves a rule (`none`). `korefw diff` "
+        "names each (`hazard:` lines) with the way around.",
         "",
         *table(["Layout", "Checked", *KINDS], rows),
         "",
