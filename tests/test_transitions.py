@@ -460,8 +460,9 @@ def test_auto_mode_can_flip_a_list_to_cidr_rules_and_the_peak_is_named() -> None
     new = plan_aws(RuleSet((a_row, b_row), region="t"), opts)
     assert [p.key for p in old.prefix_lists] == ["kore-ipv4-tcp-5060"] and not new.prefix_lists
     assert aws_hazards(old, new) == ["quota: sg-1 IPv4 holds 4 > 3"]
-    (note,) = [n for n in old.warnings if n.startswith("auto mode")]  # the plan says so
-    assert "holds 2 of its 3 IPv4 quota units, and prefix list kore-ipv4-tcp-5060 costs 2" in note
+    (note,) = [n for n in old.warnings if "dearest egress rule" in n]  # the plan says so
+    assert "holds 2 of its 3 IPv4 quota units" in note
+    assert "(prefix list kore-ipv4-tcp-5060: 2)" in note
     for mode in ("cidr", "prefix-list"):
         opts = AwsOptions(mode=mode, rule_limit=3)
         before = plan_aws(RuleSet((a_row,), region="t"), opts)

@@ -33,7 +33,7 @@ decided in :mod:`.aws_shard`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import PlanError
@@ -83,8 +83,7 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
             "security groups per network interface by default (adjustable; rules per group "
             "times groups per interface may not exceed 1000)"
         )
-    if opts.mode == "auto":
-        notes += _flip_notes(rules_out, groups, opts)
+    notes += _tight_notes(rules_out, groups, opts)
     too_many = prefix_list_quota_note(len(lists))
     if too_many:
         notes.append(too_many)
@@ -99,29 +98,36 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
     )
 
 
-def _flip_notes(
+def _tight_notes(
     rules: tuple[EgressRulePlan, ...], groups: tuple[GroupPlan, ...], opts: AwsOptions
 ) -> list[str]:
-    """auto mode: where a list turning into CIDR rules (or back) would pass the quota.
+    """Groups with less free quota than their dearest egress rule takes.
 
-    Auto takes a list where it costs what its CIDR rules cost; a row change can tip that
-    (two entries or one, a port merge with another flow), and the update then holds the
-    list's reference and its CIDR rules side by side: ``max_entries`` units more at the peak.
+    During an update an egress rule that is replaced (a port merge makes a new CIDR rule),
+    moves group, or (``auto``) turns from a list reference into CIDR rules or back exists
+    twice until the deletes run: the group needs that rule's cost free, or the update
+    passes its quota.
     """
+    dearest: dict[tuple[int, int], EgressRulePlan] = {}  # one pass: (group, family) -> rule
+    for r in rules:
+        best = dearest.get((r.group, r.family))
+        if best is None or (r.cost, r.name) > (best.cost, best.name):
+            dearest[(r.group, r.family)] = r
     out = []
     for g in groups:
         for family, used in ((4, g.ipv4), (6, g.ipv6)):
-            refs = [r for r in rules if r.group == g.index and r.family == family and r.prefix_list]
-            worst = max(refs, key=lambda r: (r.cost, r.name), default=None)
+            worst = dearest.get((g.index, family))
             if worst is None or used + worst.cost <= opts.rule_limit:
                 continue
             where = "the security group" if opts.existing_group else f"security group {g.index}"
+            what = f"prefix list {worst.prefix_list}" if worst.prefix_list else "a CIDR rule"
             out.append(
-                f"auto mode: {where} holds {used} of its {opts.rule_limit} IPv{family} quota "
-                f"units, and prefix list {worst.prefix_list} costs {worst.cost}: a row change "
-                "that turns a list into CIDR rules, or CIDR rules into a list, holds both for "
-                "the length of the update, over the quota (korefw diff names it); raise "
-                "rule_limit, or use mode 'cidr', whose egress rules never change form"
+                f"{where} holds {used} of its {opts.rule_limit} IPv{family} quota units, less "
+                f"room than its dearest egress rule takes ({what}: {worst.cost}): a row change "
+                "that replaces or moves such a rule (a port merge; in auto mode, a list that "
+                "turns into CIDR rules or back) holds old and new side by side for the length "
+                "of the update, over the quota (korefw diff names it); raise rule_limit, or "
+                "use mode 'cidr' (rules of one unit each)"
             )
     return out
 
@@ -264,16 +270,19 @@ def _destination_sets(
     # flow is exact whoever asks for it, and a key that depended on which other labels
     # exist would rename a list when a row of another section comes or goes.
     bases = {label: slug(label, max_len=60) or "rules" for label in {c.label for c in contribs}}
+    per_flow = _per_flow(contribs, lambda c: bases[c.label])
     if opts.mode == "auto":
         # auto's lists are its own saving, not for reuse: one per flow across sections, so a
-        # row that moves section (or is relabeled) moves no address between lists.
-        bases = dict.fromkeys(bases, AUTO_LIST_BASE)
-    # (label slug, version, protocol, lo, hi) -> net -> [contribution]
-    per_flow: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = (
-        defaultdict(lambda: defaultdict(list))
-    )
-    for c in contribs:
-        per_flow[(bases[c.label], c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
+        # row that moves section (or is relabeled) moves no address between lists. A flow
+        # too big for one list keeps one per section, as other modes do.
+        cap = min(opts.rule_limit, MAX_PREFIX_LIST_ENTRIES_PER_REQUEST) - opts.prefix_list_headroom
+        whole = _per_flow(contribs, lambda c: AUTO_LIST_BASE)
+        big = {k[1:] for k, nets in whole.items() if len(nets) > cap}
+        per_flow = _per_flow(
+            contribs,
+            lambda c: bases[c.label] if (c.net.version, c.protocol, c.lo, c.hi) in big
+            else AUTO_LIST_BASE,
+        )  # fmt: skip
     out = []
     for (base, version, proto, lo, hi), nets in sorted(per_flow.items()):
         flow = (proto, lo, hi)
@@ -300,6 +309,18 @@ def _destination_sets(
         )
         mine = tuple(c for n in members for c in nets[n])
         out.append(_DestSet(key, mine, plan))
+    return out
+
+
+def _per_flow(
+    contribs: list[_Contribution], base: Callable[[_Contribution], str]
+) -> dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]]:
+    """(list base, version, protocol, lo, hi) -> net -> the contributions asking for it."""
+    out: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for c in contribs:
+        out[(base(c), c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
     return out
 
 
