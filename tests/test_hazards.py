@@ -457,6 +457,8 @@ def test_an_existing_nsg_merged_rule_move_is_named() -> None:
     a, b = azure_plan(au, **where), azure_plan(without_row(au, 0), **where)
     (h,) = [h for h in apply_hazards(a, b) if h.kind == "flow-gap"]
     assert "stay allowed but change NSG rule" in h.problem and "54.153.137.7/32" in h.problem
+    flow = {**where, "merge": "flow"}  # one NSG rule per vendor flow: the address stays put
+    assert apply_hazards(azure_plan(au, **flow), azure_plan(without_row(au, 0), **flow)) == []
     inline = {"location": "australiaeast", "deny_other_outbound": True}
     assert apply_hazards(azure_plan(au, **inline), azure_plan(without_row(au, 0), **inline)) == []
 
