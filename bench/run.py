@@ -415,9 +415,10 @@ def transitions() -> list[str]:
         f"- {flagged['refused']} refuse a still-allowed flow for a moment and "
         f"{flagged['name']} create an NSG rule on a name still held, by layout in the table: "
         "AWS `prefix-list` when a row moves section or a port range moves over its old one "
-        "(an address changes lists), an existing NSG when merged rules exchange an address "
-        "(`section`, `all`) or a priority collision moves a rule (`none`). `korefw diff` "
-        "names each (`hazard:` lines) with the way around.",
+        "(an address changes lists; Azure `flow` likewise for the port range), an existing "
+        "NSG when merged rules exchange an address (`section`, `all`) or a priority "
+        "collision moves a rule (`none`). `korefw diff` names each (`hazard:` lines) with "
+        "the way around.",
         "",
         *table(["Layout", "Checked", *KINDS], rows),
         "",
