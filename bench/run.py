@@ -368,6 +368,71 @@ def stacks(counts: Sequence[int]) -> tuple[list[str], dict[str, Any]]:
     return lines, out
 
 
+# --------------------------------------------------------------------------- transitions
+
+
+def transitions() -> list[str]:
+    """The transition census (bench/census.py) and each AWS layout's cost per region."""
+    from census import KINDS, census, layouts
+
+    counts = census()
+    targets = sorted({k[1] for k in counts if k[0] == "checked"})
+    hazards = ("refused", "quota", "duplicate", "priority", "name")
+    rows = []
+    for target in targets:
+        checked = sum(counts["checked", target, k] for k in KINDS)
+        cells = []
+        for kind in KINDS:
+            found = {h: counts[h, target, kind] for h in hazards if counts[h, target, kind]}
+            cells.append(", ".join(f"{n} {h}" for h, n in found.items()) or "0")
+        rows.append([f"`{target}`", checked, *cells])
+    total = sum(v for k, v in counts.items() if k[0] == "checked")
+    flagged = {h: sum(v for k, v in counts.items() if k[0] == h) for h in hazards}
+    regroup = sum(v for k, v in counts.items() if k[0] == "groups")
+    cost_rows = []
+    for code in region_codes():
+        lay = layouts(load_rules(code))
+        cost_rows.append([code, *(f"{lay[m][0]} / {lay[m][1]}" for m in AWS_MODES)])
+    return [
+        "## Transitions: every single-row change, simulated in Pulumi's order",
+        "",
+        "`bench/census.py` (asserted by `tests/test_transitions.py`): every row of every "
+        "shipped region, changed one way at a time (*row*: removed and added back; "
+        "*relabel*: its component and protocol text renamed; *port*: its first port range "
+        "moved by one; *address*: its first address replaced by the next block; *section*: "
+        "moved to a section of its own), planned before and after in each AWS mode on a new "
+        "and an existing security group (defaults: `rule_limit` 60, no headroom) and in each "
+        "Azure merge mode on a new and an existing NSG (Deny rule on), each transition in "
+        "both directions. The model: creates and updates first, deletes at the end, a "
+        "replacement created first unless delete-first. *refused*: a flow both plans allow "
+        "that no rule allows once every update in place has run; *quota*: a security group "
+        "over its quota at the peak; *duplicate*: an identical egress rule created while "
+        "the old one exists; *priority* / *name*: an NSG rule created on a priority or name "
+        "still held.",
+        "",
+        f"- {total} transitions checked; {flagged['quota']} pass a quota at the peak, "
+        f"{flagged['duplicate']} duplicate an egress rule, {flagged['priority']} reuse a "
+        f"held priority; {regroup} change the number of security groups (named as such).",
+        f"- {flagged['refused']} refuse a still-allowed flow for a moment and "
+        f"{flagged['name']} create an NSG rule on a name still held, by layout in the table: "
+        "AWS `prefix-list` when a row moves section or a port range moves over its old one "
+        "(an address changes lists; Azure `flow` likewise for the port range), an existing "
+        "NSG when merged rules exchange an address (`section`, `all`) or a priority "
+        "collision moves a rule (`none`). `korefw diff` names each (`hazard:` lines) with "
+        "the way around.",
+        "",
+        *table(["Layout", "Checked", *KINDS], rows),
+        "",
+        "Quota cost of each AWS layout per region (new security group, defaults): "
+        "*prefix lists / quota units*. `cidr` and `auto` cost the same quota by design "
+        "(`auto` takes a list only where it costs no more than its CIDR rules); "
+        "`prefix-list` costs more where references cannot merge adjacent ports.",
+        "",
+        *table(["Region", *AWS_MODES], cost_rows),
+        "",
+    ]
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -411,6 +476,7 @@ def report(quick: bool) -> tuple[str, dict[str, Any]]:
     parts.append(scale_lines)
     stack_lines, many = stacks(counts)
     parts.append(stack_lines)
+    parts.append(transitions())
     elapsed = time.perf_counter() - started
     head = [
         "# Benchmarks",
@@ -441,10 +507,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fast smoke run")
     parser.add_argument("--write", action="store_true", help=f"write {OUTPUT.relative_to(ROOT)}")
     parser.add_argument("--output", type=Path, default=OUTPUT, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--transitions", action="store_true", help="print only the transition census section"
+    )
     args = parser.parse_args(argv)
     import warnings
 
     warnings.simplefilter("ignore", DeprecationWarning)
+    if args.transitions:
+        print("\n".join(transitions()))
+        return 0
     text, _ = report(args.quick)
     print(text)
     if args.write:

@@ -169,7 +169,7 @@ def test_resources_names_types_and_nesting() -> None:
     assert by_name["kf"].type == COMPONENT
     assert by_name["kf-sg-1"].type == SG and by_name["kf-sg-1"].parent == by_name["kf"].urn
     assert by_name["kf-prefix-lists"].type == "korefw:aws:DestinationPrefixLists"
-    assert by_name["kf-prefix-lists-pl-audiocodes-ipv4-udp-5060"].type == PL
+    assert by_name["kf-prefix-lists-pl-kore-ipv4-udp-5060"].type == PL
     assert by_name["kf-fqdn"].type == "korefw:aws:FqdnAllowlist"
     assert by_name["kf-fqdn-nfw"].type == NFW
     rule_ = by_name["kf-udp-10000-65535-to-168.86.128.0-18"]

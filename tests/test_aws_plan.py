@@ -167,11 +167,14 @@ def test_auto_picks_prefix_lists_only_where_they_cost_no_more() -> None:
     plan = plan_aws(japan(), AwsOptions(mode="auto"))
     check_plan(plan, japan())
     keys = {p.key for p in plan.prefix_lists}
-    # one-entry set: a list would add a resource for nothing
-    assert "media-twilio-gateway-ipv4-udp-10000-65535" not in keys
+    # one list per flow across sections: a row that moves section moves no address
+    assert all(k.startswith("kore-ipv4-") for k in keys)
+    # a port range stays CIDR rules: a range that changes would move addresses between lists
+    assert "kore-ipv4-udp-10000-65535" not in keys
     # tcp 5060 and 5061 merge into one CIDR rule per address: two lists would cost more
     assert not {k for k in keys if k.endswith(("tcp-5060", "tcp-5061"))}
-    assert len(keys) == 10 and plan.quota_used[0]["ipv4"] == 29
+    assert len(keys) == 7 and plan.quota_used[0]["ipv4"] == 29
+    assert not [n for n in plan.warnings if "dearest egress rule" in n]  # room for a flip
     # headroom makes every list dearer than its CIDRs
     roomy = plan_aws(japan(), AwsOptions(mode="auto", prefix_list_headroom=2))
     assert not roomy.prefix_lists and roomy.quota_used[0]["ipv4"] == 29
@@ -369,7 +372,7 @@ def test_adding_a_row_only_adds() -> None:
         expected = {
             "cidr": (2, set()),
             "prefix-list": (0, vg),
-            "auto": (1, vg - {"voice-gateway-vg-ipv4-tcp-5060"}),
+            "auto": (1, {"kore-ipv4-udp-5060"}),
         }
         assert (len(added), grown) == expected[mode]
 
@@ -539,7 +542,8 @@ def test_auto_uses_a_list_only_where_no_address_of_it_merges_with_another_flow(
     # A list costs max_entries; it saves at most one CIDR rule per entry, and saves it only
     # when that address's rule would carry this list's flow alone (no other list's port
     # range of the protocol overlaps or adjoins it there). So auto takes a list exactly
-    # when it has no headroom, two entries or more, fits the limit, and no entry merges.
+    # when it has no headroom, two entries or more, fits the limit, no entry merges, and its
+    # flow is a single port.
     opts = AwsOptions(mode="auto", rule_limit=limit, prefix_list_headroom=headroom)
     candidates = plan_prefix_lists(rules, opts)
     ranges = {(p.flows[0][0], e.cidr, p.flows[0][1:], p.key) for p in candidates for e in p.entries}
@@ -553,7 +557,12 @@ def test_auto_uses_a_list_only_where_no_address_of_it_merges_with_another_flow(
         )  # fmt: skip
 
     expect = {
-        p.key for p in candidates if headroom == 0 and 2 <= len(p.entries) <= limit and alone(p)
+        p.key
+        for p in candidates
+        if headroom == 0
+        and 2 <= len(p.entries) <= limit
+        and alone(p)
+        and p.flows[0][1] == p.flows[0][2]  # a single port: a range stays CIDR rules
     }
     assert {p.key for p in plan_aws(rules, opts).prefix_lists} == expect
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from census import changed, row_changes
 from conftest import without_row
 
 from korefw.cli import main
@@ -169,7 +170,12 @@ def test_name_prefix_change_replaces_no_group_or_nsg(stack: str) -> None:
     # namePrefix is cosmetic: it renames what the cloud shows, never a group or an NSG, so the
     # change that once held 92 quota units in de-both's existing group applies cleanly.
     old, new = stack_plan(stack), stack_plan(stack, namePrefix="acme")
-    assert apply_hazards(old, new) == []
+    hazards = apply_hazards(old, new)
+    if stack == "example-de-both":  # an existing NSG: each renamed rule is replaced delete-first
+        assert kinds(hazards) == {"flow-gap"}
+        assert all("is replaced delete-first" in h.problem for h in hazards)
+    else:
+        assert hazards == []
     groups = (AWS_SG, AZ_NSG)
     assert not [c for c in changes(old, new).values()
                 if (c.new or c.old or {}).get("type") in groups and c.op != "update"
@@ -248,7 +254,8 @@ def test_replacement_is_create_before_delete_unless_delete_before_replace() -> N
     old_r = doc(rule("r", securityGroupId="sg-a"))
     back_in_a = rule("again", securityGroupId="sg-a")
     assert kinds(apply_hazards(old_r, doc(moved, back_in_a))) == {"duplicate-rule"}
-    assert apply_hazards(old_r, doc(dbr, back_in_a)) == []
+    # no duplicate, but the flow is refused between the delete and the creates
+    assert kinds(apply_hazards(old_r, doc(dbr, back_in_a))) == {"flow-gap"}
 
 
 def test_quota_peak_counts_prefix_list_references_at_max_entries() -> None:
@@ -290,20 +297,32 @@ def test_azure_rule_onto_a_priority_or_name_still_held_is_named() -> None:
 
 
 def test_prefix_list_entry_that_moves_lists_opens_a_gap() -> None:
-    def lists(a: list[str], b: list[str]) -> dict:
-        return doc(
-            res(PL, "pl-a", "pl-a", addressFamily="IPv4", maxEntries=4,
-                entries=[{"cidr": c} for c in a]),
-            res(PL, "pl-b", "pl-b", addressFamily="IPv4", maxEntries=4,
-                entries=[{"cidr": c} for c in b]),
-        )  # fmt: skip
+    def lists(a: list[str], b: list[str], b_port: int = 443) -> dict:
+        pls = [
+            res(PL, name, name, addressFamily="IPv4", maxEntries=4,
+                entries=[{"cidr": c} for c in cidrs])
+            for name, cidrs in (("pl-a", a), ("pl-b", b))
+        ]  # fmt: skip
+        refs = []
+        for pl, port in ((pls[0], 443), (pls[1], b_port)):
+            r = rule(f"via-{pl['id']}", port=port, prefixListId=pl["id"],
+                     deps={"prefixListId": [pl["urn"]]})  # fmt: skip
+            del r["inputs"]["cidrIpv4"]
+            refs.append(r)
+        return doc(*pls, *refs)
 
     old = lists(["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"])
     moved = lists(["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"])
     (h,) = apply_hazards(old, moved)
-    assert h.kind == "prefix-list-gap" and "10.0.0.2/32 leaves prefix list pl-a" in h.problem
+    assert h.kind == "flow-gap" and h.problem.startswith("tcp 443 → 10.0.0.2/32 stay allowed")
+    assert "pl-a stops allowing them in place while their new home (pl-b)" in h.problem
     removed = lists(["10.0.0.1/32"], ["10.0.1.0/24"])  # gone for good: no new home, no gap
     assert apply_hazards(old, removed) == []
+    # Another flow's list gains the address (a port changed): tcp 443 to it is not allowed
+    # after the update, so nothing still allowed is refused.
+    other_port = lists(["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"], b_port=8443)
+    assert apply_hazards(lists(["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"], 8443),
+                         other_port) == []  # fmt: skip
 
 
 def test_diff_cli_prints_hazard_lines(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -353,7 +372,8 @@ def test_offline_plans_record_delete_before_replace() -> None:
     moved = {k: {**v, "inputs": {**v["inputs"], "vpcId": "vpc-other"}} for k, v in states.items()}
     ops = changes(doc(*states.values()), doc(*moved.values()))
     assert [c.delete_before_replace for u, c in sorted(ops.items()) if c.op == "replace"] == [
-        False, True
+        False,
+        True,
     ]
 
 
@@ -366,3 +386,112 @@ def test_steps_a_real_preview_deletes_are_not_part_of_the_plan() -> None:
     ops = changes(doc(kept, gone), real)
     named = {u.rsplit("::", 1)[-1]: c.op for u, c in ops.items()}
     assert named == {"kept": "same", "gone": "delete"}
+
+
+def test_diff_of_two_different_stacks_names_no_apply_hazard(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """Two stacks share no resource: neither is applied over the other, so nothing to name."""
+    jp, de = stack_plan("example-jp-aws"), stack_plan("example-de-both")
+    assert apply_hazards(jp, de)  # read as one stack's update, it would name some
+    (tmp_path / "jp.json").write_text(json.dumps(jp))
+    (tmp_path / "de.json").write_text(json.dumps(de))
+    assert main(["diff", str(tmp_path / "jp.json"), str(tmp_path / "de.json")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert not [x for x in out if x.startswith("hazard:")]
+    notes = [x for x in out if x.startswith("No apply hazards")]
+    assert notes == [
+        "No apply hazards: the plans are of different stacks (korefw/example-jp-aws and "
+        "korefw/example-de-both), which share no resources."
+    ]
+    same = doc(rule("old-443"))
+    other = json.loads(json.dumps(doc(rule("new-443"))).replace("urn:pulumi:s::", "urn:pulumi:t::"))
+    assert diff_plans(same, other).hazards == [] and diff_plans(same, other).note
+    assert diff_plans(same, doc(rule("new-443"))).hazards  # one stack: the duplicate is named
+
+
+@pytest.mark.parametrize("kind", ["relabel", "port", "address"])
+@pytest.mark.parametrize("mode", ["cidr", "prefix-list", "auto"])
+def test_other_single_row_changes_print_no_hazard(mode: str, kind: str) -> None:
+    """A row relabeled, its port or its address changed: korefw diff prints no hazard."""
+    full = load_rules("jp")
+    index = _ip_row(full)
+    other = changed(full, index, kind)
+    assert other is not None
+    a, b = aws_plan(full, mode=mode), aws_plan(other, mode=mode)
+    assert {c.op for c in changes(a, b).values()} - {"same"}
+    for old, new in ((a, b), (b, a)):
+        assert "hazard:" not in diff_plans(old, new).markdown(), (mode, kind)
+
+
+def _first_refused(rules: RuleSet, kind: str, mode: str) -> tuple[RuleSet, str]:
+    """A change of ``kind`` that the census finds refusing a flow in ``mode``."""
+    from census import aws_hazards
+
+    from korefw.core.plan.aws_options import AwsOptions
+    from korefw.core.plan.aws_plan import plan_aws
+
+    opts = AwsOptions(mode=mode)
+    for _, _, other in row_changes(rules, (kind,)):
+        found = aws_hazards(plan_aws(rules, opts), plan_aws(other, opts))
+        if any(h.startswith("refused:") for h in found):
+            return other, next(h for h in found if h.startswith("refused:"))
+    raise AssertionError(f"no refused {kind} change in {mode}")
+
+
+def test_a_list_move_is_named_with_the_way_around() -> None:
+    """The known refusal of prefix lists (a port range moved): named, with two steps."""
+    au = load_rules("au")
+    other, _ = _first_refused(au, "port", "prefix-list")
+    a, b = aws_plan(au, mode="prefix-list"), aws_plan(other, mode="prefix-list")
+    lines = [x for x in diff_plans(a, b).markdown().splitlines() if x.startswith("hazard:")]
+    assert lines and all("stay allowed but change prefix list or egress rule" in x for x in lines)
+    assert "Way around: apply in two steps: first `pulumi up --target <URN of " in lines[0]
+    assert "kf-prefix-lists-pl-voice-gateway-ipv4-udp-5999-65534> --target-dependents`" in lines[0]
+
+
+def test_an_existing_nsg_merged_rule_move_is_named() -> None:
+    """merge 'all' on an existing NSG: an address whose ports change moves between rules."""
+    au = load_rules("au")
+    where = {"network_security_group_name": "nsg-app", "deny_other_outbound": True}
+    a, b = azure_plan(au, **where), azure_plan(without_row(au, 0), **where)
+    (h,) = [h for h in apply_hazards(a, b) if h.kind == "flow-gap"]
+    assert "stay allowed but change NSG rule" in h.problem and "54.153.137.7/32" in h.problem
+    flow = {**where, "merge": "flow"}  # one NSG rule per vendor flow: the address stays put
+    assert apply_hazards(azure_plan(au, **flow), azure_plan(without_row(au, 0), **flow)) == []
+    inline = {"location": "australiaeast", "deny_other_outbound": True}
+    assert apply_hazards(azure_plan(au, **inline), azure_plan(without_row(au, 0), **inline)) == []
+
+
+UPGRADE = Path(__file__).parent / "fixtures" / "upgrade"
+
+
+def test_an_upgrade_from_the_previous_layout_is_named_with_the_way_around() -> None:
+    """A prefix-list stack planned by the release before per-flow lists (2026-11-26).
+
+    The fixture is ``tests/golden/example-de-both.json`` of commit ea2017c (the previous
+    layout: one list per set of addresses with the same flows, keyed by their digest),
+    with the prefix lists' URNs as the engine names them (their parent's whole type chain,
+    which that release's offline runtime left out). The update creates the per-flow lists
+    and their egress rules before it deletes the old ones: the existing group holds both.
+    """
+    old = json.loads((UPGRADE / "example-de-both-before-per-flow-lists.json").read_text())
+    new = stack_plan("example-de-both")
+    moves = changes(old, new)
+    kept = [u for u, c in moves.items() if c.op == "update" and c.new and c.new["type"] == PL]
+    assert len(kept) == 1  # a list of one flow keeps its resource (an alias)
+    assert not [c for c in moves.values() if c.op == "replace"]
+    (h,) = apply_hazards(old, new)
+    assert h.kind == "quota-peak"
+    assert "holds 93 IPv4 quota units mid-update" in h.problem and "(ends at 50)" in h.problem
+    assert "RulesPerSecurityGroupLimitExceeded" in h.problem
+    lines = [x for x in diff_plans(old, new).markdown().splitlines() if x.startswith("hazard:")]
+    assert lines == [h.line()]
+    assert (
+        "raise the 'Inbound or outbound rules per security group' quota to at least 93" in lines[0]
+    )
+    readme = (PROJECT_DIR / "README.md").read_text()
+    section = readme[readme.index("**Upgrading a `prefix-list` or `auto` stack**") :]
+    section = section[: section.index("- **Limits the plan checks.**")]
+    assert "93 quota units at the peak, 50 after" in section
+    assert "pulumi destroy --target" in section and "korefw diff" in section

@@ -174,7 +174,10 @@ class EgressNetworkSecurityGroupArgs(TypedDict, total=False):
     """Existing NSG to add rules to as SecurityRule resources (empty: create a new NSG)."""
 
     merge: str
-    """How NSG rules merge: none, section or all (always exact). Default: \"all\"."""
+    (
+        "How NSG rules merge: none, section, all, or flow (one rule per vendor flow, stable on an"
+        " existing NSG); always exact. Default: \"all\"."
+    )
 
     priority_band: Sequence[int]
     """First and last NSG priority korefw may use (100-4096). Default: [1000, 1999]."""

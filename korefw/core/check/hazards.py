@@ -5,6 +5,25 @@ which Pulumi applies the second: creates and updates first (in dependency order,
 resources in parallel), replacements create-before-delete unless ``deleteBeforeReplace``, and
 every delete at the end. So for the length of an update the old and the new resources exist
 side by side. Each :class:`Hazard` names what goes wrong there and the way around it.
+
+Where each hazard's cloud error comes from:
+
+* ``InvalidPermission.Duplicate`` ("The specified inbound or outbound rule already exists")
+  and ``RulesPerSecurityGroupLimitExceeded`` ("You've reached the limit on the number of
+  rules that you can add to a security group"): the Amazon EC2 API's error codes,
+  https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html; a
+  prefix-list reference counts its ``max_entries`` (Amazon VPC quotas,
+  https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html).
+* ``DependencyViolation`` (a security group still attached to a network interface cannot
+  be deleted): the same EC2 error list. ``InUseNetworkSecurityGroup``: Azure Network's
+  error when an NSG still associated with a subnet or network interface is deleted.
+* An NSG rule created under a name a rule of the NSG still holds: the azure-native
+  provider checks existence before every create and refuses with ``cannot create already
+  existing resource '<id>'`` (pulumi/pulumi-azure-native, provider/pkg/azure/
+  client_azcore.go, ``CanCreate``); Azure itself would take the PUT as an update.
+* Two NSG rules on one priority and direction: Azure answers ``SecurityRuleConflict``
+  ("Rules cannot have the same Priority and Direction").
+* A flow refused for a moment is no cloud error: the simulation finds it.
 """
 
 from __future__ import annotations
@@ -14,6 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..rules.allowset import AllowSet
 from .planread import (
     AWS_EGRESS,
     AWS_PREFIX_LIST,
@@ -21,6 +41,8 @@ from .planread import (
     AZ_NSG,
     AZ_RULE,
     UNKNOWN_VALUES,
+    DocumentError,
+    read_states,
 )
 from .steps import Change, Plan, changes
 
@@ -33,7 +55,7 @@ _AWS_COMPONENT = "korefw:aws:EgressSecurityGroup"
 class Hazard:
     """One thing that fails or opens a gap during the update, and the way around it."""
 
-    kind: str  # duplicate-rule, quota-peak, group-replaced, group-deleted, unused-group, ...
+    kind: str  # duplicate-rule, quota-peak, group-replaced, unused-group, flow-gap, azure-name, ...
     subject: str
     problem: str
     way_around: str
@@ -56,7 +78,7 @@ def change_hazards(moves: Mapping[str, Change]) -> list[Hazard]:
         *sim.duplicate_rules(),
         *sim.quota_peaks(_rule_limit(sim.changes)),
         *sim.azure_conflicts(),
-        *sim.prefix_list_gaps(),
+        *sim.flow_gaps(),
     ]
     return sorted(set(out), key=lambda h: (h.kind, h.subject, h.problem))
 
@@ -283,44 +305,138 @@ class _Simulation:
             for what, value in checks:
                 others = [u for u in held.get((nsg, what, value), []) if u != urn]
                 if others:
-                    out.append(Hazard(
-                        f"azure-{what}", urn,
-                        f"NSG rule {_short(urn)} takes {what} {value} while "
-                        f"{_short(others[0])} still holds it (deleted or moved in the same "
-                        "update): Azure answers SecurityRuleConflict",
-                        "pin the new rule to a free priority (`priorities=`), or apply in two "
-                        "steps: first remove or move the old rule, then add the new one",
-                    ))  # fmt: skip
+                    out.append(_azure_conflict(what, value, urn, others[0]))
         return out
 
-    def prefix_list_gaps(self) -> list[Hazard]:
-        """Entries leaving a prefix list in place while their new home is still being made."""
-        homes: dict[str, list[str]] = defaultdict(list)
-        for urn, c in self.of_type(AWS_PREFIX_LIST):
-            if c.new is not None and c.op != "same":
-                for cidr in _entries(c.new) - _entries(c.old):
-                    homes[cidr].append(f"prefix list {_short(urn)}")
-        for urn, c in self.of_type(AWS_EGRESS):
-            if c.new is not None and c.op in ("create", "replace"):
-                i = c.new.get("inputs", {})
-                cidr = i.get("cidrIpv4") or i.get("cidrIpv6")
-                if cidr:
-                    homes[cidr].append(f"egress rule {_short(urn)}")
+    def flow_gaps(self) -> list[Hazard]:
+        """Flows both plans allow that, at some moment of the update, no rule allows.
+
+        The worst moment: every update in place has run (a prefix list's entries, an NSG's
+        inline rules or one NSG rule switch at once, from old to new) and no create has;
+        deletes wait for the end and a delete-first replacement is already gone. A flow is
+        safe when a rule of the old plan allows it throughout that moment.
+        """
+        olds = [c.old for c in self.changes.values() if c.old is not None]
+        news = [c.new for c in self.changes.values() if c.new is not None]
+        try:
+            before, after = read_states(olds), read_states(news)
+        except DocumentError:
+            return []  # what is allowed cannot be decided; diff and verify say why
+        new_of: dict[str, AllowSet] = defaultdict(AllowSet)
+        for r in after.rules:
+            if r.access == "Allow":
+                new_of[r.urn] = new_of[r.urn] | AllowSet(r.boxes())
         out = []
-        for urn, c in self.of_type(AWS_PREFIX_LIST):
-            if c.op != "update":
+        for cloud in sorted(set(before.clouds()) & set(after.clouds())):
+            was, now = before.allow_set(cloud), after.allow_set(cloud)
+            still = _both(was, now)
+            if not still:
                 continue
-            for cidr in sorted(_entries(c.old) - _entries(c.new)):
-                if homes.get(cidr):
-                    out.append(Hazard(
-                        "prefix-list-gap", f"{urn}/{cidr}",
-                        f"{cidr} leaves prefix list {_short(urn)} in place while its new home "
-                        f"({homes[cidr][0]}) is created or updated in parallel: its flows stop "
-                        "until then (a short egress gap)",
-                        "apply in two steps: first add the entry to its new home, then remove "
-                        "it from the old list, or group prefix lists so the entry stays put",
-                    ))  # fmt: skip
+            kept, movers = AllowSet(), []
+            for r in before.rules:
+                if r.cloud != cloud or r.access != "Allow":
+                    continue
+                mine, how = AllowSet(r.boxes()), self._through(r.urn)
+                if how == "kept":
+                    kept = kept | mine
+                elif how == "switched":
+                    kept = kept | _both(mine, new_of[self.urn_of.get(r.urn, r.urn)])
+                if how != "kept":
+                    movers.append((r.urn, mine, how))
+            refused = still - kept
+            if refused:
+                out.append(self._gap(cloud, refused, movers, after.rules))
         return out
+
+    def _through(self, urn: str) -> str:
+        """How an old rule's resources pass the update: kept, switched (in place) or gone."""
+        c = self.changes.get(self.urn_of.get(urn, urn))
+        if c is None:
+            return "kept"
+        ops = [c]
+        listed = self.ref(c.old or {}, "prefixListId", "old")
+        if listed and listed in self.changes:  # a prefix list's entries change in place
+            ops.append(self.changes[listed])
+        if any(x.op == "replace" and not lingers(x) for x in ops):
+            return "gone"
+        return "switched" if any(x.op == "update" for x in ops) else "kept"
+
+    def _gap(self, cloud: str, refused: AllowSet, movers: list, new_rules: list) -> Hazard:
+        flows = [_flow_text(b) for b in refused.boxes()]
+        shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
+        dropper, how = next(((u, h) for u, mine, h in movers if _both(mine, refused)), ("", ""))
+        if how == "gone":  # replaced delete-first: its successor is the new home
+            return Hazard(
+                "flow-gap", f"{cloud}/{dropper}",
+                f"{shown} stay allowed, but {_short(dropper)} is replaced delete-first (its "
+                "cloud name changes), so they are refused from its delete until its "
+                "replacement is created (an egress gap of seconds)",
+                (
+                    "accept the gap, or keep the settings that name the rule (namePrefix) "
+                    "for an existing NSG"
+                    if cloud == "azure"
+                    else "accept the gap, or keep the inputs that force the replacement"
+                ),
+            )  # fmt: skip
+        home = next(
+            (r.urn for r in new_rules
+             if r.cloud == cloud and r.urn != dropper and _both(AllowSet(r.boxes()), refused)),
+            "",
+        )  # fmt: skip
+        what = "prefix list or egress rule" if cloud == "aws" else "NSG rule"
+        dropper, home = self._holder(dropper, "old"), self._holder(home, "new")
+        return Hazard(
+            "flow-gap", f"{cloud}/{dropper}",
+            f"{shown} stay allowed but change {what}: {_short(dropper)} stops allowing them "
+            f"in place while their new home ({_short(home)}) is created or updated in "
+            "parallel, so for a moment no rule allows them (an egress gap of seconds)",
+            f"apply in two steps: first `pulumi up --target <URN of {_short(home)}> "
+            "--target-dependents`, so both allow them, then the whole `pulumi up`",
+        )  # fmt: skip
+
+    def _holder(self, urn: str, side: str) -> str:
+        """The prefix list an egress rule reads its addresses from, else the rule itself."""
+        c = self.changes.get(self.urn_of.get(urn, urn))
+        state = (c.old if side == "old" else c.new) if c else None
+        listed = (self.ref(state or {}, "prefixListId", side) or "").removesuffix("#replacement")
+        return listed if listed in self.changes else urn
+
+
+def _both(a: AllowSet, b: AllowSet) -> AllowSet:
+    """The flows ``a`` and ``b`` both allow."""
+    return a - (a - b)
+
+
+def _flow_text(box: Any) -> str:
+    lo, hi = box.ports
+    port = str(lo) if lo == hi else f"{lo}-{hi}"
+    return f"{box.protocol} {port} → {', '.join(str(c) for c in box.cidrs())}"
+
+
+def _azure_conflict(what: str, value: Any, urn: str, holder: str) -> Hazard:
+    """An NSG rule created or moved onto a name or priority another rule still holds."""
+    if what == "name":
+        problem = (
+            f"NSG rule {_short(urn)} is created under the name {value} while "
+            f"{_short(holder)} still holds it (deleted only at the end of the update): the "
+            'azure-native provider checks before creating and refuses with "cannot create '
+            f"already existing resource '.../securityRules/{value}'\""
+        )
+        way = (
+            f"apply in two steps: first `pulumi destroy --target` {_short(holder)} (a brief "
+            "gap for its flows), then `pulumi up`; or keep the rule's priority (`priorities=`)"
+        )
+    else:
+        problem = (
+            f"NSG rule {_short(urn)} takes priority {value} while {_short(holder)} still holds "
+            "it (deleted or moved in the same update): Azure answers SecurityRuleConflict "
+            "(two rules cannot have the same priority and direction)"
+        )
+        way = (
+            "pin the new rule to a free priority (`priorities=`), or apply in two steps: "
+            "first remove or move the old rule, then add the new one"
+        )
+    return Hazard(f"azure-{what}", urn, problem, way)
 
 
 def lingers(c: Change) -> bool:
@@ -335,8 +451,3 @@ def _rule_name(inputs: Mapping[str, Any]) -> Any:
 def _plain(value: Any) -> Any:
     """A value usable as a key: malformed inputs (lists, objects) compare by their text."""
     return value if value is None or isinstance(value, str | int | float) else repr(value)
-
-
-def _entries(state: Mapping[str, Any] | None) -> set[str]:
-    entries = (state or {}).get("inputs", {}).get("entries", []) or []
-    return {e["cidr"] for e in entries if isinstance(e, Mapping) and "cidr" in e}

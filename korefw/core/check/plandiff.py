@@ -27,6 +27,8 @@ class Diff:
     replaced: list[str] = field(default_factory=list)
     #: ``hazard: ...`` lines, what could fail half-way through ``pulumi up`` (see hazards.py).
     hazards: list[str] = field(default_factory=list)
+    #: Why no apply hazards are named, when the two plans are of different stacks.
+    note: str = ""
 
     @property
     def empty(self) -> bool:
@@ -63,6 +65,8 @@ class Diff:
         if self.replaced:
             names = ", ".join(f"`{u.rsplit('::', 1)[-1]}`" for u in self.replaced)
             md.append(f"**Replaced** (deleted and created again): {names}.")
+        if self.note:
+            md += ["", self.note]
         for line in self.hazards:  # one paragraph each, so every line starts with "hazard:"
             md += ["", line]
         body = self.lines()
@@ -118,8 +122,31 @@ def diff_plans(old: Doc | None, new: Doc | None) -> Diff:
     d = _flow_diff(read_states(sa), read_states(sb))
     moves = changes(sa, sb)  # computed once: both the counts and the hazards read it
     d.resources = count_ops(moves)
-    d.hazards = [h.line() for h in change_hazards(moves)]
+    stacks_a, stacks_b = _stacks(sa), _stacks(sb)
+    if stacks_a and stacks_b and not stacks_a & stacks_b:
+        # Two stacks share no resource: one is not applied over the other, so there is no
+        # order of creates and deletes to simulate.
+        d.note = (
+            f"No apply hazards: the plans are of different stacks ({_names(stacks_a)} and "
+            f"{_names(stacks_b)}), which share no resources."
+        )
+    else:
+        d.hazards = [h.line() for h in change_hazards(moves)]
     return d
+
+
+def _stacks(states: list[Mapping[str, Any]]) -> set[tuple[str, str]]:
+    """(stack, project) of every resource URN (``urn:pulumi:STACK::PROJECT::...``)."""
+    out = set()
+    for s in states:
+        head = str(s.get("urn", "")).split("::")
+        if len(head) >= 2 and head[0].startswith("urn:pulumi:"):
+            out.add((head[0].removeprefix("urn:pulumi:"), head[1]))
+    return out
+
+
+def _names(stacks: set[tuple[str, str]]) -> str:
+    return ", ".join(f"{project}/{stack}" for stack, project in sorted(stacks))
 
 
 def diff_update(preview: Doc, state: Doc | None = None) -> Diff:

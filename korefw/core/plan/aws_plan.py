@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from ..errors import PlanError
 from ..rules.addresses import IPNetwork
 from ..rules.model import RuleSet
-from .aws_data import AwsPlan, EgressRulePlan, PrefixListEntryPlan, PrefixListPlan
+from .aws_data import AwsPlan, EgressRulePlan, GroupPlan, PrefixListEntryPlan, PrefixListPlan
 from .aws_fqdn import plan_fqdn
 from .aws_options import (
     DEFAULT_GROUPS_PER_INTERFACE,
@@ -54,6 +54,9 @@ from .aws_options import (
 )
 from .aws_shard import net_key, shard
 from .naming import digest, slug
+
+#: The key prefix of ``auto`` mode's lists, one per vendor flow of the whole rule set.
+AUTO_LIST_BASE = "kore"
 
 
 def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
@@ -82,6 +85,7 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
             "security groups per network interface by default (adjustable; rules per group "
             "times groups per interface may not exceed 1000)"
         )
+    notes += _tight_notes(rules_out, groups, opts)
     too_many = prefix_list_quota_note(len(lists))
     if too_many:
         notes.append(too_many)
@@ -94,6 +98,40 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
         fqdn=plan_fqdn(rules, opts),
         notes=tuple(notes),
     )
+
+
+def _tight_notes(
+    rules: tuple[EgressRulePlan, ...], groups: tuple[GroupPlan, ...], opts: AwsOptions
+) -> list[str]:
+    """Groups with less free quota than their dearest egress rule takes.
+
+    During an update an egress rule that is replaced (a port merge makes a new CIDR rule),
+    moves group, or (``auto``) turns from a list reference into CIDR rules or back exists
+    twice until the deletes run: the group needs that rule's cost free, or the update
+    passes its quota.
+    """
+    dearest: dict[tuple[int, int], EgressRulePlan] = {}  # one pass: (group, family) -> rule
+    for r in rules:
+        best = dearest.get((r.group, r.family))
+        if best is None or (r.cost, r.name) > (best.cost, best.name):
+            dearest[(r.group, r.family)] = r
+    out = []
+    for g in groups:
+        for family, used in ((4, g.ipv4), (6, g.ipv6)):
+            worst = dearest.get((g.index, family))
+            if worst is None or used + worst.cost <= opts.rule_limit:
+                continue
+            where = "the security group" if opts.existing_group else f"security group {g.index}"
+            what = f"prefix list {worst.prefix_list}" if worst.prefix_list else "a CIDR rule"
+            out.append(
+                f"{where} holds {used} of its {opts.rule_limit} IPv{family} quota units, less "
+                f"room than its dearest egress rule takes ({what}: {worst.cost}): a row change "
+                "that replaces or moves such a rule (a port merge; in auto mode, a list that "
+                "turns into CIDR rules or back) holds old and new side by side for the length "
+                "of the update, over the quota (korefw diff names it); raise rule_limit, or "
+                "use mode 'cidr' (rules of one unit each)"
+            )
+    return out
 
 
 def plan_prefix_lists(
@@ -247,12 +285,19 @@ def _destination_sets(
     # flow is exact whoever asks for it, and a key that depended on which other labels
     # exist would rename a list when a row of another section comes or goes.
     bases = {label: slug(label, max_len=60) or "rules" for label in {c.label for c in contribs}}
-    # (label slug, version, protocol, lo, hi) -> net -> [contribution]
-    per_flow: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = (
-        defaultdict(lambda: defaultdict(list))
-    )
-    for c in contribs:
-        per_flow[(bases[c.label], c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
+    per_flow = _per_flow(contribs, lambda c: bases[c.label])
+    if opts.mode == "auto":
+        # auto's lists are its own saving, not for reuse: one per flow across sections, so a
+        # row that moves section (or is relabeled) moves no address between lists. A flow
+        # too big for one list keeps one per section, as other modes do.
+        cap = min(opts.rule_limit, MAX_PREFIX_LIST_ENTRIES_PER_REQUEST) - opts.prefix_list_headroom
+        whole = _per_flow(contribs, lambda c: AUTO_LIST_BASE)
+        big = {k[1:] for k, nets in whole.items() if len(nets) > cap}
+        per_flow = _per_flow(
+            contribs,
+            lambda c: bases[c.label] if (c.net.version, c.protocol, c.lo, c.hi) in big
+            else AUTO_LIST_BASE,
+        )  # fmt: skip
     out = []
     for (base, version, proto, lo, hi), nets in sorted(per_flow.items()):
         flow = (proto, lo, hi)
@@ -279,6 +324,18 @@ def _destination_sets(
         )
         mine = tuple(c for n in members for c in nets[n])
         out.append(_DestSet(key, mine, plan))
+    return out
+
+
+def _per_flow(
+    contribs: list[_Contribution], base: Callable[[_Contribution], str]
+) -> dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]]:
+    """(list base, version, protocol, lo, hi) -> net -> the contributions asking for it."""
+    out: dict[tuple[str, int, str, int, int], dict[IPNetwork, list[_Contribution]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for c in contribs:
+        out[(base(c), c.net.version, c.protocol, c.lo, c.hi)][c.net].append(c)
     return out
 
 
@@ -331,7 +388,11 @@ def _choose_list(s: _DestSet, opts: AwsOptions, merges: bool) -> bool:
     # A list costs max_entries; its CIDR rules cost one per entry, or less where their
     # ports merge with another set's. So a list never costs less, and costs the same only
     # with no headroom and no merge: then it means fewer egress rules, one place to update.
-    return pl.max_entries == len(pl.entries) >= 2 and not merges
+    # Only a single port: a row whose port range changes but overlaps its old one would
+    # move the overlap's addresses from one range's list to another's, both updated in
+    # parallel (a moment refused); as CIDR rules the new one is created before the old goes.
+    _, lo, hi = pl.flows[0]
+    return pl.max_entries == len(pl.entries) >= 2 and not merges and lo == hi
 
 
 def _merging_sets(sets: list[_DestSet]) -> set[str]:

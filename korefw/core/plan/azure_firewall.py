@@ -46,7 +46,7 @@ def plan_firewall(
         skipped[why].extend((f, proto, p, r.describe()) for f in fqdns for p in ports)
 
     def add(kind: str, r: Rule, proto: str, fqdns: list[str], ports: Iterable[PortRange]) -> None:
-        scope = {"none": r.key, "section": r.section, "all": ""}[o.merge]
+        scope = {"none": r.key, "section": r.section}.get(o.merge, "")  # all, flow: one
         bucket = fq[(kind, scope, proto)]
         for f in fqdns:
             bucket[f].extend(ports)

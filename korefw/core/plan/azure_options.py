@@ -18,7 +18,7 @@ from ..errors import ConfigError
 from ..rules.ports import PortRange
 from .naming import digest, slug
 
-MERGE_MODES = ("none", "section", "all")
+MERGE_MODES = ("none", "section", "all", "flow")
 FIREWALL_POLICY_MODES = ("none", "existing", "new")
 #: NSG rule priorities Azure accepts.
 PRIORITY_RANGE = (100, 4096)
@@ -109,7 +109,7 @@ class AzureOptions:
     def __post_init__(self) -> None:
         if self.merge not in MERGE_MODES:
             raise ConfigError(
-                "unknown merge mode (expected none, section or all)",
+                "unknown merge mode (expected none, section, all or flow)",
                 where="merge",
                 value=self.merge,
             )

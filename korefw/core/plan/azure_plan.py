@@ -10,7 +10,9 @@ exactly what the vendor rules allow: per protocol (and IP version), the address 
 is cut into pieces that each carry the union of the ports the rules allow there, and
 the pieces with identical port sets become one NSG rule. ``merge="none"`` keeps one NSG
 rule per vendor rule and protocol, ``"section"`` merges within a vendor section,
-``"all"`` across the whole rule set.
+``"all"`` across the whole rule set, and ``"flow"`` keeps one NSG rule per vendor flow
+(protocol and port range) with every address that asks for it: more rules, but on an
+existing NSG an address that keeps a flow stays in that flow's rule when rows change.
 
 Names and priorities come from content, never from list position or cosmetic settings.
 A rule's ``key`` is its merge identity (scope, protocol, port set) plus a digest of it;
@@ -46,7 +48,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ..errors import PlanError
-from ..rules.addresses import IPNetwork, network_span
+from ..rules.addresses import IPNetwork, collapse, network_span
 from ..rules.model import Rule, RuleSet
 from ..rules.ports import PortRange, merge_ports
 from .azure_data import AzurePlan, IpGroupPlan, NsgRule
@@ -285,6 +287,8 @@ def _ip_groups(rules: RuleSet, merge: str) -> list[_Group]:
                         )
                     g.owners.add((r.section, r.component))
         return sorted(seen.values(), key=lambda g: g.identity)
+    if merge == "flow":
+        return _flow_groups(rules)
     # (scope, protocol, version) -> [(ports, network, rule)]
     buckets: dict[tuple[str, str, int], list[tuple[tuple[PortRange, ...], IPNetwork, Rule]]] = (
         defaultdict(list)
@@ -300,6 +304,26 @@ def _ip_groups(rules: RuleSet, merge: str) -> list[_Group]:
             ident = (merge, scope, proto, str(version), ports_text(ports))
             out.append(_Group(ident, scope, proto, version, ports, nets, owners))
     return sorted(out, key=lambda g: g.identity)
+
+
+def _flow_groups(rules: RuleSet) -> list[_Group]:
+    """One NSG rule per vendor flow (protocol, IP version, port range) with every address
+    that asks for it: exact, and an address's rules depend on its own rows' flows only, so
+    on an existing NSG a row change moves no address between rules."""
+    seen: dict[tuple[str, ...], _Group] = {}
+    for r in rules.ip_rules():
+        for proto in r.protocols:
+            for p in r.ports:
+                for net in r.cidrs:
+                    ident = ("flow", "", str(proto), str(net.version), ports_text((p,)))
+                    g = seen.get(ident)
+                    if g is None:
+                        g = seen[ident] = _Group(ident, "", str(proto), net.version, (p,))
+                    g.networks.append(net)
+                    g.owners.add((r.section, r.component))
+    for g in seen.values():
+        g.networks = list(collapse(g.networks))
+    return sorted(seen.values(), key=lambda g: g.identity)
 
 
 def _regroup(

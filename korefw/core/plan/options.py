@@ -342,10 +342,11 @@ NETWORK_SECURITY_GROUP_NAME = Option(
 MERGE = Option(
     "merge",
     "string",
-    "How NSG rules merge: none, section or all (always exact).",
+    "How NSG rules merge: none, section, all, or flow (one rule per vendor flow, stable on an "
+    "existing NSG); always exact.",
     "all",
     setting="azure",
-    check=choice("none", "section", "all"),
+    check=choice("none", "section", "all", "flow"),
 )
 PRIORITY_BAND = Option(
     "priority_band",
