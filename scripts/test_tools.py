@@ -2,7 +2,8 @@
 
 The test command in the README (and so ``.ci/run``) runs this before pytest. Each entry is a
 program a test runs and the Debian package that ships it. What is already on PATH is left
-alone; what is missing is installed with ``apt-get`` when this runs as root on Debian.
+alone; what is missing is installed with ``apt-get`` when this runs as root (or with
+password-less ``sudo``, as on GitHub's runners) on Debian or Ubuntu.
 Elsewhere (a developer's laptop), the missing programs are named in one line each and the
 tests that need them skip; in CI (``CI`` set) a program that cannot be installed is an error,
 so those tests never skip there unnoticed.
@@ -44,32 +45,47 @@ def missing() -> dict[str, str]:
     return {prog: pkg for prog, (pkg, _) in TOOLS.items() if which(prog) is None}
 
 
+def root_prefix() -> list[str] | None:
+    """How to run a command as root: directly as root, through password-less ``sudo``
+    (GitHub's runners), or not at all (None)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return []
+    if which("sudo") is not None:
+        probe = subprocess.run(["sudo", "-n", "true"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return ["sudo", "-n"]
+    return None
+
+
 def install(packages: list[str]) -> bool:
     """Install Debian packages with apt-get; True when it worked."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0 or which("apt-get") is None:
+    root = root_prefix()
+    if root is None or which("apt-get") is None:
         return False
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.PIPE, "env": env}
+    apt = [*root, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]
     steps = (
-        ["apt-get", "update", "-qq"],
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+        [*apt, "update", "-qq"],
+        [*apt, "install", "-y", "-qq", "--no-install-recommends", *packages],
     )
     # A package that ships a service (coturn) must not leave one running after the install.
     own_policy = not os.path.exists(POLICY_RC_D)
     if own_policy:
-        with open(POLICY_RC_D, "w", encoding="ascii") as f:
-            f.write("#!/bin/sh\n# test_tools.py: start no service while installing\nexit 101\n")
-        os.chmod(POLICY_RC_D, 0o755)
+        script = "#!/bin/sh\n# test_tools.py: start no service while installing\nexit 101\n"
+        subprocess.run([*root, "tee", POLICY_RC_D], input=script, text=True,
+                       stdout=subprocess.DEVNULL, check=True)  # fmt: skip
+        subprocess.run([*root, "chmod", "755", POLICY_RC_D], check=True)
     try:
         for step in steps:
             proc = subprocess.run(step, check=False, text=True, **quiet)  # type: ignore[call-overload]
             if proc.returncode != 0:
                 tail = (proc.stderr or "").strip().splitlines()[-1:] or ["no output"]
-                print(f"test_tools: {' '.join(step[:2])} failed: {tail[0]}", file=sys.stderr)
+                print(f"test_tools: apt-get {step[len(apt)]} failed: {tail[0]}", file=sys.stderr)
                 return False
     finally:
         if own_policy:
-            os.remove(POLICY_RC_D)
+            subprocess.run([*root, "rm", "-f", POLICY_RC_D], check=False)
     return True
 
 
