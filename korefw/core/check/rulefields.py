@@ -109,7 +109,22 @@ class EffectiveRule:
 
     def denied(self) -> list[Box]:
         """The flows a Deny rule denies whatever their source; none when it is limited."""
-        return [] if self.limits or self.access != "Deny" else self.boxes()
+        return [] if self.limits else self.denies()
+
+    def denies(self) -> list[Box]:
+        """The TCP and UDP flows a Deny rule denies from the sources it names.
+
+        Only what it denies for certain: a protocol other than TCP, UDP or ``*`` (ICMP,
+        ESP, AH) denies no TCP or UDP flow, and a service tag other than ``*`` or
+        ``Internet`` (``Storage``, ``AzureCloud``) is some addresses, never all, so it
+        denies none either (read as everything, it would hide a later, wider Allow).
+        """
+        if self.access != "Deny" or not (self.l4 or self.protocol == "*"):
+            return []
+        dests = tuple(d for d in self.destinations
+                      if str(d).lower() in _AZ_ANY or parse_cidr(d) is not None)  # fmt: skip
+        return EffectiveRule(self.cloud, self.group, self.urn, self.protocol, self.ports,
+                             dests).boxes()  # fmt: skip
 
 
 class Fields:
