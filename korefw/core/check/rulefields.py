@@ -361,9 +361,11 @@ def prefix_list_cidrs(
     """Prefix list URN (and id, when known) -> its CIDRs.
 
     The entries are inline (``entries``) or separate entry resources, which name their list
-    by id or through ``propertyDependencies``. Strict: a secret or unknown CIDR raises.
-    Lenient: entries without a known CIDR are skipped. A malformed entry raises, or, given
-    ``errors``, is added there (for the caller to report) and left out.
+    by id or through ``propertyDependencies``; an entry on a list that is not among
+    ``resources`` adds nothing (the list's other entries are unseen). Strict: a secret or
+    unknown CIDR raises. Lenient: entries without a known CIDR are skipped. A malformed
+    entry raises, or, given ``errors``, is added there (for the caller to report) and left
+    out.
     """
 
     def read(f: Fields, how: Any) -> Any:
@@ -395,7 +397,8 @@ def prefix_list_cidrs(
         key = f.get("prefixListId", decides=False)
         key = key if isinstance(key, str) and not f.unknown("prefixListId") else None
         for k in {key, *r.dependencies.get("prefixListId", ())} - {None}:
-            out.setdefault(k, []).append(cidr)
+            if k in out:  # a list outside the document has entries it does not show
+                out[k].append(cidr)
     return out
 
 
