@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from test_verify_unit import EGRESS, NSG, RULES, SG, nsg_rule, step
 
+from korefw.core.check.pulumidoc import DocumentError
 from korefw.core.check.verify import verify
 
 SBC = RULES.filter(sections=["SBC"])
@@ -62,3 +64,26 @@ def test_an_entry_on_a_prefix_list_outside_the_plan_does_not_make_it_known() -> 
     result = verify(doc, SBC)
     assert result.exit_code == 2, result.render()
     assert any("pl-ext" in p for p in result.problems)
+
+
+def _egress(name: str, cidr: str) -> dict:
+    return step(EGRESS, name, {"securityGroupId": "sg-1", "ipProtocol": "tcp",
+                               "fromPort": 5060, "toPort": 5061, "cidrIpv4": cidr})  # fmt: skip
+
+
+def test_a_replacement_whose_two_steps_disagree_is_undecided() -> None:
+    """``create-replacement`` creates the new copy and ``replace`` only marks it
+    (``ReplaceStep.Apply`` does nothing, pkg/resource/deploy/step.go); the engine gives both
+    one new state. A document whose two disagree cannot say which is deployed: 2, in
+    either order, never the narrower one's verdict."""
+    sg = step(SG, "sg", {"vpcId": "vpc-1"}, id_="sg-1")
+    narrow, wide = _egress("r", "18.177.19.211/32"), _egress("r", "0.0.0.0/0")
+    assert verify({"steps": [sg, narrow]}, SBC).exit_code == 0
+    for first, second in ((wide, narrow), (narrow, wide)):
+        steps = [sg, {**first, "op": "create-replacement"},
+                 {**second, "op": "replace", "oldState": narrow["newState"]}]  # fmt: skip
+        with pytest.raises(DocumentError, match="ambiguous: two states for"):
+            verify({"steps": steps}, SBC)
+    same = [sg, {**narrow, "op": "create-replacement"},
+            {**narrow, "op": "replace", "oldState": narrow["newState"]}]  # fmt: skip
+    assert verify({"steps": same}, SBC).exit_code == 0

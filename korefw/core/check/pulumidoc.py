@@ -457,7 +457,22 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
     step for the URN follows it and decides.
     """
     seen: dict[str, Step] = {}
+    copies: dict[str, Step] = {}  # the replacement each URN's create-replacement makes
     for s in doc.steps:
+        if s.op in _REPLACEMENT_OPS:
+            copies.setdefault(s.urn, s)
+            other = copies[s.urn]
+        elif s.op in _FINAL_OPS:
+            other = copies.get(s.urn)
+        else:
+            continue
+        # The engine gives a replacement's two steps one new state; the create-replacement
+        # deploys it, and state_after keeps the last printed: they must agree.
+        if other is not None and other is not s and _disagree(other.new, s.new):
+            raise DocumentError(
+                f"ambiguous: two states for {s.urn} (a {other.op} and a {s.op} step that "
+                "differ), so which one is deployed cannot be decided", where=doc.where,
+            )  # fmt: skip
         if s.op not in _FINAL_OPS:
             continue
         first = seen.get(s.urn)
@@ -467,6 +482,22 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
                 "which one is deployed cannot be decided", where=doc.where,
             )  # fmt: skip
         seen[s.urn] = s
+
+
+#: Ops that create a replacement copy beside a ``replace`` / ``read`` / ``import`` step.
+_REPLACEMENT_OPS = ("create-replacement", "read-replacement", "import-replacement")
+#: The fields of a state that decide what it allows (see planread), outputs aside.
+_DECIDING = ("type", "inputs", "external", "propertyDependencies", "dependencies")
+
+
+def _disagree(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+    """Two new states of one replacement that decide differently. Outputs count only when
+    both show them: the step that ran first in the preview may have filled them in the
+    state the later step prints (``CreateStep.Apply`` sets ``new.Outputs``)."""
+    a, b = a or {}, b or {}
+    if any((a.get(k) or None) != (b.get(k) or None) for k in _DECIDING):
+        return True
+    return bool(a.get("outputs")) and bool(b.get("outputs")) and a["outputs"] != b["outputs"]
 
 
 def _has_id(st: Mapping[str, Any] | None) -> bool:
