@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_verify_unit import EGRESS, NSG, RULES, SG, nsg_rule, step
 
-from korefw.core.check.pulumidoc import DocumentError
+from korefw.core.check.pulumidoc import SECRET_SIG, SECRET_SIG_KEY, DocumentError, parse_text
 from korefw.core.check.verify import verify
 
 SBC = RULES.filter(sections=["SBC"])
@@ -87,3 +89,39 @@ def test_a_replacement_whose_two_steps_disagree_is_undecided() -> None:
     same = [sg, {**narrow, "op": "create-replacement"},
             {**narrow, "op": "replace", "oldState": narrow["newState"]}]  # fmt: skip
     assert verify({"steps": same}, SBC).exit_code == 0
+
+
+def _text_doc() -> str:
+    sg = step(SG, "sg", {"vpcId": "vpc-1"}, id_="sg-1")
+    return json.dumps({"steps": [sg, _egress("r", "18.177.19.211/32")]})
+
+
+def test_a_key_given_twice_is_refused() -> None:
+    """Python's json keeps a repeated key's last value; Go's (the engine's, ``pulumi stack
+    import``) merges a repeated object into the first. Real output never repeats a key, so
+    a document that does is refused, naming the key."""
+    text = _text_doc()
+    assert verify(parse_text(text, "doc.json"), SBC).exit_code == 0
+    at = text.index('"cidrIpv4"')
+    twice = text[:at] + '"cidrIpv4": "0.0.0.0/0", ' + text[at:]
+    with pytest.raises(DocumentError, match=r"doc.json.*'cidrIpv4' appears twice"):
+        parse_text(twice, "doc.json")
+    # A key spelled twice in a secret's plaintext, too.
+    plain = json.dumps({"a": 1}).replace("}", ', "a": 2}')
+    secret = {SECRET_SIG_KEY: SECRET_SIG, "plaintext": plain}
+    with pytest.raises(DocumentError, match="'a' appears twice"):
+        parse_text(text.replace('"vpc-1"', json.dumps(secret)), "doc.json")
+
+
+@pytest.mark.parametrize("key", ["Inputs", "INPUTS", "NewState", "Urn"])
+def test_a_field_spelled_in_another_letter_case_is_refused(key: str) -> None:
+    """Go's encoding/json matches struct fields in any letter case (``Inputs`` is
+    ``ResourceV3.Inputs``), so a state whose wide rule hides under ``Inputs`` is refused."""
+    doc = json.loads(_text_doc())
+    rule = doc["steps"][1]
+    if key == "NewState":
+        rule[key] = rule["newState"]
+    else:
+        rule["newState"][key] = rule["newState"][key.lower()]
+    with pytest.raises(DocumentError, match=f"'{key}'"):
+        verify(parse_text(json.dumps(doc), "doc.json"), SBC)
