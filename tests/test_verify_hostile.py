@@ -125,3 +125,31 @@ def test_a_field_spelled_in_another_letter_case_is_refused(key: str) -> None:
         rule["newState"][key] = rule["newState"][key.lower()]
     with pytest.raises(DocumentError, match=f"'{key}'"):
         verify(parse_text(json.dumps(doc), "doc.json"), SBC)
+
+
+def test_a_deleted_resource_the_preview_also_keeps_is_undecided() -> None:
+    """A URN the program keeps (create, same, ...) is never deleted by the same update; a
+    document that deletes it after creating it cannot say what is deployed."""
+    sg = step(SG, "sg", {"vpcId": "vpc-1"}, id_="sg-1")
+    ok, wide = _egress("r", "18.177.19.211/32"), _egress("w", "0.0.0.0/0")
+    for op in ("delete", "discard"):
+        gone = {"op": op, "urn": wide["urn"], "oldState": wide["newState"]}
+        with pytest.raises(DocumentError, match=r"ambiguous: .* is both kept"):
+            verify({"steps": [sg, ok, wide, gone]}, SBC)
+        # Deleted first (a refresh found it gone), then created again: it is there.
+        assert verify({"steps": [sg, ok, gone, wide]}, SBC).exit_code == 1
+
+
+def test_a_same_step_whose_inputs_differ_from_the_old_state_is_undecided() -> None:
+    """A ``same`` step changes nothing in the cloud (``SameStep.Apply``), so a new state
+    whose inputs differ from the old one's does not say what the cloud holds."""
+    sg = step(SG, "sg", {"vpcId": "vpc-1"}, id_="sg-1")
+    ok, wide = _egress("r", "18.177.19.211/32"), _egress("r", "0.0.0.0/0")
+    old = {**wide["newState"], "id": "sgr-1"}
+    sgs = {"op": "same", "urn": sg["urn"], "oldState": sg["newState"],
+           "newState": {**sg["newState"], "id": ""}}  # fmt: skip
+    same = {"op": "same", "urn": ok["urn"], "oldState": old, "newState": ok["newState"]}
+    with pytest.raises(DocumentError, match=r"same step .* inputs differ"):
+        verify({"steps": [sgs, same]}, SBC)
+    agree = {**same, "oldState": {**ok["newState"], "id": "sgr-1"}}
+    assert verify({"steps": [sgs, agree]}, SBC).exit_code == 0

@@ -521,13 +521,21 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
         elif s.op in _FINAL_OPS:
             other = copies.get(s.urn)
         else:
-            continue
+            other = None
         # The engine gives a replacement's two steps one new state; the create-replacement
         # deploys it, and state_after keeps the last printed: they must agree.
         if other is not None and other is not s and _disagree(other.new, s.new):
             raise DocumentError(
                 f"ambiguous: two states for {s.urn} (a {other.op} and a {s.op} step that "
                 "differ), so which one is deployed cannot be decided", where=doc.where,
+            )  # fmt: skip
+        kept = seen.get(s.urn)
+        refreshed = kept is not None and kept.op == "update" and _has_id(kept.new)
+        if s.op in DELETE_OPS and kept and not refreshed and not (s.old or {}).get("delete"):
+            raise DocumentError(
+                f"ambiguous: {s.urn} is both kept (a {seen[s.urn].op} step) and removed (a "
+                f"later {s.op} step), so whether it is deployed cannot be decided",
+                where=doc.where,
             )  # fmt: skip
         if s.op not in _FINAL_OPS:
             continue
@@ -536,6 +544,12 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
             raise DocumentError(
                 f"ambiguous: two states for {s.urn} (a {first.op} and a {s.op} step), so "
                 "which one is deployed cannot be decided", where=doc.where,
+            )  # fmt: skip
+        if s.op == "same" and s.old is not None and _disagree(s.old, s.new, ("inputs",)):
+            raise DocumentError(
+                f"ambiguous: the same step for {s.urn} changes nothing in the cloud, yet its "
+                "new inputs differ from the old state's, so what is deployed cannot be "
+                "decided", where=doc.where,
             )  # fmt: skip
         seen[s.urn] = s
 
@@ -546,14 +560,17 @@ _REPLACEMENT_OPS = ("create-replacement", "read-replacement", "import-replacemen
 _DECIDING = ("type", "inputs", "external", "propertyDependencies", "dependencies")
 
 
-def _disagree(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+def _disagree(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None,
+              fields: tuple[str, ...] = _DECIDING) -> bool:  # fmt: skip
     """Two new states of one replacement that decide differently. Outputs count only when
     both show them: the step that ran first in the preview may have filled them in the
     state the later step prints (``CreateStep.Apply`` sets ``new.Outputs``)."""
     a, b = a or {}, b or {}
-    if any((a.get(k) or None) != (b.get(k) or None) for k in _DECIDING):
+    if any((a.get(k) or None) != (b.get(k) or None) for k in fields):
         return True
-    return bool(a.get("outputs")) and bool(b.get("outputs")) and a["outputs"] != b["outputs"]
+    if fields != _DECIDING or not (a.get("outputs") and b.get("outputs")):
+        return False
+    return bool(a["outputs"] != b["outputs"])
 
 
 def _has_id(st: Mapping[str, Any] | None) -> bool:
