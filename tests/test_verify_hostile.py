@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_verify_unit import EGRESS, NSG, RULES, SG, nsg_rule, step
 
 from korefw.core.check import policycheck as pc
@@ -195,3 +197,20 @@ def test_the_pack_flags_a_korefw_rule_through_a_list_outside_the_stack() -> None
     # Not known yet (a preview): linked lists decide, or nothing to check yet.
     unknown = pc.StackResource(mine.type, mine.urn, {**rule, "prefixListId": UNKNOWN_ID})
     assert pc.stack_findings([unknown], JP, "jp", "korefw-managed") == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(proto=st.sampled_from(["Tcp", "tcp", "Udp", "Icmp", "Esp", "Ah", "*"]),
+       dest=st.sampled_from(["*", "Internet", "Storage", "AzureCloud", "VirtualNetwork",
+                             "0.0.0.0/0", "10.0.0.0/8", "::/0"]),
+       ports=st.sampled_from(["*", "0-65535", "443"]))  # fmt: skip
+def test_a_deny_hides_a_wider_allow_only_when_it_denies_all_of_it(
+    proto: str, dest: str, ports: str
+) -> None:
+    """Between Kore's Allow and an Allow of all TCP to 0.0.0.0/0, a Deny makes verify
+    answer 0 only when it denies every TCP flow to IPv4 for certain."""
+    hide = nsg_rule("hide", 1250, "Deny", proto, [ports], [dest])
+    result = verify(_nsg(hide, WIDE, CLOSE), SBC)
+    hides = (proto.lower() in ("tcp", "*") and dest in ("*", "Internet", "0.0.0.0/0")
+             and ports != "443")  # fmt: skip
+    assert result.exit_code == (0 if hides else 1), result.render()
