@@ -214,3 +214,21 @@ def test_a_deny_hides_a_wider_allow_only_when_it_denies_all_of_it(
     hides = (proto.lower() in ("tcp", "*") and dest in ("*", "Internet", "0.0.0.0/0")
              and ports != "443")  # fmt: skip
     assert result.exit_code == (0 if hides else 1), result.render()
+
+
+def test_a_document_of_many_rules_renders_a_bounded_report() -> None:
+    """n rules of overlapping port ranges differ from the page in n² lines; the report
+    shows the first ones and says there are more, instead of taking minutes."""
+    from korefw.core.check.verify import MAX_LINES
+
+    sg = step(SG, "sg", {"vpcId": "vpc-1"}, id_="sg-1")
+    rules = [step(EGRESS, f"r{i}", {"securityGroupId": "sg-1", "ipProtocol": "tcp",
+                                    "fromPort": 100 * i, "toPort": 65535,
+                                    "cidrIpv4": f"10.{i}.{i}.{2 * i}/32"})
+             for i in range(1, 120)]  # fmt: skip
+    result = verify({"steps": [sg, *rules]}, SBC)
+    lines = result.render().splitlines()
+    assert result.exit_code == 1
+    extra = [ln for ln in lines if ln.startswith("  extra   ")]
+    assert len(extra) == MAX_LINES
+    assert f"  ... more extra flows than the {MAX_LINES} lines shown" in lines
