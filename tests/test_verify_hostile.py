@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_verify_unit import EGRESS, NSG, RULES, SG, nsg_rule, step
 
 from korefw.core.check import policycheck as pc
 from korefw.core.check.planread import AWS_EGRESS, AWS_SG, AWS_SG_RULE
 from korefw.core.check.pulumidoc import SECRET_SIG, SECRET_SIG_KEY, DocumentError, parse_text
 from korefw.core.check.verify import verify
 from korefw.core.read.regions import load_rules
+from korefw.core.rules.model import Rule, RuleSet
+from korefw.core.rules.ports import PortRange
 
 JP = load_rules("jp").allow_set()
 UNKNOWN_ID = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
-SBC = RULES.filter(sections=["SBC"])
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+NSG = "azure-native:network:NetworkSecurityGroup"
+SBC = RuleSet((Rule("SBC", "x", ("tcp",), (PortRange(5060, 5061),),
+                    (ipaddress.ip_network("18.177.19.211/32"),)),))  # fmt: skip
+
+
+def step(type_: str, name: str, inputs: dict, id_: str = "") -> dict:
+    urn = f"urn:pulumi:s::p::{type_}::{name}"
+    state = {"type": type_, "urn": urn, "id": id_, "custom": True, "parent": "", "inputs": inputs}
+    return {"op": "create", "urn": urn, "newState": state}
+
+
+def nsg_rule(name: str, priority: int, access: str, proto: str, ports: list[str],
+             dests: list[str]) -> dict:  # fmt: skip
+    return {"name": name, "priority": priority, "direction": "Outbound", "access": access,
+            "protocol": proto, "sourceAddressPrefix": "VirtualNetwork", "sourcePortRange": "*",
+            "destinationPortRanges": ports, "destinationAddressPrefixes": dests}  # fmt: skip
+
 ENTRY = "aws:ec2/managedPrefixListEntry:ManagedPrefixListEntry"
 
 
