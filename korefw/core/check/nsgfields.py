@@ -155,7 +155,7 @@ def closing_gaps(rules: Iterable[EffectiveRule]) -> list[str] | None:
     """
     denies = [r for r in rules if r.access == "Deny"]
     closing = [r for r in denies if r.protocol == "*" and not r.limits]
-    if not _EVERYTHING - AllowSet(b for r in closing for b in r.boxes()):
+    if not _EVERYTHING - AllowSet(b for r in closing for b in r.denied()):
         return None
     return [f"NSG rule {r.name!r} does not deny all other outbound traffic: "
             f"{'; '.join(_shortfalls(r))}" for r in denies]  # fmt: skip
@@ -166,7 +166,7 @@ def _shortfalls(rule: EffectiveRule) -> list[str]:
     out = [f"limited by {limit}" for limit in rule.limits]
     if rule.protocol != "*":
         out.append(f"protocol {rule.protocol!r} only")
-    left = _EVERYTHING - AllowSet(rule.boxes())
+    left = _EVERYTHING - AllowSet(rule.denies())
     for version in (4, 6):
         family = AllowSet(b for b in _EVERYTHING.boxes() if b.version == version)
         if not family - left:

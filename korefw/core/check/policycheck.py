@@ -209,8 +209,10 @@ def stack_findings(
 ) -> list[Finding]:
     """What only the whole stack shows: rules through prefix lists, and out-of-band rules.
 
-    - An egress rule whose prefix list is in the stack is checked with the list's entries
-      (unless its ports are already wider, which the resource policy reports).
+    - An egress rule whose prefix lists (``prefixListId``, ``prefixListIds``) are in the
+      stack is checked with the lists' entries (unless its ports are already wider, which
+      the resource policy reports); a korefw rule through a list the stack lacks cannot
+      be checked, a finding.
     - An egress rule or NSG rule that korefw does not manage, attached to a security group
       or NSG that korefw created, is out of band: korefw's groups hold only korefw's rules.
     - A prefix list entry the reader refuses, in a list korefw manages or a korefw rule uses
@@ -240,29 +242,56 @@ def stack_findings(
                         "created: add egress to Kore through korefw's own options instead",
                     )
                 )
-        deps = [u for u in res.property_dependencies.get("prefixListId", ()) if u in lists]
-        literal = res.props.get("prefixListId")
-        if not deps and isinstance(literal, str) and literal in list_ids:
-            if len(list_ids[literal]) > 1:
-                out.append(Finding(res.urn, f"prefix list id {literal} is held by more than "
-                                   "one prefix list, so which entries apply cannot be "
-                                   "decided"))  # fmt: skip
-                continue
-            deps = [u for u in list_ids[literal] if u in lists]
-        if not deps:
-            continue
-        cidrs = tuple(c for u in deps for c in lists[u])
+        deps = [u for k in ("prefixListId", "prefixListIds", "egress")
+                for u in res.property_dependencies.get(k, ()) if u in lists]  # fmt: skip
         for rule in rules:
             if in_scope(rule, managed, scope, allowed) and rule_findings(rule, allowed, region):
                 continue  # the resource policy reports it
+            urns, why = _rule_lists(rule, deps, list_ids)
+            if why:
+                # A list outside the stack (an AWS-managed one, say) is only korefw's
+                # business on korefw's own rules; a list id held twice is always ambiguous.
+                if managed or "more than one" in why:
+                    out.append(Finding(res.urn, why))
+                continue
             own = tuple(d for d in rule.destinations if not d.startswith(PREFIX_LIST))
+            cidrs = tuple(c for u in urns if u in lists for c in lists[u])
             resolved = replace(rule, destinations=own + cidrs)
-            if in_scope(resolved, managed, scope, allowed):
+            if urns and in_scope(resolved, managed, scope, allowed):
                 out += [
                     Finding(res.urn, f"through its prefix list: {m}")
                     for m in rule_findings(resolved, allowed, region)
                 ]
     return out
+
+
+def _rule_lists(
+    rule: EffectiveRule, deps: Sequence[str], list_ids: Mapping[str, list[str]]
+) -> tuple[list[str], str]:
+    """The prefix lists (URNs) a rule sends to, or why they cannot be decided.
+
+    Each ``prefix-list:ID`` destination is the stack's list holding that id; an id not known
+    yet, or one the stack lacks while the engine links the rule to lists, is those linked
+    lists. A known id the stack does not hold is a list whose entries are unseen.
+    """
+    urns: list[str] = []
+    linked = False
+    for dest in rule.destinations:
+        if not dest.startswith(PREFIX_LIST):
+            continue
+        pid = dest[len(PREFIX_LIST):]
+        held = list_ids.get(pid, [])
+        if len(held) > 1:
+            return [], (f"prefix list id {pid} is held by more than one prefix list, so "
+                        "which entries apply cannot be decided")  # fmt: skip
+        if held:
+            urns += held
+        elif deps:
+            linked = True
+        elif pid not in UNKNOWN:
+            return [], (f"prefix list {pid} is not in the stack, so its entries cannot be "
+                        "shown to stay within Kore's published rules")  # fmt: skip
+    return list(dict.fromkeys([*urns, *(deps if linked else ())])), ""
 
 
 def _unread_entries(

@@ -147,10 +147,57 @@ def load_document(path: str) -> PulumiDocument:
     return parse_text(read_input_text(path, error=DocumentError), path)
 
 
+#: JSON field names of the engine's structs korefw reads (``apitype.ResourceV3``,
+#: ``display.PreviewStep``, ``apitype.StepEventMetadata``, ``apitype.DeploymentV3``,
+#: ``apitype.UntypedDeployment``).
+_STATE_FIELDS = ("urn", "custom", "delete", "id", "type", "inputs", "outputs", "parent",
+                 "external", "dependencies", "propertyDependencies", "pendingReplacement",
+                 "aliases", "importID", "provider")  # fmt: skip
+_STEP_FIELDS = ("op", "urn", "oldState", "newState", "old", "new")
+_EXPORT_FIELDS = ("version", "deployment", "resources", "pending_operations")
+
+
+def _spelled(raw: Mapping[str, Any], fields: tuple[str, ...], at: str) -> None:
+    """Refuse a field spelled in another letter case: Go's decoder matches struct fields in
+    any case (``Inputs`` is ``inputs``), so the engine would read what korefw skips."""
+    lower = {f.lower(): f for f in fields}
+    for key in raw:
+        name = lower.get(key.lower()) if isinstance(key, str) else None
+        if name is not None and key != name:
+            raise DocumentError(f"field {key!r} is {name!r} in another letter case, which the "
+                                "engine reads as that field", where=at)  # fmt: skip
+
+
+class _RepeatedKey(Exception):
+    """A JSON object that gives one key twice."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
+def _loads(text: str) -> Any:
+    """JSON, refusing a repeated key: Python keeps its last value, while Go's decoder (the
+    engine's) merges a repeated object into the first, so the two would read it apart."""
+    return json.loads(text, object_pairs_hook=_pairs)
+
+
+def _repeated(exc: _RepeatedKey, where: str) -> DocumentError:
+    return DocumentError(f"ambiguous: key {exc.args[0]!r} appears twice in one object, so "
+                         "which value the engine reads cannot be decided", where=where)
+
+
 def parse_text(text: str, where: str) -> PulumiDocument:
     """A document from its text: one JSON document, or JSON engine events one a line."""
     try:
-        obj = json.loads(text)
+        obj = _loads(text)
+    except _RepeatedKey as exc:
+        raise _repeated(exc, where) from None
     except RecursionError:
         raise DocumentError("JSON nested too deeply to read", where=where) from None
     except ValueError as exc:
@@ -162,7 +209,9 @@ def parse_text(text: str, where: str) -> PulumiDocument:
         events = []
         for n, line in lines:
             try:
-                events.append(json.loads(line))
+                events.append(_loads(line))
+            except _RepeatedKey as exc:
+                raise _repeated(exc, f"{where}:{n}") from None
             except (ValueError, RecursionError):
                 raise DocumentError("not a JSON engine event", where=f"{where}:{n}") from None
     else:
@@ -175,8 +224,8 @@ def parse_text(text: str, where: str) -> PulumiDocument:
 
 def _is_json_object(line: str) -> bool:
     try:
-        return isinstance(json.loads(line), dict)
-    except (ValueError, RecursionError):
+        return isinstance(_loads(line), dict)
+    except (ValueError, RecursionError, _RepeatedKey):
         return False
 
 
@@ -207,6 +256,7 @@ def parse_document(obj: object, where: str = "plan") -> PulumiDocument:
         at = f"{where}: steps[{i}]"
         if not isinstance(raw, Mapping):
             raise DocumentError("expected a step object", where=at, value=_short(raw))
+        _spelled(raw, _STEP_FIELDS, at)
         doc.steps.append(_step(raw.get("op"), raw.get("urn"), raw.get("oldState"),
                                raw.get("newState"), at))  # fmt: skip
     return doc
@@ -257,6 +307,7 @@ def state(raw: object, at: str) -> dict[str, Any]:
     """A checked copy of one resource state, secrets revealed or replaced by :data:`SECRET`."""
     if not isinstance(raw, Mapping):
         raise DocumentError("expected a resource state object", where=at, value=_short(raw))
+    _spelled(raw, _STATE_FIELDS, at)
     urn = raw.get("urn")
     if not isinstance(urn, str) or not urn:
         raise DocumentError("resource state has no urn", where=at, value=_short(urn))
@@ -295,7 +346,9 @@ def _reveal(value: Any, at: str) -> Any:
             plain = value.get("plaintext")
             if isinstance(plain, str):
                 try:
-                    return _reveal(json.loads(plain), at)
+                    return _reveal(_loads(plain), at)
+                except _RepeatedKey as exc:
+                    raise _repeated(exc, at) from None
                 except ValueError:
                     raise DocumentError("secret plaintext is not JSON", where=at) from None
             return SECRET
@@ -308,6 +361,7 @@ def _reveal(value: Any, at: str) -> Any:
 
 
 def _export(obj: Mapping[str, Any], where: str) -> PulumiDocument:
+    _spelled(obj, _EXPORT_FIELDS, where)
     version = obj.get("version")
     if version not in (3, 4):
         raise DocumentError("unsupported stack export version (expected 3)",
@@ -315,6 +369,7 @@ def _export(obj: Mapping[str, Any], where: str) -> PulumiDocument:
     dep = obj.get("deployment")
     if not isinstance(dep, Mapping):
         raise DocumentError("expected an object", where=f"{where}: deployment", value=_short(dep))
+    _spelled(dep, _EXPORT_FIELDS, f"{where}: deployment")
     resources = dep.get("resources") or []
     if not isinstance(resources, list):
         raise DocumentError("expected a list", where=f"{where}: deployment.resources",
@@ -380,6 +435,7 @@ def _stream(events: list[Any], where: str) -> PulumiDocument:
             meta = body.get("metadata") if isinstance(body, Mapping) else None
             if not isinstance(meta, Mapping):
                 raise DocumentError("expected metadata", where=f"{at}: {key}", value=_short(body))
+            _spelled(meta, _STEP_FIELDS, f"{at}: {key}.metadata")
             step = _step(meta.get("op"), meta.get("urn"), meta.get("old"), meta.get("new"),
                          f"{at}: {key}.metadata")  # fmt: skip
             if key == "resourcePreEvent":
@@ -457,7 +513,30 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
     step for the URN follows it and decides.
     """
     seen: dict[str, Step] = {}
+    copies: dict[str, Step] = {}  # the replacement each URN's create-replacement makes
     for s in doc.steps:
+        if s.op in _REPLACEMENT_OPS:
+            copies.setdefault(s.urn, s)
+            other = copies[s.urn]
+        elif s.op in _FINAL_OPS:
+            other = copies.get(s.urn)
+        else:
+            other = None
+        # The engine gives a replacement's two steps one new state; the create-replacement
+        # deploys it, and state_after keeps the last printed: they must agree.
+        if other is not None and other is not s and _disagree(other.new, s.new):
+            raise DocumentError(
+                f"ambiguous: two states for {s.urn} (a {other.op} and a {s.op} step that "
+                "differ), so which one is deployed cannot be decided", where=doc.where,
+            )  # fmt: skip
+        kept = seen.get(s.urn)
+        refreshed = kept is not None and kept.op == "update" and _has_id(kept.new)
+        if s.op in DELETE_OPS and kept and not refreshed and not (s.old or {}).get("delete"):
+            raise DocumentError(
+                f"ambiguous: {s.urn} is both kept (a {seen[s.urn].op} step) and removed (a "
+                f"later {s.op} step), so whether it is deployed cannot be decided",
+                where=doc.where,
+            )  # fmt: skip
         if s.op not in _FINAL_OPS:
             continue
         first = seen.get(s.urn)
@@ -466,7 +545,32 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
                 f"ambiguous: two states for {s.urn} (a {first.op} and a {s.op} step), so "
                 "which one is deployed cannot be decided", where=doc.where,
             )  # fmt: skip
+        if s.op == "same" and s.old is not None and _disagree(s.old, s.new, ("inputs",)):
+            raise DocumentError(
+                f"ambiguous: the same step for {s.urn} changes nothing in the cloud, yet its "
+                "new inputs differ from the old state's, so what is deployed cannot be "
+                "decided", where=doc.where,
+            )  # fmt: skip
         seen[s.urn] = s
+
+
+#: Ops that create a replacement copy beside a ``replace`` / ``read`` / ``import`` step.
+_REPLACEMENT_OPS = ("create-replacement", "read-replacement", "import-replacement")
+#: The fields of a state that decide what it allows (see planread), outputs aside.
+_DECIDING = ("type", "inputs", "external", "propertyDependencies", "dependencies")
+
+
+def _disagree(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None,
+              fields: tuple[str, ...] = _DECIDING) -> bool:  # fmt: skip
+    """Two new states of one replacement that decide differently. Outputs count only when
+    both show them: the step that ran first in the preview may have filled them in the
+    state the later step prints (``CreateStep.Apply`` sets ``new.Outputs``)."""
+    a, b = a or {}, b or {}
+    if any((a.get(k) or None) != (b.get(k) or None) for k in fields):
+        return True
+    if fields != _DECIDING or not (a.get("outputs") and b.get("outputs")):
+        return False
+    return bool(a["outputs"] != b["outputs"])
 
 
 def _has_id(st: Mapping[str, Any] | None) -> bool:

@@ -109,7 +109,22 @@ class EffectiveRule:
 
     def denied(self) -> list[Box]:
         """The flows a Deny rule denies whatever their source; none when it is limited."""
-        return [] if self.limits or self.access != "Deny" else self.boxes()
+        return [] if self.limits else self.denies()
+
+    def denies(self) -> list[Box]:
+        """The TCP and UDP flows a Deny rule denies from the sources it names.
+
+        Only what it denies for certain: a protocol other than TCP, UDP or ``*`` (ICMP,
+        ESP, AH) denies no TCP or UDP flow, and a service tag other than ``*`` or
+        ``Internet`` (``Storage``, ``AzureCloud``) is some addresses, never all, so it
+        denies none either (read as everything, it would hide a later, wider Allow).
+        """
+        if self.access != "Deny" or not (self.l4 or self.protocol == "*"):
+            return []
+        dests = tuple(d for d in self.destinations
+                      if str(d).lower() in _AZ_ANY or parse_cidr(d) is not None)  # fmt: skip
+        return EffectiveRule(self.cloud, self.group, self.urn, self.protocol, self.ports,
+                             dests).boxes()  # fmt: skip
 
 
 class Fields:
@@ -346,9 +361,11 @@ def prefix_list_cidrs(
     """Prefix list URN (and id, when known) -> its CIDRs.
 
     The entries are inline (``entries``) or separate entry resources, which name their list
-    by id or through ``propertyDependencies``. Strict: a secret or unknown CIDR raises.
-    Lenient: entries without a known CIDR are skipped. A malformed entry raises, or, given
-    ``errors``, is added there (for the caller to report) and left out.
+    by id or through ``propertyDependencies``; an entry on a list that is not among
+    ``resources`` adds nothing (the list's other entries are unseen). Strict: a secret or
+    unknown CIDR raises. Lenient: entries without a known CIDR are skipped. A malformed
+    entry raises, or, given ``errors``, is added there (for the caller to report) and left
+    out.
     """
 
     def read(f: Fields, how: Any) -> Any:
@@ -380,7 +397,8 @@ def prefix_list_cidrs(
         key = f.get("prefixListId", decides=False)
         key = key if isinstance(key, str) and not f.unknown("prefixListId") else None
         for k in {key, *r.dependencies.get("prefixListId", ())} - {None}:
-            out.setdefault(k, []).append(cidr)
+            if k in out:  # a list outside the document has entries it does not show
+                out[k].append(cidr)
     return out
 
 

@@ -90,9 +90,10 @@ class Verification:
             lines.append(f"{status}: {c.cloud}: {_count(len(c.groups), group)}, "
                          f"{_count(c.rule_count, rule)} {how} the vendor's "
                          f"{_count(c.flow_count, 'flow')}")  # fmt: skip
-            lines += [f"  missing {text}" for text, _ in describe_boxes(c.missing)]
-            lines += [f"  extra   {text}{_where(boxes, c.extra_in)}"
-                      for text, boxes in describe_boxes(c.extra)]  # fmt: skip
+            lines += _capped("missing", [f"  missing {text}"
+                                         for text, _ in describe_boxes(c.missing, MAX_LINES + 1)])
+            lines += _capped("extra", [f"  extra   {text}{_where(boxes, c.extra_in)}"
+                                       for text, boxes in describe_boxes(c.extra, MAX_LINES + 1)])
             lines += [
                 f"  wider than TCP or UDP: protocol {r.protocol!r} in {r.urn}" for r in c.wider
             ]
@@ -110,6 +111,16 @@ class Verification:
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+#: Missing or extra lines shown per cloud: a document of n rules can differ in n² lines.
+MAX_LINES = 200
+
+
+def _capped(kind: str, lines: list[str]) -> list[str]:
+    if len(lines) <= MAX_LINES:
+        return lines
+    return [*lines[:MAX_LINES], f"  ... more {kind} flows than the {MAX_LINES} lines shown"]
 
 
 def _count(n: int, noun: str) -> str:

@@ -145,16 +145,19 @@ def _covering(version: int, lo: int, hi: int) -> IPNetwork:
     return make((lo >> host_bits << host_bits, bits - host_bits))
 
 
-def describe_boxes(allowed: AllowSet) -> list[tuple[str, list[Box]]]:
+def describe_boxes(allowed: AllowSet, limit: int | None = None) -> list[tuple[str, list[Box]]]:
     """One line per protocol, IP version and port range, with the boxes it stands for: the
     addresses as exact CIDRs, or, when that is shorter, as the block covering them all less
     its holes (``tcp 443 → 0.0.0.0/0 except 13.115.244.0/27``), never a list of 60 CIDRs
-    for "every address except Kore's"."""
+    for "every address except Kore's". With ``limit``, the first ``limit`` lines only (a
+    document of n rules can make n² of them)."""
     groups: dict[tuple[str, int, Interval], list[Box]] = defaultdict(list)
     for b in allowed.boxes():
         groups[(b.protocol, b.version, b.ports)].append(b)
     lines: list[tuple[str, list[Box]]] = []
     for (protocol, version, (lo, hi)), bs in sorted(groups.items()):
+        if limit is not None and len(lines) >= limit:
+            return lines[:limit]
         port = str(lo) if lo == hi else f"{lo}-{hi}"
         cidrs = [n for b in bs for n in b.cidrs()]
         cover = _covering(version, bs[0].addresses[0], bs[-1].addresses[1])
@@ -165,7 +168,7 @@ def describe_boxes(allowed: AllowSet) -> list[tuple[str, list[Box]]]:
             lines.append((f"{protocol} {port} → {text}", bs))
         else:
             lines += [(str(b), [b]) for b in bs]
-    return lines
+    return lines if limit is None else lines[:limit]
 
 
 def describe(allowed: AllowSet) -> list[str]:
