@@ -197,3 +197,30 @@ def test_a_project_read_as_pulumi_reads_it(
     err = capsys.readouterr().err
     assert err == ("korefw: error: config/Pulumi.dev.yaml: edge:vpc: an encrypted secret: "
                    "korefw plan cannot decrypt it offline; use a stack with plain values\n")
+
+
+def _tiny_project(tmp_path: Path) -> Path:
+    project = tmp_path / "tiny"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(
+        "name: tiny\nruntime: python\nconfig:\n  tiny:greeting: hello\n"
+    )
+    (project / "__main__.py").write_text(
+        "import pulumi\npulumi.export('greeting', pulumi.Config().require('greeting'))\n"
+    )
+    return project
+
+
+@pytest.mark.parametrize("text", ["", "encryptionsalt: v1:abc:def\n", "config:\n"])
+def test_a_stack_file_without_settings_is_a_stack_with_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """`pulumi stack init` with a passphrase writes only `encryptionsalt:`; Pulumi reads a
+    stack file with no `config:` (or an empty one) as a stack with no settings."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text(text)
+    assert main(["plan", "--cwd", str(project), "--json"]) == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["steps"][0]["newState"]["outputs"] == {"greeting": "hello"}

@@ -109,7 +109,11 @@ def _stack_config(project: Project, stack: str) -> dict[str, Any]:
         raise ConfigError(f"no such stack; known: {', '.join(project.stacks()) or 'none'}",
                           where=rel, value=stack)  # fmt: skip
     doc = _yaml(path, rel) or {}
-    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise ConfigError("expected a mapping of stack settings", where=rel,
+                          value=type(doc).__name__)  # fmt: skip
+    # `pulumi stack init` may write only `encryptionsalt:`: no config is no settings.
+    config = {} if doc.get("config") is None else doc["config"]
     if not isinstance(config, dict):
         raise ConfigError("expected a 'config:' mapping", where=rel, value=type(config).__name__)
     unknown = set(doc) - _STACK_KEYS
