@@ -564,3 +564,17 @@ def test_diff_is_markdown_when_piped_and_coloured_lines_on_a_terminal(
     md_body = [line for line in out.splitlines() if line[:2] in ("+ ", "- ")]
     assert [line for line in plain if line[:2] in ("+ ", "- ")] == md_body
     assert "Egress rules: 32 added, 29 removed." in plain
+
+
+@pytest.mark.parametrize("name", ["x\ny.toml", "e\x1b[2Jz.toml", "r\rz.toml", "ok-é.toml"])
+def test_a_file_name_with_control_characters_is_one_escaped_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The file named in an error is shown with its control characters escaped, so an
+    error stays one line and cannot drive the terminal."""
+    path = tmp_path / name
+    path.write_text("junk")
+    code, out, err = run_cli(capsys, "rules", str(path))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.endswith("\n") and err[:-1].isprintable(), repr(err)
+    assert repr(name)[1:-1] in err  # é stays é; \n is shown as \\n
