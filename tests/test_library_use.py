@@ -224,3 +224,18 @@ def test_a_stack_file_without_settings_is_a_stack_with_none(
     assert main(["plan", "--cwd", str(project), "--json"]) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
     assert doc["steps"][0]["newState"]["outputs"] == {"greeting": "hello"}
+
+
+@pytest.mark.parametrize("stack", ["../tiny/dev", "a/b", "dev\x1b", "", "x" * 101, "dév"])
+def test_a_stack_name_pulumi_would_refuse_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stack: str
+) -> None:
+    """Stack names are Pulumi's: letters, digits, '-', '_' and '.', at most 100, so a name
+    never reaches a file outside the settings folder."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text("")
+    assert main(["plan", "--cwd", str(project), "--stack", stack]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stack: " in err and repr(stack)[1:-1] in err, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import runpy
 import sys
 import textwrap
@@ -19,6 +20,8 @@ from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR
 
+#: Pulumi's stack names (``pulumi stack init``): these characters, 1 to 100 of them.
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _STACK_KEYS = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
 
 
@@ -102,7 +105,17 @@ def _load_project(project_dir: Path, _mtime: int, _size: int) -> Project:
     return Project(project_dir, doc["name"], program, config_dir, defaults)
 
 
+def check_stack_name(stack: str, *, where: str = "stack") -> str:
+    """``stack`` if Pulumi would take it as a stack name (so it names a file in the
+    settings folder and nowhere else)."""
+    if not _STACK_NAME.fullmatch(stack):
+        raise ConfigError("a stack name is 1-100 letters, digits, '-', '_' or '.'",
+                          where=where, value=stack)  # fmt: skip
+    return stack
+
+
 def _stack_config(project: Project, stack: str) -> dict[str, Any]:
+    check_stack_name(stack)
     rel = project.stack_file(stack)
     path = project.config_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
