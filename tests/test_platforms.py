@@ -412,3 +412,19 @@ def test_cilium_to_endpoints_counts_only_as_the_dns_visibility_rule() -> None:
                "spec": {"endpointSelector": {}, "egress": [rule]}}  # fmt: skip
         k8s_allow_set([doc], "t", reading)
         assert len(reading.problems) == problems
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "jp", "--format", "aerleon"], ["render", "jp", "--platform", "nftables"],
+])  # fmt: skip
+@pytest.mark.parametrize("output", ["", " "])
+def test_an_empty_output_folder_is_refused_not_the_working_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: list[str], output: str,
+) -> None:  # fmt: skip
+    """`-o "$OUT"` with OUT unset must not write into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--output: " in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -61,6 +61,8 @@ def check_output_dir(path: str | Path, *, where: str, create: bool = False) -> P
     folder: :func:`new_folders` makes it when the files are written (and removes it again
     if the command fails).
     """
+    if not str(path).strip():  # Path("") is ".": an unset `-o "$OUT"` is no folder
+        raise KorefwError("expected a folder name", where=where, value=str(path))
     p = Path(path)
     if not p.exists():
         if not create:
