@@ -25,6 +25,8 @@ def check_output_file(path: str | Path, *, where: str) -> Path:
 
     ``where`` names the option (``-o``, ``--out-dir``) in the message.
     """
+    if not str(path).strip():  # Path("") is "."
+        raise KorefwError("expected a file name", where=where, value=str(path))
     p = Path(path)
     parent = p.parent
     try:
