@@ -239,3 +239,29 @@ def test_a_stack_name_pulumi_would_refuse_is_one_error(
     assert main(["plan", "--cwd", str(project), "--stack", stack]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--stack: " in err and repr(stack)[1:-1] in err, err
+
+
+@pytest.mark.parametrize("value", [
+    "\n    secure: v1:x", "\n    inner:\n      secure: v1:x", "\n    - a\n    - secure: v1:x",
+])  # fmt: skip
+def test_a_secret_anywhere_in_a_setting_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """Pulumi encrypts values inside structured settings too; offline, their ciphertext
+    must not reach the program as if it were the value."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text(f"config:\n  tiny:token:{value}\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("korefw: error: Pulumi.dev.yaml: tiny:token: an encrypted secret: "
+                   "korefw plan cannot decrypt it offline; use a stack with plain values\n")
+    (project / "Pulumi.dev.yaml").write_text("")
+    (project / "Pulumi.yaml").write_text(
+        "name: tiny\nruntime: python\nconfig:\n  tiny:token:\n    default:"
+        + value.replace("\n", "\n  ") + "\n"
+    )
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pulumi.yaml: tiny:token: " in err and "secret" in err

@@ -102,6 +102,9 @@ def _load_project(project_dir: Path, _mtime: int, _size: int) -> Project:
                     break
         else:
             defaults[full] = spec
+        if full in defaults and _has_secret(defaults[full]):
+            raise ConfigError("a project value cannot be an encrypted secret",
+                              where=f"{where}: {full}")  # fmt: skip
     return Project(project_dir, doc["name"], program, config_dir, defaults)
 
 
@@ -135,11 +138,25 @@ def _stack_config(project: Project, stack: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in config.items():
         full = key if ":" in str(key) else f"{project.name}:{key}"  # as the Pulumi CLI reads it
-        if isinstance(value, dict) and "secure" in value:
+        if _has_secret(value):
             raise ConfigError("an encrypted secret: korefw plan cannot decrypt it offline; "
                               "use a stack with plain values", where=f"{rel}: {full}")  # fmt: skip
         out[full] = value
     return out
+
+
+def _has_secret(value: Any) -> bool:
+    """Whether a setting holds an encrypted ``secure:`` value, at any depth."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            if "secure" in v:
+                return True
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return False
 
 
 def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
