@@ -428,3 +428,24 @@ def test_an_empty_output_folder_is_refused_not_the_working_directory(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--output: " in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["a: \x1b[31m\n", "a: \x00\n", "\ufffea: 1\n", "k: \x7f\n"])
+def test_yaml_with_a_character_yaml_forbids_is_one_error(text: str) -> None:
+    """PyYAML checks the characters when the loader is made, before any parsing."""
+    with pytest.raises(KorefwError, match=r"^f\.yml: not valid YAML: ") as info:
+        load_yaml(text, where="f.yml")
+    assert "\n" not in str(info.value)
+
+
+def test_a_stack_file_with_an_escape_character_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (project / "__main__.py").write_text("")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  p:x: \x1b[31m\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pulumi.dev.yaml: not valid YAML" in err, err

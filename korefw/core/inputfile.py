@@ -56,7 +56,11 @@ def load_yaml(text: str, *, where: str, error: type[KorefwError] = KorefwError,
     themselves are refused before anything is built."""
     import yaml  # pyyaml is a base dependency, but only YAML readers need it loaded
 
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character as the loader is made (ReaderError).
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise error(f"not valid YAML: {exc}".splitlines()[0], where=where) from None
     try:
         docs = []
         while loader.check_node():
