@@ -578,3 +578,25 @@ def test_a_file_name_with_control_characters_is_one_escaped_line(
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.endswith("\n") and err[:-1].isprintable(), repr(err)
     assert repr(name)[1:-1] in err  # é stays é; \n is shown as \\n
+
+
+def test_check_shows_control_characters_of_a_page_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sections and components come from a fetched vendor page: printed as they are, an
+    escape sequence in one would drive the terminal."""
+    page = tmp_path / "evil.md"
+    page.write_text(
+        "# JP\n\n## AudioCodes\x1b[2J\n\n"
+        "| Component | Protocol | Source IP | Source Port | Allowed Destinations | "
+        "Destination Port |\n|---|---|---|---|---|---|\n"
+        "| SBC\x1b]0;pwn\x07 | TCP | ANY | ANY | 18.177.19.211 | 5060 |\n"
+    )
+    code, out, _ = run_cli(capsys, "check", str(page), "--protocol", "tcp", "--port", "5060",
+                           "--to", "18.177.19.211")  # fmt: skip
+    assert code == 0
+    assert all(line.isprintable() for line in out.splitlines()), repr(out)
+    assert "AudioCodes\\x1b[2J / SBC\\x1b]0;pwn\\x07" in out
+    code, out, err = run_cli(capsys, "render", str(page), "--platform", "nftables", "-o",
+                             str(tmp_path / "out"))  # fmt: skip
+    assert all(line.isprintable() for line in (out + err).splitlines()), repr(out + err)
