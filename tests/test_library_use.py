@@ -265,3 +265,25 @@ def test_a_secret_anywhere_in_a_setting_is_refused(
     assert main(["plan", "--cwd", str(project)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Pulumi.yaml: tiny:token: " in err and "secret" in err
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("x = 1\nraise ValueError('boom\\nmore')\n",
+     "__main__.py:2: the program failed: ValueError: boom"),
+    ("x = (\n", "__main__.py:1: the program failed: SyntaxError: '(' was never closed"),
+    ("import helper\n", "helper.py:1: the program failed: ZeroDivisionError: division by zero"),
+])  # fmt: skip
+def test_a_failing_program_is_one_line_naming_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
+) -> None:
+    """A bug in the user's program is exit 2 with the program's file and line, not a
+    traceback through korefw (and not exit 1, which means 'differs' elsewhere)."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text("")
+    (project / "__main__.py").write_text(body)
+    (project / "helper.py").write_text("1 / 0\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

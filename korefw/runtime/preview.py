@@ -9,12 +9,13 @@ import re
 import runpy
 import sys
 import textwrap
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, KorefwError
 from ..core.inputfile import load_yaml, read_input_text
 from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
@@ -215,6 +216,22 @@ def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> OfflinePlan:
             raise ConfigError("the program imports a module this Python does not have; "
                               "install it beside korefw", where=str(project.program),
                               value=exc.name) from None  # fmt: skip
+        except KorefwError:
+            raise
+        except Exception as exc:  # the user's program: name its file and line, as Pulumi does
+            text = str(exc.msg if isinstance(exc, SyntaxError) else exc)
+            raise ConfigError(f"the program failed: {type(exc).__name__}: "
+                              f"{text.partition(chr(10))[0]}",
+                              where=_program_line(project, exc)) from None  # fmt: skip
+
+
+def _program_line(project: Project, exc: BaseException) -> str:
+    """``file:line`` of the innermost frame in the program's folder (else the program)."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if Path(f.filename).is_relative_to(project.program.parent)]  # fmt: skip
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(project.program)
 
 
 def stacks(project_dir: Path = PROJECT_DIR) -> list[str]:
