@@ -600,3 +600,24 @@ def test_check_shows_control_characters_of_a_page_escaped(
     code, out, err = run_cli(capsys, "render", str(page), "--platform", "nftables", "-o",
                              str(tmp_path / "out"))  # fmt: skip
     assert all(line.isprintable() for line in (out + err).splitlines()), repr(out + err)
+
+
+@pytest.mark.parametrize("name", ["big.toml", "big.md", "big.json"])
+def test_a_huge_input_file_is_refused_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A sparse 3 GB file costs nothing on disk; read whole, it cost 3 GB of memory."""
+    import os
+
+    from korefw.core.inputfile import MAX_INPUT_BYTES
+
+    path = tmp_path / name
+    with path.open("wb") as f:
+        f.truncate(3 * 2**30)
+    assert os.path.getsize(path) > MAX_INPUT_BYTES
+    argvs = ([["diff", str(path), str(path)], ["verify", str(path), "--rules", "jp"]]
+             if name.endswith(".json") else [["rules", str(path)]])  # fmt: skip
+    for argv in argvs:
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1 and f"{path}: " in err and "larger than" in err, err
