@@ -449,3 +449,19 @@ def test_a_stack_file_with_an_escape_character_is_one_line(
     assert main(["plan", "--cwd", str(project)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Pulumi.dev.yaml: not valid YAML" in err, err
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--filter-name", "korefw-ü"), ("--iptables-chain", "KOREFW٣"), ("--to-zone", "ｕｎｔｒｕｓｔ"),
+    ("--iptables-chain", "K" * 29),
+])  # fmt: skip
+def test_platform_names_are_ascii_and_fit_the_platform(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    """str.isalnum takes any script's letters and digits, which the platforms refuse; an
+    iptables chain name is at most 28 characters (XT_EXTENSION_MAXNAMELEN)."""
+    assert main(["render", "jp", "--platform", "iptables", "-o", str(tmp_path / "o"),
+                 option, value]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{option}: " in err, err
+    assert not (tmp_path / "o").exists()
