@@ -224,3 +224,17 @@ def test_bad_audit_arguments_are_one_line_before_any_cloud_call(
         code, out, err = _cli(capsys, *argv)
         assert (code, out) == (2, ""), argv
         assert err.count("\n") == 1 and message in err, (argv, err)
+
+
+def test_a_malformed_role_arn_names_what_is_wrong(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """botocore's ParamValidationError says what is wrong on its second line; the one
+    line kept only the first ('Parameter validation failed:')."""
+    for key, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y"),
+                       ("AWS_EC2_METADATA_DISABLED", "true")):  # fmt: skip
+        monkeypatch.setenv(key, value)
+    code, out, err = _cli(capsys, "audit", "aws", "jp", "--vpc-id", "vpc-12345678",
+                          "--aws-region", "ap-northeast-1", "--role-arn", "nope",
+                          "--endpoint-url", "http://127.0.0.1:9",
+                          "--max-attempts", "1")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "RoleArn" in err, err
