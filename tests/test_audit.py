@@ -184,3 +184,57 @@ def test_azure_a_deny_limited_by_source_does_not_close() -> None:
                       source_address_prefix="10.1.0.0/24")  # fmt: skip
     result = audit_azure([_nsg((*(r for r in rules if r is not deny), limited))], JP)
     assert result.exit_code == 1 and "open to the Internet" in result.render()
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    from korefw.cli.app import main
+
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_bad_audit_arguments_are_one_line_before_any_cloud_call(
+    capsys, monkeypatch  # type: ignore[no-untyped-def]
+) -> None:
+    """An empty --endpoint-url would silently mean the real cloud; a malformed Region or
+    URL was a botocore traceback; retries are bounded so a throttled audit ends."""
+    import korefw.audit.aws as aws_reader
+    import korefw.audit.azure as azure_reader
+
+    def never(*args: object) -> None:
+        raise AssertionError("the cloud was called")
+
+    monkeypatch.setattr(aws_reader, "read_aws", never)
+    monkeypatch.setattr(azure_reader, "read_azure", never)
+    aws = ["audit", "aws", "jp", "--vpc-id", "vpc-12345678"]
+    azure = ["audit", "azure", "jp", "--subscription", "s"]
+    cases = [
+        ([*aws, "--endpoint-url", ""], "--endpoint-url: "),
+        ([*aws, "--endpoint-url", "ftp://x"], "--endpoint-url: "),
+        ([*aws, "--endpoint-url", "http://"], "--endpoint-url: "),
+        ([*azure, "--endpoint-url", ""], "--endpoint-url: "),
+        ([*azure, "--endpoint-url", "localhost:8443"], "--endpoint-url: "),
+        ([*aws, "--aws-region", "us east"], "--aws-region: "),
+        ([*aws, "--aws-region", "../x"], "--aws-region: "),
+        ([*aws, "--aws-region", ""], "--aws-region: "),
+        ([*aws, "--max-attempts", "1000000"], "--max-attempts: "),
+    ]
+    for argv, message in cases:
+        code, out, err = _cli(capsys, *argv)
+        assert (code, out) == (2, ""), argv
+        assert err.count("\n") == 1 and message in err, (argv, err)
+
+
+def test_a_malformed_role_arn_names_what_is_wrong(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """botocore's ParamValidationError says what is wrong on its second line; the one
+    line kept only the first ('Parameter validation failed:')."""
+    for key, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y"),
+                       ("AWS_EC2_METADATA_DISABLED", "true")):  # fmt: skip
+        monkeypatch.setenv(key, value)
+    code, out, err = _cli(capsys, "audit", "aws", "jp", "--vpc-id", "vpc-12345678",
+                          "--aws-region", "ap-northeast-1", "--role-arn", "nope",
+                          "--endpoint-url", "http://127.0.0.1:9",
+                          "--max-attempts", "1")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "RoleArn" in err, err

@@ -15,6 +15,8 @@ import ipaddress
 import json
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -246,3 +248,26 @@ def test_unreachable_endpoint_is_one_line(arm, capsys) -> None:  # type: ignore[
 def test_no_subscription_is_one_line(arm, capsys) -> None:  # type: ignore[no-untyped-def]
     code, _, err = _audit(capsys, arm)
     assert code == 2 and "--subscription" in err and err.count("\n") == 1
+
+
+def test_a_failed_sign_in_is_one_line_without_the_sdks_log() -> None:
+    """azure-identity logs each failed credential as a multi-line WARNING; with no logging
+    configured Python prints it on stderr, above korefw's one line."""
+    code = (
+        "import logging, sys\n"
+        "import korefw.audit.azure as az\n"
+        "from azure.core.exceptions import ClientAuthenticationError\n"
+        "class Bad:\n"
+        "    def get_token(self, *a, **k):\n"
+        "        logging.getLogger('azure.identity._credentials.chained').warning(\n"
+        "            'DefaultAzureCredential failed\\nAttempted credentials:\\n\\tEnv: no')\n"
+        "        raise ClientAuthenticationError('DefaultAzureCredential failed')\n"
+        "az.credential = lambda: Bad()\n"
+        "from korefw.cli.app import main\n"
+        "sys.exit(main(['audit', 'azure', 'jp', '--subscription', 's',\n"
+        "               '--endpoint-url', 'https://127.0.0.1:9']))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "cannot sign in to Azure" in run.stderr, run.stderr

@@ -564,3 +564,60 @@ def test_diff_is_markdown_when_piped_and_coloured_lines_on_a_terminal(
     md_body = [line for line in out.splitlines() if line[:2] in ("+ ", "- ")]
     assert [line for line in plain if line[:2] in ("+ ", "- ")] == md_body
     assert "Egress rules: 32 added, 29 removed." in plain
+
+
+@pytest.mark.parametrize("name", ["x\ny.toml", "e\x1b[2Jz.toml", "r\rz.toml", "ok-é.toml"])
+def test_a_file_name_with_control_characters_is_one_escaped_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """The file named in an error is shown with its control characters escaped, so an
+    error stays one line and cannot drive the terminal."""
+    path = tmp_path / name
+    path.write_text("junk")
+    code, out, err = run_cli(capsys, "rules", str(path))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.endswith("\n") and err[:-1].isprintable(), repr(err)
+    assert repr(name)[1:-1] in err  # é stays é; \n is shown as \\n
+
+
+def test_check_shows_control_characters_of_a_page_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Sections and components come from a fetched vendor page: printed as they are, an
+    escape sequence in one would drive the terminal."""
+    page = tmp_path / "evil.md"
+    page.write_text(
+        "# JP\n\n## AudioCodes\x1b[2J\n\n"
+        "| Component | Protocol | Source IP | Source Port | Allowed Destinations | "
+        "Destination Port |\n|---|---|---|---|---|---|\n"
+        "| SBC\x1b]0;pwn\x07 | TCP | ANY | ANY | 18.177.19.211 | 5060 |\n"
+    )
+    code, out, _ = run_cli(capsys, "check", str(page), "--protocol", "tcp", "--port", "5060",
+                           "--to", "18.177.19.211")  # fmt: skip
+    assert code == 0
+    assert all(line.isprintable() for line in out.splitlines()), repr(out)
+    assert "AudioCodes\\x1b[2J / SBC\\x1b]0;pwn\\x07" in out
+    code, out, err = run_cli(capsys, "render", str(page), "--platform", "nftables", "-o",
+                             str(tmp_path / "out"))  # fmt: skip
+    assert all(line.isprintable() for line in (out + err).splitlines()), repr(out + err)
+
+
+@pytest.mark.parametrize("name", ["big.toml", "big.md", "big.json"])
+def test_a_huge_input_file_is_refused_before_it_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    """A sparse 3 GB file costs nothing on disk; read whole, it cost 3 GB of memory."""
+    import os
+
+    from korefw.core.inputfile import MAX_INPUT_BYTES
+
+    path = tmp_path / name
+    with path.open("wb") as f:
+        f.truncate(3 * 2**30)
+    assert os.path.getsize(path) > MAX_INPUT_BYTES
+    argvs = ([["diff", str(path), str(path)], ["verify", str(path), "--rules", "jp"]]
+             if name.endswith(".json") else [["rules", str(path)]])  # fmt: skip
+    for argv in argvs:
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, out) == (2, "")
+        assert err.count("\n") == 1 and f"{path}: " in err and "larger than" in err, err

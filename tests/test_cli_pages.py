@@ -109,3 +109,17 @@ def test_import_page_needs_a_region_when_sources_toml_does_not_list_it(
         capsys, "import", str(page), "--region", "uae", "--retrieved", "2026-01-02"
     )
     assert code == 0 and 'region = "uae"' in out and 'retrieved = "2026-01-02"' in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["import", "--all", "--out-dir", ""], ["import", "--all", "--pages", ""],
+    ["import", "--all", "--check", "--out-dir", " "], ["fetch", "jp", "--pages", ""],
+    ["import", PAGE, "--output", ""],
+])  # fmt: skip
+def test_an_empty_folder_or_file_name_is_refused_not_the_default(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """`--out-dir "$DIR"` with DIR unset must not fall back to the shipped data (or pages,
+    or stdout): an empty name is an error naming the option."""
+    err = _one_line_exit_2(capsys, *argv)
+    assert f"{argv[-2]}: " in err, err

@@ -197,3 +197,93 @@ def test_a_project_read_as_pulumi_reads_it(
     err = capsys.readouterr().err
     assert err == ("korefw: error: config/Pulumi.dev.yaml: edge:vpc: an encrypted secret: "
                    "korefw plan cannot decrypt it offline; use a stack with plain values\n")
+
+
+def _tiny_project(tmp_path: Path) -> Path:
+    project = tmp_path / "tiny"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text(
+        "name: tiny\nruntime: python\nconfig:\n  tiny:greeting: hello\n"
+    )
+    (project / "__main__.py").write_text(
+        "import pulumi\npulumi.export('greeting', pulumi.Config().require('greeting'))\n"
+    )
+    return project
+
+
+@pytest.mark.parametrize("text", ["", "encryptionsalt: v1:abc:def\n", "config:\n"])
+def test_a_stack_file_without_settings_is_a_stack_with_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    """`pulumi stack init` with a passphrase writes only `encryptionsalt:`; Pulumi reads a
+    stack file with no `config:` (or an empty one) as a stack with no settings."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text(text)
+    assert main(["plan", "--cwd", str(project), "--json"]) == 0, capsys.readouterr().err
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["steps"][0]["newState"]["outputs"] == {"greeting": "hello"}
+
+
+@pytest.mark.parametrize("stack", ["../tiny/dev", "a/b", "dev\x1b", "", "x" * 101, "dév"])
+def test_a_stack_name_pulumi_would_refuse_is_one_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], stack: str
+) -> None:
+    """Stack names are Pulumi's: letters, digits, '-', '_' and '.', at most 100, so a name
+    never reaches a file outside the settings folder."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text("")
+    assert main(["plan", "--cwd", str(project), "--stack", stack]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--stack: " in err and repr(stack)[1:-1] in err, err
+
+
+@pytest.mark.parametrize("value", [
+    "\n    secure: v1:x", "\n    inner:\n      secure: v1:x", "\n    - a\n    - secure: v1:x",
+])  # fmt: skip
+def test_a_secret_anywhere_in_a_setting_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    """Pulumi encrypts values inside structured settings too; offline, their ciphertext
+    must not reach the program as if it were the value."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text(f"config:\n  tiny:token:{value}\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("korefw: error: Pulumi.dev.yaml: tiny:token: an encrypted secret: "
+                   "korefw plan cannot decrypt it offline; use a stack with plain values\n")
+    (project / "Pulumi.dev.yaml").write_text("")
+    (project / "Pulumi.yaml").write_text(
+        "name: tiny\nruntime: python\nconfig:\n  tiny:token:\n    default:"
+        + value.replace("\n", "\n  ") + "\n"
+    )
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pulumi.yaml: tiny:token: " in err and "secret" in err
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("x = 1\nraise ValueError('boom\\nmore')\n",
+     "__main__.py:2: the program failed: ValueError: boom"),
+    ("x = (\n", "__main__.py:1: the program failed: SyntaxError: '(' was never closed"),
+    ("import helper\n", "helper.py:1: the program failed: ZeroDivisionError: division by zero"),
+])  # fmt: skip
+def test_a_failing_program_is_one_line_naming_its_file_and_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str, message: str
+) -> None:
+    """A bug in the user's program is exit 2 with the program's file and line, not a
+    traceback through korefw (and not exit 1, which means 'differs' elsewhere)."""
+    from korefw.cli import main
+
+    project = _tiny_project(tmp_path)
+    (project / "Pulumi.dev.yaml").write_text("")
+    (project / "__main__.py").write_text(body)
+    (project / "helper.py").write_text("1 / 0\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err

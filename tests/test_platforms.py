@@ -412,3 +412,56 @@ def test_cilium_to_endpoints_counts_only_as_the_dns_visibility_rule() -> None:
                "spec": {"endpointSelector": {}, "egress": [rule]}}  # fmt: skip
         k8s_allow_set([doc], "t", reading)
         assert len(reading.problems) == problems
+
+
+@pytest.mark.parametrize("command", [
+    ["export", "jp", "--format", "aerleon"], ["render", "jp", "--platform", "nftables"],
+])  # fmt: skip
+@pytest.mark.parametrize("output", ["", " "])
+def test_an_empty_output_folder_is_refused_not_the_working_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    command: list[str], output: str,
+) -> None:  # fmt: skip
+    """`-o "$OUT"` with OUT unset must not write into the working directory."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "-o", output]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--output: " in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("text", ["a: \x1b[31m\n", "a: \x00\n", "\ufffea: 1\n", "k: \x7f\n"])
+def test_yaml_with_a_character_yaml_forbids_is_one_error(text: str) -> None:
+    """PyYAML checks the characters when the loader is made, before any parsing."""
+    with pytest.raises(KorefwError, match=r"^f\.yml: not valid YAML: ") as info:
+        load_yaml(text, where="f.yml")
+    assert "\n" not in str(info.value)
+
+
+def test_a_stack_file_with_an_escape_character_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: p\nruntime: python\n")
+    (project / "__main__.py").write_text("")
+    (project / "Pulumi.dev.yaml").write_text("config:\n  p:x: \x1b[31m\n")
+    assert main(["plan", "--cwd", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Pulumi.dev.yaml: not valid YAML" in err, err
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--filter-name", "korefw-ü"), ("--iptables-chain", "KOREFW٣"), ("--to-zone", "ｕｎｔｒｕｓｔ"),
+    ("--iptables-chain", "K" * 29),
+])  # fmt: skip
+def test_platform_names_are_ascii_and_fit_the_platform(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str, value: str
+) -> None:
+    """str.isalnum takes any script's letters and digits, which the platforms refuse; an
+    iptables chain name is at most 28 characters (XT_EXTENSION_MAXNAMELEN)."""
+    assert main(["render", "jp", "--platform", "iptables", "-o", str(tmp_path / "o"),
+                 option, value]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{option}: " in err, err
+    assert not (tmp_path / "o").exists()

@@ -404,3 +404,17 @@ def test_other_commands_never_import_the_probe() -> None:
         capture_output=True, text=True, check=True,
     ).stdout
     assert "korefw.probe.runner" in probe.strip().splitlines()[-1]
+
+
+def test_a_ca_file_that_is_a_fifo_is_refused_not_waited_on(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import os
+
+    fifo = tmp_path / "ca.pem"
+    os.mkfifo(fifo)
+    for ca_file in (fifo, tmp_path):
+        code, out, err = run_cli(capsys, "probe", "jp", "--target-override-all", "127.0.0.1",
+                                 "--ca-file", str(ca_file))  # fmt: skip
+        assert code == 2, out
+        assert err.count("\n") == 1 and "--ca-file: " in err and str(ca_file) in err, err

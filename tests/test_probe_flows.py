@@ -167,3 +167,21 @@ def test_exit_code() -> None:
     assert exit_code([]) == 0
     for bad in set(Verdict) - {Verdict.OPEN, Verdict.UNVERIFIABLE}:
         assert exit_code([Verdict.OPEN, bad]) == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["18.177.19.211=8.8.8.8", "18.177.19.211=10.0.0.1:80", "voice.kore.ai=example.com",
+     "18.177.19.211=[2001:db8::1]:443", "18.177.19.211=0.0.0.0", "18.177.19.211=::"],
+)  # fmt: skip
+def test_an_override_may_only_send_traffic_to_loopback(text: str) -> None:
+    with pytest.raises(KorefwError, match=r"--target-override: .*loopback"):
+        parse_override(text)
+
+
+@pytest.mark.parametrize("host", ["8.8.8.8", "example.com", "192.168.1.1", "::"])
+def test_override_all_may_only_send_traffic_to_loopback(host: str) -> None:
+    with pytest.raises(KorefwError, match=r"--target-override-all: .*loopback"):
+        make_overrides([], all_to=host)
+    assert make_overrides([], all_to="127.0.0.2").all_to == "127.0.0.2"
+    assert make_overrides([], all_to="LocalHost").all_to == "localhost"

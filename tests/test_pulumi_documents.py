@@ -1004,3 +1004,25 @@ def test_every_way_to_allow_more_is_caught_by_verify_and_the_pack(
         [policycheck.StackResource(state["type"], state["urn"], state["inputs"])]
     )
     assert any(finding in f.message for f in found), found
+
+
+@pytest.mark.parametrize("fmt", ["term", "markdown"])
+def test_control_characters_in_a_document_or_title_cannot_forge_lines(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
+    """Names, labels and the title reach a terminal or a PR comment: their control
+    characters are shown escaped, so a crafted preview cannot add lines or drive a terminal."""
+    evil = "\\u001b[2J\\n### forged"
+    for name, old in (("aws-replace-sg.preview.json", "kore-sg"), ("aws-state.json", "kore-sg"),
+                      ("aws-new.preview.json", "SBC")):  # fmt: skip
+        text = (FIX / name).read_text()
+        assert f'{old}"' in text, (name, old)
+        (tmp_path / name).write_text(text.replace(f'{old}"', f'{old}{evil}"'))
+    for docs in ([tmp_path / "aws-state.json", tmp_path / "aws-replace-sg.preview.json"],
+                 [tmp_path / "aws-new.preview.json"]):  # fmt: skip
+        code, out, err = run(capsys, "diff", *map(str, docs), "--format", fmt,
+                             "--title", "t\x1b]0;x\x07\n### forged title")  # fmt: skip
+        assert code == 0, err
+        assert "\\x1b[2J\\n### forged" in out, out
+        for line in out.splitlines():
+            assert line.isprintable() and "### forged" not in line[:10], repr(line)

@@ -74,7 +74,9 @@ def _translated(where: str, endpoint: str | None = None) -> Iterator[None]:
         raise AuditError("no AWS credentials: set a profile (--profile, AWS_PROFILE) or the "
                          "AWS_ACCESS_KEY_ID environment", where=where) from None  # fmt: skip
     except (bx.ProfileNotFound, bx.NoRegionError, bx.ParamValidationError) as exc:
-        raise AuditError(str(exc).splitlines()[0], where=where) from None
+        # ParamValidationError says what is wrong on the lines after its first.
+        text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        raise AuditError(text[:300], where=where) from None
     except bx.BotoCoreError as exc:  # an unreadable answer, ...: still one line
         text = (str(exc).splitlines() or [""])[0][:200]
         raise AuditError(f"{type(exc).__name__}: {text}", where=where) from None

@@ -10,6 +10,7 @@ that cannot be reached is one :class:`AuditError` line.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ class AzureSelection:
     resource_groups: Sequence[str] = ()
     tags: Sequence[tuple[str, str]] = ()
     endpoint_url: str | None = None
+
+
+_QUIET = logging.NullHandler()
 
 
 def _sdk() -> Any:
@@ -92,6 +96,10 @@ def _first(exc: Any) -> str:
 def read_azure(sel: AzureSelection) -> list[Nsg]:
     """The selected NSGs with their custom and default rules."""
     client_type = _sdk()
+    # The SDKs log each failed credential as a multi-line warning, which Python prints on
+    # stderr when nothing else handles it; the failure is reported as one AuditError line.
+    # An application that configures logging still receives the records.
+    logging.getLogger("azure").addHandler(_QUIET)
     if not sel.subscriptions:
         raise AuditError("pass --subscription (or set AZURE_SUBSCRIPTION_ID)",
                          where="korefw audit azure")  # fmt: skip

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..core.check.lint import lint
-from ..core.errors import KorefwError
+from ..core.errors import KorefwError, printable
 from ..core.read.regions import (
     load_rules,
     region_codes,
@@ -195,10 +195,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     for r in hits:
         dests = ", ".join([*map(str, r.cidrs), *r.fqdns])
         label = f" {r.label!r}" if r.label else ""
-        print(
+        print(printable(
             f"  {r.origin}: {r.describe()}:{label} {'/'.join(r.protocols)} "
             f"{', '.join(map(str, r.ports))} to {dests}"
-        )
+        ))  # fmt: skip
     return EXIT_OK
 
 
@@ -229,7 +229,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
     for source in args.sources or region_codes():
         warnings = lint(load_rules(source))
         for w in warnings:
-            print(w)
+            print(printable(str(w)))
         total += len(warnings)
         eprint(f"{source}: {len(warnings)} warning{'s' if len(warnings) != 1 else ''}")
     return 1 if args.strict and total else EXIT_OK

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import urllib.parse
 
 from ..core.errors import KorefwError
 from ..core.read.regions import load_rules
@@ -28,6 +30,29 @@ def _tag(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise KorefwError("expected KEY=VALUE", where="--tag", value=text)
     return key, value
+
+
+#: botocore's check of a Region name (botocore.utils.validate_region_name).
+_AWS_REGION = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?")
+#: Bound of --max-attempts: throttling retries back off, so an audit must end.
+MAX_ATTEMPTS = 20
+
+
+def _endpoint(url: str | None) -> str | None:
+    """An http(s) URL with a host; None (the cloud's own endpoint) stays None, but an
+    empty text is an error, not the real cloud."""
+    if url is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or not url.isprintable() or " " in url):  # fmt: skip
+        raise KorefwError("expected an http:// or https:// URL with a host",
+                          where="--endpoint-url", value=url)  # fmt: skip
+    return url
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -77,7 +102,8 @@ def add_audit_command(sub: argparse._SubParsersAction) -> None:
     aws.add_argument("--retry-mode", choices=("standard", "adaptive"), default="standard",
                      help="botocore retry mode for throttling (default: standard)")
     aws.add_argument("--max-attempts", type=int, default=5, metavar="N",
-                     help="botocore attempts per call, first included (default: 5)")
+                     help="botocore attempts per call, first included (default: 5, at most "
+                     f"{MAX_ATTEMPTS})")
     aws.set_defaults(func=cmd_audit_aws)
     az = clouds.add_parser(
         "azure",
@@ -111,12 +137,17 @@ def cmd_audit_aws(args: argparse.Namespace) -> int:
     if not (args.group_id or args.vpc_id or tags):
         raise KorefwError("select the groups with --group-id, --tag or --vpc-id",
                           where="korefw audit aws")  # fmt: skip
-    if args.max_attempts < 1:
-        raise KorefwError("expected 1 or more", where="--max-attempts", value=args.max_attempts)
+    if not 1 <= args.max_attempts <= MAX_ATTEMPTS:
+        raise KorefwError(f"expected 1-{MAX_ATTEMPTS}", where="--max-attempts",
+                          value=args.max_attempts)  # fmt: skip
+    for region in args.aws_region:
+        if not _AWS_REGION.fullmatch(region):
+            raise KorefwError("not an AWS Region name", where="--aws-region", value=region)
+    endpoint = _endpoint(args.endpoint_url)
     rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
     sel = AwsSelection(regions=args.aws_region, profiles=args.profile, role_arns=args.role_arn,
                        group_ids=args.group_id, tags=tags, vpc_ids=args.vpc_id,
-                       endpoint_url=args.endpoint_url, retry_mode=args.retry_mode,
+                       endpoint_url=endpoint, retry_mode=args.retry_mode,
                        max_attempts=args.max_attempts)  # fmt: skip
     groups, lists = read_aws(sel)
     result = audit_aws(groups, lists, rules)
@@ -130,9 +161,10 @@ def cmd_audit_azure(args: argparse.Namespace) -> int:
     from ..core.check.audit import audit_azure
 
     tags = [_tag(t) for t in args.tag]
+    endpoint = _endpoint(args.endpoint_url)
     subs = args.subscription or [s for s in [os.environ.get("AZURE_SUBSCRIPTION_ID")] if s]
     rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
-    nsgs = read_azure(AzureSelection(subs, args.resource_group, tags, args.endpoint_url))
+    nsgs = read_azure(AzureSelection(subs, args.resource_group, tags, endpoint))
     result = audit_azure(nsgs, rules, egress_filtered_elsewhere=args.egress_filtered_elsewhere)
     print(result.render())
     return result.exit_code

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..core.errors import printable
 from ..core.read.regions import (
     load_rules,
     region_codes,
@@ -62,4 +63,5 @@ def rules_to_json(rules: RuleSet) -> dict[str, Any]:
 
 
 def eprint(*parts: object) -> None:
-    print(*parts, file=sys.stderr)
+    """One line on stderr, its control characters escaped (names come from vendor pages)."""
+    print(printable(" ".join(map(str, parts))), file=sys.stderr)

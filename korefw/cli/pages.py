@@ -61,12 +61,12 @@ def add_import_command(sub: argparse._SubParsersAction) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     """Import one page (to stdout or ``-o``) or every region (``--all``)."""
     if args.all:
-        if args.page or args.output or args.region:
+        if args.page or args.output is not None or args.region:
             raise KorefwError("--all takes no PAGE, --region or --output", where="import")
         return _import_all(args)
     if not args.page:
         raise KorefwError("give a vendor PAGE, or --all", where="import")
-    output = check_output_file(args.output, where="--output") if args.output else None
+    output = check_output_file(args.output, where="--output") if args.output is not None else None
     rules, prov = import_vendor_page(args.page, region=args.region or "", retrieved=args.retrieved)
     if not prov.region:
         raise KorefwError(
@@ -85,8 +85,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def _import_all(args: argparse.Namespace) -> int:
-    pages = check_output_dir(args.pages, where="--pages") if args.pages else None
-    out_dir = check_output_dir(args.out_dir, where="--out-dir") if args.out_dir else DATA_DIR
+    pages = check_output_dir(args.pages, where="--pages") if args.pages is not None else None
+    out_dir = (DATA_DIR if args.out_dir is None
+               else check_output_dir(args.out_dir, where="--out-dir"))  # fmt: skip
     texts = {code: render_region(code, pages) for code in region_codes()}  # all or nothing
     stale, changed, report = [], {}, []
     for code, text in texts.items():
@@ -168,7 +169,7 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     if not 0 < args.max_bytes <= MAX_FETCH_BYTES:
         raise KorefwError(f"expected a size from 1 to {MAX_FETCH_BYTES} bytes",
                           where="--max-bytes", value=args.max_bytes)  # fmt: skip
-    pages = check_output_dir(args.pages, where="--pages") if args.pages else PAGES_DIR
+    pages = check_output_dir(args.pages, where="--pages") if args.pages is not None else PAGES_DIR
     fetched = fetch_pages(
         region_codes() if args.all else args.regions,
         source_url=args.source_url,

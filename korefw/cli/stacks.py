@@ -53,10 +53,10 @@ def add_plan_command(sub: argparse._SubParsersAction) -> None:
 
 def choose_stack(project_dir: Path, stack: str | None) -> str:
     """``stack``, or the project's only stack; with several, one error listing them."""
-    from ..runtime.preview import load_project
+    from ..runtime.preview import check_stack_name, load_project
 
     if stack is not None:
-        return stack
+        return check_stack_name(stack, where="--stack")
     project = load_project(project_dir)
     names = project.stacks()
     if len(names) == 1:

@@ -18,7 +18,15 @@ class KorefwError(Exception):
             text = f"{text} (got {value!r})"
         if where:
             text = f"{where}: {text}"
-        super().__init__(text)
+        super().__init__(printable(text))
+
+
+def printable(text: str) -> str:
+    """``text`` with each control character escaped as ``repr`` shows it, so an error stays
+    one line and a file name cannot drive the terminal (other characters are kept)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class VendorDataError(KorefwError):

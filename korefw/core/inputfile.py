@@ -12,6 +12,10 @@ from typing import Any
 
 from .errors import KorefwError
 
+#: The largest input file read (vendor pages, rule data, settings, previews, exports):
+#: far above any real one, so a huge or sparse file is one error, not gigabytes in memory.
+MAX_INPUT_BYTES = 256 * 2**20
+
 
 def read_input_text(path: str | Path, *, what: str = "",
                     error: type[KorefwError] = KorefwError) -> str:  # fmt: skip
@@ -32,13 +36,20 @@ def read_input_bytes(path: str | Path, *, what: str = "",
     p = Path(path)
     reading = f"cannot read {what}" if what else "cannot read"
     try:
-        mode = p.stat().st_mode
+        st = p.stat()
+        mode = st.st_mode
         if stat.S_ISDIR(mode):
             raise error(f"{reading}: is a folder", where=str(p))
         if not stat.S_ISREG(mode):
             raise error(f"{reading}: not a regular file (FIFO, socket or device)",
                         where=str(p))  # fmt: skip
-        return p.read_bytes()
+        data = b""
+        if st.st_size <= MAX_INPUT_BYTES:
+            with p.open("rb") as f:
+                data = f.read(MAX_INPUT_BYTES + 1)  # bounded even if the file grew meanwhile
+        if st.st_size > MAX_INPUT_BYTES or len(data) > MAX_INPUT_BYTES:
+            raise error(f"{reading}: larger than {MAX_INPUT_BYTES // 2**20} MiB", where=str(p))
+        return data
     except OSError as exc:
         raise error(f"{reading}: {exc.strerror or exc}", where=str(p)) from None
 
@@ -56,7 +67,11 @@ def load_yaml(text: str, *, where: str, error: type[KorefwError] = KorefwError,
     themselves are refused before anything is built."""
     import yaml  # pyyaml is a base dependency, but only YAML readers need it loaded
 
-    loader = yaml.SafeLoader(text)
+    try:
+        # The reader checks every character as the loader is made (ReaderError).
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise error(f"not valid YAML: {exc}".splitlines()[0], where=where) from None
     try:
         docs = []
         while loader.check_node():

@@ -25,6 +25,8 @@ def check_output_file(path: str | Path, *, where: str) -> Path:
 
     ``where`` names the option (``-o``, ``--out-dir``) in the message.
     """
+    if not str(path).strip():  # Path("") is "."
+        raise KorefwError("expected a file name", where=where, value=str(path))
     p = Path(path)
     parent = p.parent
     try:
@@ -61,6 +63,8 @@ def check_output_dir(path: str | Path, *, where: str, create: bool = False) -> P
     folder: :func:`new_folders` makes it when the files are written (and removes it again
     if the command fails).
     """
+    if not str(path).strip():  # Path("") is ".": an unset `-o "$OUT"` is no folder
+        raise KorefwError("expected a folder name", where=where, value=str(path))
     p = Path(path)
     if not p.exists():
         if not create:

@@ -9,9 +9,11 @@ one Binding request (20 bytes) and reads one reply.
 from __future__ import annotations
 
 import errno
+import os
 import secrets
 import socket
 import ssl
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -173,6 +175,13 @@ def stun_tcp(host: str, port: int, timeout: float) -> Outcome:
 def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
     """Certificate and host name verified, against ``ca_file`` or the system's CAs."""
     try:
+        if ca_file is not None:
+            # Only a regular file: opening a FIFO would wait for a writer forever.
+            mode = os.stat(ca_file).st_mode
+            if not stat.S_ISREG(mode):
+                what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+                raise KorefwError(f"not a readable PEM file of CA certificates: {what}",
+                                  where="--ca-file", value=ca_file)  # fmt: skip
         return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc

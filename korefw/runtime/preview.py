@@ -5,20 +5,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import runpy
 import sys
 import textwrap
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, KorefwError
 from ..core.inputfile import load_yaml, read_input_text
 from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
 from .program import PROJECT_DIR
 
+#: Pulumi's stack names (``pulumi stack init``): these characters, 1 to 100 of them.
+_STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 _STACK_KEYS = {"config", "encryptionsalt", "secretsprovider", "encryptedkey", "environment"}
 
 
@@ -99,17 +103,34 @@ def _load_project(project_dir: Path, _mtime: int, _size: int) -> Project:
                     break
         else:
             defaults[full] = spec
+        if full in defaults and _has_secret(defaults[full]):
+            raise ConfigError("a project value cannot be an encrypted secret",
+                              where=f"{where}: {full}")  # fmt: skip
     return Project(project_dir, doc["name"], program, config_dir, defaults)
 
 
+def check_stack_name(stack: str, *, where: str = "stack") -> str:
+    """``stack`` if Pulumi would take it as a stack name (so it names a file in the
+    settings folder and nowhere else)."""
+    if not _STACK_NAME.fullmatch(stack):
+        raise ConfigError("a stack name is 1-100 letters, digits, '-', '_' or '.'",
+                          where=where, value=stack)  # fmt: skip
+    return stack
+
+
 def _stack_config(project: Project, stack: str) -> dict[str, Any]:
+    check_stack_name(stack)
     rel = project.stack_file(stack)
     path = project.config_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise ConfigError(f"no such stack; known: {', '.join(project.stacks()) or 'none'}",
                           where=rel, value=stack)  # fmt: skip
     doc = _yaml(path, rel) or {}
-    config = doc.get("config") if isinstance(doc, dict) else None
+    if not isinstance(doc, dict):
+        raise ConfigError("expected a mapping of stack settings", where=rel,
+                          value=type(doc).__name__)  # fmt: skip
+    # `pulumi stack init` may write only `encryptionsalt:`: no config is no settings.
+    config = {} if doc.get("config") is None else doc["config"]
     if not isinstance(config, dict):
         raise ConfigError("expected a 'config:' mapping", where=rel, value=type(config).__name__)
     unknown = set(doc) - _STACK_KEYS
@@ -118,11 +139,25 @@ def _stack_config(project: Project, stack: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in config.items():
         full = key if ":" in str(key) else f"{project.name}:{key}"  # as the Pulumi CLI reads it
-        if isinstance(value, dict) and "secure" in value:
+        if _has_secret(value):
             raise ConfigError("an encrypted secret: korefw plan cannot decrypt it offline; "
                               "use a stack with plain values", where=f"{rel}: {full}")  # fmt: skip
         out[full] = value
     return out
+
+
+def _has_secret(value: Any) -> bool:
+    """Whether a setting holds an encrypted ``secure:`` value, at any depth."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, dict):
+            if "secure" in v:
+                return True
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return False
 
 
 def load_stack(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
@@ -181,6 +216,22 @@ def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> OfflinePlan:
             raise ConfigError("the program imports a module this Python does not have; "
                               "install it beside korefw", where=str(project.program),
                               value=exc.name) from None  # fmt: skip
+        except KorefwError:
+            raise
+        except Exception as exc:  # the user's program: name its file and line, as Pulumi does
+            text = str(exc.msg if isinstance(exc, SyntaxError) else exc)
+            raise ConfigError(f"the program failed: {type(exc).__name__}: "
+                              f"{text.partition(chr(10))[0]}",
+                              where=_program_line(project, exc)) from None  # fmt: skip
+
+
+def _program_line(project: Project, exc: BaseException) -> str:
+    """``file:line`` of the innermost frame in the program's folder (else the program)."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{exc.filename}:{exc.lineno}"
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if Path(f.filename).is_relative_to(project.program.parent)]  # fmt: skip
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else str(project.program)
 
 
 def stacks(project_dir: Path = PROJECT_DIR) -> list[str]:

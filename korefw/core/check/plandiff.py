@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import printable
 from ..rules.allowset import AllowSet, Box
 from ..rules.model import RuleSet
 from .hazards import apply_hazards, change_hazards
@@ -54,7 +55,7 @@ class Diff:
         md = [f"### {title}", ""]
         if self.empty:
             md.append("No change to egress rules or resources.")
-            return "\n".join(md) + "\n"
+            return _join(md)
         md.append(f"**Egress rules:** {n_add} added, {n_del} removed.")
         if self.resources:
             r = self.resources
@@ -72,14 +73,14 @@ class Diff:
         body = self.lines()
         if body:
             md += ["", "```diff", *body, "```"]
-        return "\n".join(md) + "\n"
+        return _join(md)
 
 
     def styled(self, title: str = "korefw plan diff") -> list[tuple[str, str]]:
         """The same report for a terminal, as (style, text) lines: styles ``title``,
         ``summary``, ``hazard``, ``add`` and ``remove`` (the caller colours them)."""
         md = self.markdown(title).splitlines()
-        out: list[tuple[str, str]] = [("title", title)]
+        out: list[tuple[str, str]] = [("title", printable(title))]
         in_block = False
         for line in md[2:]:
             if line.startswith("```"):
@@ -90,6 +91,12 @@ class Diff:
                 kind = "hazard" if line.startswith("hazard:") else "summary"
                 out.append((kind, line.replace("**", "").replace("`", "")))
         return out
+
+
+def _join(lines: list[str]) -> str:
+    """One text of lines whose names, labels and title (from the documents and the command
+    line) have their control characters escaped: none can add a line or drive a terminal."""
+    return "".join(f"{printable(line)}\n" for line in lines)
 
 
 def _flow(b: Box) -> str:

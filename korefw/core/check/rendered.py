@@ -273,8 +273,8 @@ def is_rendered(path: str) -> bool:
     if p.suffix.lower() != ".json" or not p.is_file():
         return False
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
+        data = json.loads(read_input_text(p))
+    except (KorefwError, ValueError, RecursionError):  # the document reader says why
         return False
     return isinstance(data, list) and all(isinstance(r, dict) and "direction" in r for r in data)
 

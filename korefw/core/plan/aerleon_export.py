@@ -91,6 +91,10 @@ def term_comment(rule: Rule) -> str:
     return comment_text(rule.describe(), MAX_COMMENT_BYTES - len(where.encode())) + where
 
 
+#: The longest iptables chain name (XT_EXTENSION_MAXNAMELEN 29, with its NUL).
+MAX_IPTABLES_CHAIN = 28
+
+
 @dataclass(frozen=True)
 class RenderOptions:
     """Per-platform header options; each becomes part of aerleon's ``targets`` header."""
@@ -125,9 +129,14 @@ class RenderOptions:
                            ("--iptables-chain", self.iptables_chain),
                            ("--gce-network", self.gce_network), ("--from-zone", self.from_zone),
                            ("--to-zone", self.to_zone)):  # fmt: skip
-            if not value or not all(c.isalnum() or c in "-_." for c in value):
+            # ASCII only: str.isalnum also takes other scripts' letters and digits.
+            if not value or not all(c.isascii() and (c.isalnum() or c in "-_.") for c in value):
                 raise KorefwError("expected letters, digits, '-', '_' or '.'", where=opt,
                                   value=value)  # fmt: skip
+        if len(self.iptables_chain) > MAX_IPTABLES_CHAIN:
+            raise KorefwError(f"an iptables chain name is at most {MAX_IPTABLES_CHAIN} "
+                              "characters", where="--iptables-chain",
+                              value=self.iptables_chain)  # fmt: skip
         for net in self.allow_dns:
             if net.prefixlen < (24 if net.version == 4 else 64):
                 raise KorefwError("a DNS resolver is a host or a small block, not wider "

@@ -252,7 +252,24 @@ def parse_override(text: str) -> tuple[Endpoint, Endpoint]:
     source, sep, dest = text.partition("=")
     if not sep:
         raise KorefwError("expected ADDR[:PORT]=HOST[:PORT]", where=where, value=text)
-    return parse_endpoint(source, where=where), parse_endpoint(dest, where=where)
+    return parse_endpoint(source, where=where), _loopback(parse_endpoint(dest, where=where),
+                                                          where=where, text=text)
+
+
+def _loopback(end: Endpoint, *, where: str, text: str) -> Endpoint:
+    """Overrides are for tests: they may send probe traffic to this machine only."""
+    if end.host != "localhost":
+        try:
+            ok = ipaddress.ip_address(end.host).is_loopback
+        except ValueError:
+            ok = False
+        if not ok:
+            raise KorefwError(
+                "overrides send probe traffic to loopback only (127.0.0.0/8, ::1, localhost)",
+                where=where,
+                value=text,
+            )
+    return end
 
 
 @dataclass(frozen=True)
@@ -295,7 +312,7 @@ def make_overrides(texts: Sequence[str], all_to: str | None = None) -> Overrides
             raise KorefwError(
                 "expected a host without a port", where="--target-override-all", value=all_to
             )
-        host = end.host
+        host = _loopback(end, where="--target-override-all", text=all_to).host
     return Overrides(pairs, host)
 
 
