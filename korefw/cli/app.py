@@ -29,6 +29,7 @@ from .common import (
     EXIT_ERROR,
     EXIT_NOT_ALLOWED,
     EXIT_OK,
+    add_filter_arguments,
     add_source_argument,
     eprint,
     load_source,
@@ -57,20 +58,7 @@ def add_rules_command(sub: argparse._SubParsersAction) -> None:
         "Lint warnings about the vendor data go to stderr.",
     )
     add_source_argument(p)
-    p.add_argument(
-        "--section",
-        action="append",
-        default=[],
-        metavar="S",
-        help="keep rules in this section (glob, case-insensitive; may repeat)",
-    )
-    p.add_argument(
-        "--component",
-        action="append",
-        default=[],
-        metavar="C",
-        help="keep rules of this component (glob, case-insensitive; may repeat)",
-    )
+    add_filter_arguments(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=cmd_rules)
 

@@ -13,6 +13,7 @@ import urllib.parse
 
 from ..core.errors import KorefwError
 from ..core.read.regions import load_rules
+from .common import add_filter_arguments
 
 AUDIT_EXIT_CODES = """exit codes:
   0  the groups allow exactly the region's IP flows
@@ -62,8 +63,7 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="select by tag (may repeat; values of one key are alternatives)")
     p.add_argument("--endpoint-url", metavar="URL",
                    help="the cloud API endpoint (tests, private endpoints, sovereign clouds)")
-    p.add_argument("--section", action="append", default=[], help="keep only this section")
-    p.add_argument("--component", action="append", default=[], help="keep only this component")
+    add_filter_arguments(p)
 
 
 def add_audit_command(sub: argparse._SubParsersAction) -> None:

@@ -31,6 +31,20 @@ def add_source_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_filter_arguments(parser: argparse.ArgumentParser, verb: str = "keep") -> None:
+    """``--section`` and ``--component``: narrow the rules to sections and components (globs,
+    case-insensitive, each may repeat); ``verb`` says what the command does with them."""
+    for flag, metavar, which in (("--section", "S", "in this section"),
+                                 ("--component", "C", "of this component")):  # fmt: skip
+        parser.add_argument(
+            flag,
+            action="append",
+            default=[],
+            metavar=metavar,
+            help=f"{verb} rules {which} (glob, case-insensitive; may repeat)",
+        )
+
+
 def load_source(args: argparse.Namespace) -> RuleSet:
     """The rules named by ``args.source``."""
     return load_rules(args.source)

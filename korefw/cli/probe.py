@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .common import add_source_argument, eprint, load_source
+from .common import add_filter_arguments, add_source_argument, eprint, load_source
 
 if TYPE_CHECKING:
     from ..core.probe.flows import ProbePlan
@@ -31,20 +31,7 @@ def add_probe_command(sub: argparse._SubParsersAction) -> None:
         "unverifiable. Exit 0 when every probed flow is open, 1 when any is not, 2 on bad input.",
     )
     add_source_argument(p)
-    p.add_argument(
-        "--section",
-        action="append",
-        default=[],
-        metavar="S",
-        help="probe rules in this section only (glob; may repeat)",
-    )
-    p.add_argument(
-        "--component",
-        action="append",
-        default=[],
-        metavar="C",
-        help="probe rules of this component only (glob; may repeat)",
-    )
+    add_filter_arguments(p, "probe")
     p.add_argument(
         "--host",
         action="append",

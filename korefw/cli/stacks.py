@@ -17,6 +17,7 @@ from ..core.rules.model import RuleSet
 from ..core.safewrite import check_output_dir, check_output_file, new_folders, write_files
 from .common import (
     EXIT_OK,
+    add_filter_arguments,
     add_source_argument,
     eprint,
     load_source,
@@ -207,8 +208,7 @@ def add_verify_command(sub: argparse._SubParsersAction) -> None:
         "route table), so an NSG without a Deny for other outbound traffic is accepted and "
         "korefw's Allow rules are checked alone",
     )
-    p.add_argument("--section", action="append", default=[], help="keep only this section")
-    p.add_argument("--component", action="append", default=[], help="keep only this component")
+    add_filter_arguments(p)
     p.add_argument("--allow-dns", action="append", default=[], metavar="CIDR",
                    help="rendered output: the resolver it was rendered with (UDP/TCP 53 "
                    "expected too)")  # fmt: skip
