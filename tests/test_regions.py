@@ -477,3 +477,23 @@ def test_multi_line_destination_cells_survive_the_rules_file() -> None:
     assert widened != text
     with pytest.raises(VendorDataError, match=r"cidrs: does not match destination"):
         loads(widened, file="x.toml")
+
+
+def test_a_data_file_is_parsed_once_and_again_when_it_changes(tmp_path: Path) -> None:
+    """Warm plans reuse a parsed data file; an edited file is parsed and validated anew."""
+    from korefw.core.read.ruledata import read
+
+    path = tmp_path / "jp.toml"
+    text = (regions.DATA_DIR / "jp.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    first, _ = read(path)
+    assert read(path)[0] is first
+    path.write_text(text.replace('ports = ["5061"]', 'ports = ["5062"]', 1), encoding="utf-8")
+    changed, _ = read(path)
+    assert changed is not first
+    assert {p.lo for r in changed for p in r.ports} - {p.lo for r in first for p in r.ports} == {
+        5062
+    }
+    path.write_text(text.replace('ports = ["5061"]', 'ports = ["70000"]', 1), encoding="utf-8")
+    with pytest.raises(VendorDataError, match="70000"):
+        read(path)

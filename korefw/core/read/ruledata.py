@@ -169,7 +169,7 @@ def read(path: str | Path) -> tuple[RuleSet, Provenance]:
     shipped data does), the page's sha256 must be the one recorded.
     """
     text = read_input_text(path, what="rule data", error=VendorDataError)
-    rules, prov = loads(text, file=str(path))
+    rules, prov = _loads_once(text, file=str(path))
     folder = Path(path).parent
     near = (folder / prov.page, folder / "pages" / prov.page)
     page = next((p for p in near if p.is_file()), None)
@@ -184,6 +184,25 @@ def read(path: str | Path) -> tuple[RuleSet, Provenance]:
                 value=prov.sha256,
             )
     return rules, prov
+
+
+#: Rule sets already parsed, by file name and text: a process that plans many times (a
+#: warm ``korefw plan``, a test run, ``bench/``) parses each data file once. ``loads`` is a
+#: function of its arguments alone and its results are immutable, so a hit is the same
+#: answer; a changed file is new text and is parsed (and validated) again.
+_PARSED: dict[tuple[str, str], tuple[RuleSet, Provenance]] = {}
+_PARSED_MAX = 16
+
+
+def _loads_once(text: str, *, file: str) -> tuple[RuleSet, Provenance]:
+    key = (file, text)
+    hit = _PARSED.get(key)
+    if hit is None:
+        hit = loads(text, file=file)
+        if len(_PARSED) >= _PARSED_MAX:
+            del _PARSED[next(iter(_PARSED))]
+        _PARSED[key] = hit
+    return hit
 
 
 def load_toml(text: str, *, file: str) -> dict[str, Any]:

@@ -96,6 +96,8 @@ def parse_ip_destination(text: str, *, where: str | None = None) -> list[IPNetwo
 def collapse(networks: Iterable[IPNetwork]) -> list[IPNetwork]:
     """Merge overlapping and adjacent blocks; IPv4 sorted before IPv6."""
     nets = list(networks)  # read twice below, so a generator must not run dry after IPv4
+    if len(nets) < 2:  # a planner checks every egress rule's one CIDR: keep that cheap
+        return nets
     v4 = [n for n in nets if n.version == 4]
     v6 = [n for n in nets if n.version == 6]
     out: list[IPNetwork] = list(ipaddress.collapse_addresses(v4))

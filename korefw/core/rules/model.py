@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from functools import cached_property
 
 from ..errors import KorefwError
 from .addresses import IPNetwork, breadth_problem, broad_blocks, check_breadth, collapse
@@ -250,12 +251,17 @@ class RuleSet:
         """The CIDRs of rules marked ``allow_broad``: the only broad blocks a plan may hold."""
         return [n for r in self.rules if r.allow_broad for n in r.cidrs]
 
+    @cached_property
+    def _broad_allowed(self) -> list[IPNetwork]:
+        # A planner checks every resource it plans against these: work them out once.
+        return collapse(self.broad_cidrs())
+
     def check_emitted(self, networks: Iterable[IPNetwork], what: str) -> None:
         """Fail when a planned resource's destinations hold a block no vendor row may name.
 
         A planner's last guard: merged prefixes must stay within the breadth rules.
         """
-        for block in broad_blocks(networks, self.broad_cidrs()):
+        for block in broad_blocks(networks, self._broad_allowed):
             raise KorefwError(
                 f"{what} would allow a destination {breadth_problem(block)} that no "
                 "vendor row marked allow_broad names (refusing to plan it)",
