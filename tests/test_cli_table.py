@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from korefw.cli.table import Column, printable, render
+from korefw.cli.table import Column, render
 
 COLUMNS = (Column("Component", max_width=12), Column("Ports"), Column("Line", right=True))
 
@@ -27,9 +27,10 @@ def test_a_wide_table_folds_its_widest_column_to_fit_the_terminal() -> None:
 
 
 def test_control_and_bidi_characters_are_shown_escaped() -> None:
-    assert printable("SBC\x1b[2J") == "SBC\\u001b[2J"
-    assert printable("a\u202eb") == "a\\u202eb"
-    assert printable("two\nlines") == "two\nlines"
+    text = render("T\x1b[2J", COLUMNS, [("SBC\x1b[2J", "a\u202eb", "two\nlines")], width=80)
+    assert text.splitlines()[0] == "T\\x1b[2J"
+    assert "SBC\\x1b[2J" in text and "a\\u202eb" in text
+    assert "   two │" in text and " lines │" in text  # a line break in a cell stays one
 
 
 @settings(max_examples=60, deadline=None)

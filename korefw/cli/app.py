@@ -91,7 +91,7 @@ def _protocol_text(rule: Rule) -> str:
 
 def _print_rules_table(rules: RuleSet) -> None:
     """One table per section; a component is named on its first row only."""
-    from .table import Column, printable, render
+    from .table import Column, render
 
     columns = (
         Column("Component", max_width=28),

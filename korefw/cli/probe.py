@@ -182,7 +182,7 @@ def _to_json(
 
 
 def _print_table(plan: ProbePlan, results: list[Result]) -> None:
-    from .table import Column, printable, render
+    from .table import Column, render
 
     columns = (
         Column("Verdict"),
@@ -208,7 +208,7 @@ def _print_table(plan: ProbePlan, results: list[Result]) -> None:
                      r.flow.check.value, r.outcome.detail, str(r.flow.rule.origin.line)))
     rules = plan.rules
     title = f"{rules.region or rules.source}: {len(results)} flows, {len(plan.probed())} probed"
-    print(render(printable(title), columns, rows))
+    print(render(title, columns, rows))
     counts = Counter(r.outcome.verdict.value for r in results)
     print(", ".join(f"{n} {v}" for v, n in sorted(counts.items())))
     print(_sampling_text(plan))

@@ -14,6 +14,8 @@ import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..core.errors import printable
+
 #: Narrowest a column folds to.
 MIN_WIDTH = 4
 
@@ -27,12 +29,10 @@ class Column:
     right: bool = False
 
 
-def printable(text: str) -> str:
-    """``text`` safe to print: a control or format character (an escape sequence, a bidi
-    override from a vendor page) is shown as its ``\\uXXXX`` escape; line breaks stay."""
-    if text.isprintable():
-        return text
-    return "".join(c if c == "\n" or c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+def _cell(text: str) -> str:
+    """A cell safe to print: each line through :func:`~korefw.core.errors.printable` (an
+    escape sequence or bidi override from a vendor page is shown escaped); breaks stay."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 def _fold(text: str, width: int) -> list[str]:
@@ -69,7 +69,7 @@ def render(
 ) -> str:
     """The table as text: ``title`` above, a heavy header, one block of lines per row."""
     total = width or shutil.get_terminal_size().columns
-    rows = [[printable(cell) for cell in row] for row in rows]
+    rows = [[_cell(cell) for cell in row] for row in rows]
     title = printable(title)
     widths = _widths(columns, rows, total)
 
