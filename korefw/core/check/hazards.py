@@ -362,7 +362,7 @@ class _Simulation:
         return "switched" if any(x.op == "update" for x in ops) else "kept"
 
     def _gap(self, cloud: str, refused: AllowSet, movers: list, new_rules: list) -> Hazard:
-        flows = [_flow_text(b) for b in refused.boxes()]
+        flows = [str(b) for b in refused.boxes()]
         shown = ", ".join(flows[:3]) + (f" and {len(flows) - 3} more" if len(flows) > 3 else "")
         dropper, how = next(((u, h) for u, mine, h in movers if _both(mine, refused)), ("", ""))
         if how == "gone":  # replaced delete-first: its successor is the new home
@@ -405,12 +405,6 @@ class _Simulation:
 def _both(a: AllowSet, b: AllowSet) -> AllowSet:
     """The flows ``a`` and ``b`` both allow."""
     return a - (a - b)
-
-
-def _flow_text(box: Any) -> str:
-    lo, hi = box.ports
-    port = str(lo) if lo == hi else f"{lo}-{hi}"
-    return f"{box.protocol} {port} → {', '.join(str(c) for c in box.cidrs())}"
 
 
 def _azure_conflict(what: str, value: Any, urn: str, holder: str) -> Hazard:

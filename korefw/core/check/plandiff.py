@@ -42,8 +42,8 @@ class Diff:
         """The rule-level lines, ``+`` added and ``-`` removed, sorted within each cloud."""
         out: list[str] = []
         for cloud in sorted(set(self.added) | set(self.removed)):
-            out += [f"+ {cloud}: {_flow(b)}{_label(lab)}" for b, lab in self.added.get(cloud, [])]
-            out += [f"- {cloud}: {_flow(b)}{_label(lab)}" for b, lab in self.removed.get(cloud, [])]
+            out += [f"+ {cloud}: {b}{_label(lab)}" for b, lab in self.added.get(cloud, [])]
+            out += [f"- {cloud}: {b}{_label(lab)}" for b, lab in self.removed.get(cloud, [])]
         out += [f"+ fqdn: {f}" for f in self.fqdn_added]
         out += [f"- fqdn: {f}" for f in self.fqdn_removed]
         return out
@@ -97,12 +97,6 @@ def _join(lines: list[str]) -> str:
     """One text of lines whose names, labels and title (from the documents and the command
     line) have their control characters escaped: none can add a line or drive a terminal."""
     return "".join(f"{printable(line)}\n" for line in lines)
-
-
-def _flow(b: Box) -> str:
-    lo, hi = b.ports
-    port = str(lo) if lo == hi else f"{lo}-{hi}"
-    return f"{b.protocol} {port} → {', '.join(str(c) for c in b.cidrs())}"
 
 
 def _label(label: str) -> str:

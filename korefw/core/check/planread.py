@@ -31,6 +31,7 @@ from .pulumidoc import (
     UNKNOWN_VALUES,
     DocumentError,
     PulumiDocument,
+    known_id,
     parse_document,
     state_after,
 )
@@ -180,11 +181,6 @@ def _union(a: PlanReading, b: PlanReading) -> PlanReading:
     return out
 
 
-def _known_id(s: Mapping[str, Any]) -> bool:
-    rid = s.get("id")
-    return isinstance(rid, str) and bool(rid) and rid not in UNKNOWN_VALUES
-
-
 def _props(s: Mapping[str, Any]) -> Mapping[str, Any]:
     """What a resource is: its outputs when it was read (external), else its inputs."""
     if s.get("external") and s.get("outputs"):
@@ -218,7 +214,7 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
     by_urn: dict[str, Mapping[str, Any]] = {}
     nsg_names: dict[tuple[str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for s in states:
-        if _known_id(s):
+        if known_id(s):
             by_id[s["id"]].append(s)
         if s["urn"] not in by_urn or not s.get("delete"):  # a replaced copy pending delete
             by_urn[s["urn"]] = s  # shares its URN with the live one
@@ -235,7 +231,7 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
     reading._ambiguous = {i for i, found in by_id.items() if len(found) > 1}
     lists = prefix_list_cidrs(
         ResourceView(s["type"], s["urn"], _props(s), s.get("propertyDependencies", {}),
-                     s["id"] if _known_id(s) else None)
+                     s["id"] if known_id(s) else None)
         for s in states if s["urn"] not in unread
     )  # fmt: skip
     existing: dict[str, str] = {}  # literal group id or name -> cloud
@@ -284,7 +280,7 @@ def read_states(states: Iterable[Mapping[str, Any]]) -> PlanReading:
             ]  # a resource of another type holding the id is not the group or list
             if found:
                 return one(found, f"{key} {value!r}", s)
-            if len(links) == 1 and not (links[0]["urn"] in named if azure else _known_id(links[0])):
+            if len(links) == 1 and not (links[0]["urn"] in named if azure else known_id(links[0])):
                 return links[0]
             return value
         return one(links, f"{key} (linked by the engine)", s) if links else None

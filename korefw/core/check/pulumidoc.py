@@ -530,19 +530,18 @@ def _one_state_per_urn(doc: PulumiDocument) -> None:
                 "differ), so which one is deployed cannot be decided", where=doc.where,
             )  # fmt: skip
         kept = seen.get(s.urn)
-        refreshed = kept is not None and kept.op == "update" and _has_id(kept.new)
+        refreshed = kept is not None and kept.op == "update" and known_id(kept.new)
         if s.op in DELETE_OPS and kept and not refreshed and not (s.old or {}).get("delete"):
             raise DocumentError(
-                f"ambiguous: {s.urn} is both kept (a {seen[s.urn].op} step) and removed (a "
+                f"ambiguous: {s.urn} is both kept (a {kept.op} step) and removed (a "
                 f"later {s.op} step), so whether it is deployed cannot be decided",
                 where=doc.where,
             )  # fmt: skip
         if s.op not in _FINAL_OPS:
             continue
-        first = seen.get(s.urn)
-        if first is not None and not (first.op == "update" and _has_id(first.new)):
+        if kept is not None and not refreshed:
             raise DocumentError(
-                f"ambiguous: two states for {s.urn} (a {first.op} and a {s.op} step), so "
+                f"ambiguous: two states for {s.urn} (a {kept.op} and a {s.op} step), so "
                 "which one is deployed cannot be decided", where=doc.where,
             )  # fmt: skip
         if s.op == "same" and s.old is not None and _disagree(s.old, s.new, ("inputs",)):
@@ -573,7 +572,8 @@ def _disagree(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None,
     return bool(a["outputs"] != b["outputs"])
 
 
-def _has_id(st: Mapping[str, Any] | None) -> bool:
+def known_id(st: Mapping[str, Any] | None) -> bool:
+    """Whether a state carries a real id (not empty, not a preview's unknown)."""
     rid = (st or {}).get("id")
     return isinstance(rid, str) and bool(rid) and rid not in UNKNOWN_VALUES
 
@@ -603,12 +603,12 @@ def _applied(step: Step) -> dict[str, Any]:
         return {**new, "outputs": old["outputs"]}
     out = dict(new)
     if step.op in ("same", "update") and old is not None:
-        if not _has_id(new) and _has_id(old):
+        if not known_id(new) and known_id(old):
             out["id"] = old["id"]
         if step.op == "same" and not new.get("outputs") and old.get("outputs"):
             out["outputs"] = old["outputs"]  # a component's too (it has no id)
     importing = step.op in ("import", "import-replacement")
-    if importing and not _has_id(new) and isinstance(new.get("importID"), str) \
+    if importing and not known_id(new) and isinstance(new.get("importID"), str) \
             and new["importID"]:  # fmt: skip
         out["id"] = new["importID"]
     return out if out != new else new

@@ -142,10 +142,11 @@ def broad_blocks(
 ) -> list[IPNetwork]:
     """The blocks of the union of ``networks`` that are dangerously broad.
 
-    Blocks inside ``allowed`` (destinations accepted as broad on purpose) are not
+    Blocks inside ``allowed`` (destinations accepted as broad on purpose, already
+    collapsed: :meth:`RuleSet.check_emitted` works them out once per rule set) are not
     reported. Adjacent rows merge: 256 /16 rows that tile a /8 give that /8.
     """
-    ok = collapse(allowed)
+    ok = list(allowed)
     out = []
     for block in collapse(networks):
         if breadth_problem(block) and not any(
