@@ -285,8 +285,9 @@ def _destination_sets(
     # flow is exact whoever asks for it, and a key that depended on which other labels
     # exist would rename a list when a row of another section comes or goes.
     bases = {label: slug(label, max_len=60) or "rules" for label in {c.label for c in contribs}}
-    per_flow = _per_flow(contribs, lambda c: bases[c.label])
-    if opts.mode == "auto":
+    if opts.mode != "auto":
+        per_flow = _per_flow(contribs, lambda c: bases[c.label])
+    else:
         # auto's lists are its own saving, not for reuse: one per flow across sections, so a
         # row that moves section (or is relabeled) moves no address between lists. A flow
         # too big for one list keeps one per section, as other modes do.
