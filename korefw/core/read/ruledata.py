@@ -40,6 +40,7 @@ rule number and key of anything wrong.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import re
@@ -186,23 +187,13 @@ def read(path: str | Path) -> tuple[RuleSet, Provenance]:
     return rules, prov
 
 
-#: Rule sets already parsed, by file name and text: a process that plans many times (a
-#: warm ``korefw plan``, a test run, ``bench/``) parses each data file once. ``loads`` is a
-#: function of its arguments alone and its results are immutable, so a hit is the same
-#: answer; a changed file is new text and is parsed (and validated) again.
-_PARSED: dict[tuple[str, str], tuple[RuleSet, Provenance]] = {}
-_PARSED_MAX = 16
-
-
+@functools.lru_cache(maxsize=16)
 def _loads_once(text: str, *, file: str) -> tuple[RuleSet, Provenance]:
-    key = (file, text)
-    hit = _PARSED.get(key)
-    if hit is None:
-        hit = loads(text, file=file)
-        if len(_PARSED) >= _PARSED_MAX:
-            del _PARSED[next(iter(_PARSED))]
-        _PARSED[key] = hit
-    return hit
+    """:func:`loads`, once per file name and text: a process that plans many times (a warm
+    ``korefw plan``, a test run, ``bench/``) parses each data file once. ``loads`` depends
+    on its arguments alone and its results are immutable, so a hit is the same answer; a
+    changed file is new text, parsed and validated again (errors are never cached)."""
+    return loads(text, file=file)
 
 
 def load_toml(text: str, *, file: str) -> dict[str, Any]:
