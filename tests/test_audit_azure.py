@@ -271,3 +271,11 @@ def test_a_failed_sign_in_is_one_line_without_the_sdks_log() -> None:
                          timeout=60)  # fmt: skip
     assert run.returncode == 2, run.stderr
     assert run.stderr.count("\n") == 1 and "cannot sign in to Azure" in run.stderr, run.stderr
+
+
+def test_values_of_one_tag_key_are_alternatives(arm, capsys) -> None:  # type: ignore[no-untyped-def]
+    """As the help says, and as AWS's tag filters do: k=a and k=b select either value."""
+    code, out, _ = _audit(
+        capsys, arm, "--subscription", "subid", "--tag", "korefw=jp", "--tag", "korefw=other"
+    )
+    assert code == 0 and "nsg1" in out and "nsg3" not in out

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.check.audit import AwsEgressRule, AwsGroup, PrefixList
+from ..core.check.audit import AwsEgressRule, AwsGroup, PrefixList, tags_by_key
 from ..core.errors import AuditError
 
 #: Error codes AWS answers when the caller lacks the IAM permission for an action.
@@ -144,10 +144,7 @@ def _filters(sel: AwsSelection) -> list[dict[str, Any]]:
         out.append({"Name": "group-id", "Values": list(sel.group_ids)})
     if sel.vpc_ids:
         out.append({"Name": "vpc-id", "Values": list(sel.vpc_ids)})
-    by_key: dict[str, list[str]] = {}
-    for key, value in sel.tags:
-        by_key.setdefault(key, []).append(value)
-    out += [{"Name": f"tag:{k}", "Values": v} for k, v in by_key.items()]
+    out += [{"Name": f"tag:{k}", "Values": v} for k, v in tags_by_key(sel.tags).items()]
     return out
 
 

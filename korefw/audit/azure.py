@@ -1,7 +1,8 @@
 """Read NSGs through azure-mgmt-network (``azure-audit`` extra).
 
 It lists NSGs per subscription (``NetworkSecurityGroups_ListAll``) or per resource group
-(``NetworkSecurityGroups_List``), with their custom and default rules; the identity needs
+(``NetworkSecurityGroups_List``), with their custom rules (the default rules are the
+same in every NSG); the identity needs
 ``Microsoft.Network/networkSecurityGroups/read`` (the built-in Reader role has it). It signs
 in with azure-identity's ``DefaultAzureCredential`` (environment, workload identity,
 managed identity, Azure CLI, ...). A missing permission, a failed sign-in or an endpoint
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.check.audit import Nsg, NsgRule
+from ..core.check.audit import Nsg, NsgRule, tags_by_key
 from ..core.errors import AuditError
 
 #: The Azure RBAC action every call needs.
@@ -94,7 +95,7 @@ def _first(exc: Any) -> str:
 
 
 def read_azure(sel: AzureSelection) -> list[Nsg]:
-    """The selected NSGs with their custom and default rules."""
+    """The selected NSGs with their custom rules."""
     client_type = _sdk()
     # The SDKs log each failed credential as a multi-line warning, which Python prints on
     # stderr when nothing else handles it; the failure is reported as one AuditError line.
@@ -117,8 +118,8 @@ def read_azure(sel: AzureSelection) -> list[Nsg]:
         for where, pager in pages:
             with _translated(where, endpoint):
                 out += [_nsg(n, sub) for n in pager]
-    wanted = list(sel.tags)
-    out = [n for n in out if all(n.tags.get(k) == v for k, v in wanted)]
+    wanted = tags_by_key(sel.tags)
+    out = [n for n in out if all(n.tags.get(k) in values for k, values in wanted.items())]
     if not out:
         raise AuditError("no NSG matches the selection", where="korefw audit azure")
     return out
@@ -140,7 +141,6 @@ def _nsg(n: Any, subscription: str) -> Nsg:
         subscription=sub,
         resource_group=group,
         rules=tuple(_rule(r) for r in n.security_rules or ()),
-        default_rules=tuple(_rule(r) for r in n.default_security_rules or ()),
         tags=dict(n.tags or {}),
     )
 

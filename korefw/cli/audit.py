@@ -108,7 +108,7 @@ def add_audit_command(sub: argparse._SubParsersAction) -> None:
     az = clouds.add_parser(
         "azure",
         help="audit NSGs (extra: azure-audit)",
-        description="Read the selected NSGs and their default rules, and check each one: "
+        description="Read the selected NSGs and their rules, and check each one: "
         "its outbound rules in priority order (first match wins) must allow exactly the "
         "region's IP flows, and a Deny must close the NSG before Azure's default "
         "AllowInternetOutBound (65001). Needs Microsoft.Network/networkSecurityGroups/read "

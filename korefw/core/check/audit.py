@@ -121,14 +121,14 @@ class NsgRule:
 
 @dataclass(frozen=True)
 class Nsg:
-    """One network security group with its custom and default rules."""
+    """One network security group with its custom rules (Azure's default rules are the
+    same in every NSG: :func:`audit_azure` reasons about them)."""
 
     nsg_id: str
     name: str
     subscription: str
     resource_group: str
     rules: tuple[NsgRule, ...] = ()
-    default_rules: tuple[NsgRule, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -140,6 +140,15 @@ class Nsg:
 #: Azure's default outbound rule to the virtual network: traffic inside the VNet (and
 #: peered or connected networks), not Internet egress, so audit leaves it out as verify does.
 AZURE_VNET_DEFAULT = "AllowVnetOutBound"
+
+
+def tags_by_key(tags: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """``--tag KEY=VALUE`` selections by key: a resource is selected when, for every key,
+    its tag has one of that key's values (as AWS's ``tag:KEY`` filters read them)."""
+    by_key: dict[str, list[str]] = {}
+    for key, value in tags:
+        by_key.setdefault(key, []).append(value)
+    return by_key
 
 
 def audit_aws(
