@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..core.errors import KorefwError
 from ..core.probe import stun
-from ..core.probe.flows import Verdict
+from ..core.probe.flows import Endpoint, Verdict
 
 #: How a host name becomes the address to contact: (name, port, timeout) -> address.
 Resolver = Callable[[str, int, float], str]
@@ -42,7 +42,7 @@ class ResolveError(Exception):
 
 
 def _where(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return str(Endpoint(host, port))
 
 
 def _os_error(exc: OSError, what: str) -> tuple[Verdict, str]:

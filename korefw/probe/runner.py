@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import queue
 import ssl
 import threading
@@ -12,6 +11,7 @@ from dataclasses import dataclass
 
 from ..core.errors import KorefwError
 from ..core.probe.flows import Check, Endpoint, Flow, Overrides, ProbePlan, Verdict
+from ..core.rules.addresses import is_ip
 from .attempts import (
     Outcome,
     ResolveError,
@@ -70,14 +70,6 @@ class Result:
     routed: Endpoint | None = None
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 class _Prober:
     """Tries one flow at a time; shared by the worker threads (it holds no per-flow state)."""
 
@@ -107,7 +99,7 @@ class _Prober:
         route = self.overrides.route(flow)
         host, port = (route.host, route.port or flow.port) if route else (flow.target, flow.port)
         note = ""
-        if not _is_address(host):
+        if not is_ip(host):
             try:
                 host = self.resolver(host, port, max(self.budget(), 0.001))
             except ResolveError as exc:

@@ -80,7 +80,7 @@ def range_to_cidrs(
 def looks_like_range(text: str) -> bool:
     """True when ``text`` has the shape ``address <dash> address``."""
     m = _RANGE_RE.match(text)
-    return bool(m) and _is_ip(m.group(1)) and _is_ip(m.group(2))
+    return bool(m) and is_ip(m.group(1)) and is_ip(m.group(2))
 
 
 def parse_ip_destination(text: str, *, where: str | None = None) -> list[IPNetwork]:
@@ -161,7 +161,8 @@ def network_span(net: IPNetwork) -> tuple[int, int]:
     return int(net.network_address), int(net.broadcast_address)
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
