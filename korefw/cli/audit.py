@@ -12,8 +12,7 @@ import re
 import urllib.parse
 
 from ..core.errors import KorefwError
-from ..core.read.regions import load_rules
-from .common import add_filter_arguments
+from .common import add_filter_arguments, load_filtered
 
 AUDIT_EXIT_CODES = """exit codes:
   0  the groups allow exactly the region's IP flows
@@ -144,7 +143,7 @@ def cmd_audit_aws(args: argparse.Namespace) -> int:
         if not _AWS_REGION.fullmatch(region):
             raise KorefwError("not an AWS Region name", where="--aws-region", value=region)
     endpoint = _endpoint(args.endpoint_url)
-    rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
+    rules = load_filtered(args, "rules")
     sel = AwsSelection(regions=args.aws_region, profiles=args.profile, role_arns=args.role_arn,
                        group_ids=args.group_id, tags=tags, vpc_ids=args.vpc_id,
                        endpoint_url=endpoint, retry_mode=args.retry_mode,
@@ -163,7 +162,7 @@ def cmd_audit_azure(args: argparse.Namespace) -> int:
     tags = [_tag(t) for t in args.tag]
     endpoint = _endpoint(args.endpoint_url)
     subs = args.subscription or [s for s in [os.environ.get("AZURE_SUBSCRIPTION_ID")] if s]
-    rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
+    rules = load_filtered(args, "rules")
     nsgs = read_azure(AzureSelection(subs, args.resource_group, tags, endpoint))
     result = audit_azure(nsgs, rules, egress_filtered_elsewhere=args.egress_filtered_elsewhere)
     print(result.render())

@@ -50,6 +50,11 @@ def load_source(args: argparse.Namespace) -> RuleSet:
     return load_rules(args.source)
 
 
+def load_filtered(args: argparse.Namespace, attr: str = "source") -> RuleSet:
+    """The rules named by ``args.<attr>``, narrowed by ``--section`` and ``--component``."""
+    return load_rules(getattr(args, attr)).filter(args.section, args.component)
+
+
 def rule_to_json(rule: Rule) -> dict[str, Any]:
     """One rule as plain JSON values."""
     return {

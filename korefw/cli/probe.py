@@ -11,7 +11,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from .common import add_filter_arguments, add_source_argument, eprint, load_source
+from .common import add_filter_arguments, add_source_argument, eprint, load_filtered
 
 if TYPE_CHECKING:
     from ..core.probe.flows import ProbePlan
@@ -110,7 +110,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from ..probe.runner import Settings, run_probe, verdicts
 
     settings = Settings(args.timeout, args.deadline, args.parallel, args.attempts, args.ca_file)
-    rules = load_source(args).filter(args.section or None, args.component or None)
+    rules = load_filtered(args)
     plan = plan_probe(rules, Sampling(args.addresses_per_cidr, args.ports_per_range), args.host)
     overrides = make_overrides(args.target_override, args.target_override_all)
     results = run_probe(plan, settings, overrides)

@@ -20,6 +20,7 @@ from .common import (
     add_filter_arguments,
     add_source_argument,
     eprint,
+    load_filtered,
     load_source,
 )
 
@@ -220,7 +221,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from ..core.check.pulumidoc import load_document
     from ..core.check.verify import verify
 
-    rules = load_rules(args.rules).filter(sections=args.section, components=args.component)
+    rules = load_filtered(args, "rules")
     from ..core.check.rendered import is_rendered
 
     if args.plan != "-" and is_rendered(args.plan):

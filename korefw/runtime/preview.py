@@ -19,7 +19,7 @@ from ..core.errors import ConfigError, KorefwError
 from ..core.inputfile import load_yaml, read_input_text
 from ..core.plan.config import PROJECT, validate
 from .offline import OfflinePlan, Resource, run_offline
-from .program import PROJECT_DIR
+from .program import PROJECT_DIR, nearest_project
 
 #: Pulumi's stack names (``pulumi stack init``): these characters, 1 to 100 of them.
 _STACK_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
@@ -58,8 +58,7 @@ def _yaml(path: Path, where: str) -> Any:
 def find_project(start: Path | None = None) -> Path:
     """The folder ``pulumi`` would use from ``start`` (default: the working directory): the
     nearest one holding ``Pulumi.yaml``, else korefw's own project."""
-    here = (start or Path.cwd()).resolve()
-    return next((d for d in (here, *here.parents) if (d / "Pulumi.yaml").is_file()), PROJECT_DIR)
+    return nearest_project((start or Path.cwd()).resolve(), PROJECT_DIR)
 
 
 def load_project(project_dir: Path = PROJECT_DIR) -> Project:

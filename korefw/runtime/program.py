@@ -167,7 +167,13 @@ def project_dir() -> Path:
     else the working directory. A relative ``korefw:rulesFile`` is read from here."""
     main_file = getattr(sys.modules.get("__main__"), "__file__", None)
     start = Path(main_file).resolve().parent if main_file else Path.cwd()
-    return next((d for d in (start, *start.parents) if (d / "Pulumi.yaml").is_file()), start)
+    return nearest_project(start, start)
+
+
+def nearest_project(start: Path, default: Path) -> Path:
+    """The nearest folder from ``start`` upwards that holds ``Pulumi.yaml`` (the folder
+    ``pulumi`` itself would use), else ``default``."""
+    return next((d for d in (start, *start.parents) if (d / "Pulumi.yaml").is_file()), default)
 
 
 def main() -> None:
