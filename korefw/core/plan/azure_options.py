@@ -47,11 +47,13 @@ APPLICATION_COLLECTION_PRIORITY = 200
 #: https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules).
 #: ``..`` is refused too: a name is a segment of the resource's URL path, and ARM reads
 #: dot segments there as path steps.
-NAME_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$")
+NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$"
+NAME_RE = re.compile(NAME_PATTERN)
 #: Resource groups (same page, Microsoft.Resources): 1-90 alphanumerics, underscores,
 #: parentheses, hyphens and periods (Unicode letters too; korefw keeps to ASCII), not
 #: ending in a period.
-RESOURCE_GROUP_RE = re.compile(r"^[-\w.()]{0,89}[-\w()]$", re.ASCII)
+RESOURCE_GROUP_PATTERN = r"(?a)^(?!.*\.\.)[-\w.()]{0,89}[-\w()]$"
+RESOURCE_GROUP_RE = re.compile(RESOURCE_GROUP_PATTERN)
 #: A location: a name (``japaneast``) or display name (``Japan East``); never blank.
 LOCATION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9 ]{0,40}$")
 #: Azure tags (https://learn.microsoft.com/azure/azure-resource-manager/management/
@@ -180,7 +182,7 @@ class AzureOptions:
         seen: dict[int, str] = {}
         for name, prio in sorted(pins.items(), key=lambda kv: str(kv[0])):
             where = f"priorities.{name}"
-            if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
+            if not isinstance(name, str) or not NAME_RE.fullmatch(name):
                 raise ConfigError("not an NSG rule name", where="priorities", value=name)
             if name in (self.deny_rule_name, DENY_RULE_SUFFIX):
                 raise ConfigError(
@@ -209,7 +211,7 @@ def _is_everything(prefix: str) -> bool:
 
 def check_name(value: object, where: str, *, kind: str = "an NSG name") -> None:
     """Refuse a resource name Azure rejects (see :data:`NAME_RE`); non-text (an output) passes."""
-    if isinstance(value, str) and (not NAME_RE.fullmatch(value) or ".." in value):
+    if isinstance(value, str) and not NAME_RE.fullmatch(value):
         raise ConfigError(
             f"not {kind}: 1-80 letters, digits, _ . - starting with a letter or digit, ending "
             "with one or _, no '..'",
@@ -220,7 +222,7 @@ def check_name(value: object, where: str, *, kind: str = "an NSG name") -> None:
 
 def check_resource_group(value: object, where: str = "resource_group_name") -> None:
     """Refuse a resource group name Azure rejects (see :data:`RESOURCE_GROUP_RE`)."""
-    if isinstance(value, str) and (not RESOURCE_GROUP_RE.fullmatch(value) or ".." in value):
+    if isinstance(value, str) and not RESOURCE_GROUP_RE.fullmatch(value):
         raise ConfigError(
             "not a resource group name: 1-90 letters, digits, _ - . ( ), not ending in '.', "
             "no '..'",

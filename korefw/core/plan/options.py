@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import ConfigError
-from .azure_options import FORBIDDEN_SOURCES
+from .azure_options import FORBIDDEN_SOURCES, NAME_PATTERN, RESOURCE_GROUP_PATTERN
 
 #: An extra check of a stack setting's value: ``None`` when good, else what was expected.
 Check = Callable[[Any], str | None]
@@ -316,9 +316,7 @@ RESOURCE_GROUP_NAME = Option(
     input=True,
     required=True,
     setting="azure",
-    check=pattern(
-        r"(?!.*\.\.)[-\w.()]{0,89}[-\w()]", "a resource group name (1-90 of a-z 0-9 _ - . ( ))"
-    ),
+    check=pattern(RESOURCE_GROUP_PATTERN, "a resource group name (1-90 of a-z 0-9 _ - . ( ))"),
 )
 LOCATION = Option(
     "location",
@@ -334,10 +332,7 @@ NETWORK_SECURITY_GROUP_NAME = Option(
     "Existing NSG to add rules to as SecurityRule resources (empty: create a new NSG).",
     input=True,
     setting="azure",
-    check=pattern(
-        r"(?!.*\.\.)[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?",
-        "an NSG name (1-80 of letters, digits, _ . -; no '..')",
-    ),
+    check=pattern(NAME_PATTERN, "an NSG name (1-80 of letters, digits, _ . -; no '..')"),
 )
 MERGE = Option(
     "merge",
