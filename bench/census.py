@@ -24,12 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from korefw.core.errors import PlanError
-from korefw.core.plan.aws_data import AwsPlan
+from korefw.core.plan.aws_data import AwsPlan, PrefixListPlan
 from korefw.core.plan.aws_options import MODES, AwsOptions
 from korefw.core.plan.aws_plan import plan_aws
 from korefw.core.plan.azure_data import AzurePlan
 from korefw.core.plan.azure_options import MERGE_MODES, AzureOptions
 from korefw.core.plan.azure_plan import plan_azure
+from korefw.core.plan.ordering import closure
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import RuleSet
@@ -80,11 +81,6 @@ def row_changes(
                 yield index, kind, other
 
 
-def both(a: AllowSet, b: AllowSet) -> AllowSet:
-    """The flows ``a`` and ``b`` both allow."""
-    return a - (a - b)
-
-
 # --------------------------------------------------------------------------- AWS model
 
 
@@ -123,8 +119,11 @@ def aws_refused(old: AwsPlan, new: AwsPlan) -> AllowSet:
     (kept, or replaced create-first); a reference to a prefix list allows the entries the
     list keeps, or all of them if the list is deleted at the end.
     """
-    still = both(old.allow_set(), new.allow_set())
+    still = old.allow_set() & new.allow_set()
     lists = {p.key: p for p in new.prefix_lists}
+    edges = {p.key: p.after for p in new.prefix_lists}
+    listed = {r.name: r.prefix_list for r in new.rules}
+    allows = new.rule_allows()
     kept = []
     for r in old.rules:
         if r.cidr is not None:
@@ -132,12 +131,22 @@ def aws_refused(old: AwsPlan, new: AwsPlan) -> AllowSet:
                                 [ipaddress.ip_network(r.cidr)]).boxes()  # fmt: skip
     for p in old.prefix_lists:
         cidrs = {e.cidr for e in p.entries}
+        was = _list_allows(p, cidrs)
         if p.key in lists:
+            # Updated in place, once every rule it waits for (and their lists) has run.
+            first = closure(p.key, edges, listed.get)
+            ready = AllowSet(b for n in first for b in allows[n].boxes())
             cidrs &= {e.cidr for e in lists[p.key].entries}
-        nets = [ipaddress.ip_network(c) for c in sorted(cidrs)]
-        for proto, lo, hi in p.flows:
-            kept += AllowSet.of(proto, [(lo, hi)], nets).boxes()
+            kept += (was & ready).boxes()
+        kept += _list_allows(p, cidrs).boxes()
     return still - AllowSet(kept)
+
+
+def _list_allows(p: PrefixListPlan, cidrs: set[str]) -> AllowSet:
+    nets = [ipaddress.ip_network(c) for c in sorted(cidrs)]
+    return AllowSet(
+        b for proto, lo, hi in p.flows for b in AllowSet.of(proto, [(lo, hi)], nets).boxes()
+    )
 
 
 def aws_hazards(old: AwsPlan, new: AwsPlan) -> list[str]:
@@ -180,20 +189,25 @@ def azure_refused(old: AzurePlan, new: AzurePlan, *, existing: bool) -> AllowSet
 
     A new NSG's inline rules change in one PUT: never. On an existing NSG each rule is a
     ``SecurityRule`` keyed by priority: kept until the deletes when its priority leaves
-    the plan, switched in place when it keeps priority and name, and deleted first when
-    its name changes on a priority it keeps.
+    the plan, switched in place when it keeps priority and name (once every rule it waits
+    for, ``NsgRule.after``, has run), and deleted first when its name changes on a priority
+    it keeps.
     """
     if not existing:
         return AllowSet()
-    still = both(old.allow_set(), new.allow_set())
+    still = old.allow_set() & new.allow_set()
     at = {r.priority: r for r in new.allow_rules()}
+    allows = {r.name: r.allow_set() for r in new.allow_rules()}
+    edges = {r.name: r.after for r in new.allow_rules()}
     kept = []
     for r in old.allow_rules():
         successor = at.get(r.priority)
         if successor is None:
             kept += r.allow_set().boxes()
         elif successor.name == r.name:
-            kept += both(r.allow_set(), successor.allow_set()).boxes()
+            first = {r.name} | closure(r.name, edges, lambda _: None)
+            ready = AllowSet(b for n in first for b in allows[n].boxes())
+            kept += (r.allow_set() & ready).boxes()
     return still - AllowSet(kept)
 
 
@@ -278,14 +292,22 @@ def census(codes: list[str] | None = None) -> Counter[tuple[str, ...]]:
                     except PlanError:
                         counts["unplannable", target, kind] += 1
                         continue
-                    for old, new in ((a, b), (b, a)):
+                    # Each update is planned against what the cloud holds: the old plan.
+                    for old, new in ((a, plan_aws(other, opts, a.held())),
+                                     (b, plan_aws(rules, opts, b.held()))):  # fmt: skip
                         _count(counts, target, kind, aws_hazards(old, new),
                                len(old.groups) != len(new.groups))  # fmt: skip
             for merge in MERGE_MODES:
-                a, b = base_azure[merge], plan_azure(other, az_opts[merge])
+                o = az_opts[merge]
+                a, b = base_azure[merge], plan_azure(other, o)
                 for existing in (False, True):
                     target = f"azure-{merge}-{'existing' if existing else 'new'}"
-                    for old, new in ((a, b), (b, a)):
+                    # An existing NSG's update is planned against the rules it holds.
+                    pairs = ((a, b), (b, a))
+                    if existing:
+                        pairs = ((a, plan_azure(other, o, a.held())),
+                                 (b, plan_azure(rules, o, b.held())))  # fmt: skip
+                    for old, new in pairs:
                         _count(counts, target, kind,
                                azure_hazards(old, new, existing=existing), False)  # fmt: skip
     return counts

@@ -10,6 +10,7 @@ from ..rules.allowset import AllowSet
 from .aws_fqdn import FqdnPlan
 from .aws_options import AwsOptions, flow_text
 from .fqdn import UnenforcedFqdnRule
+from .ordering import HeldState
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class PrefixListPlan:
     sources: tuple[str, ...]  # "section / component" the entries come from
     #: The key an earlier korefw gave this list, where it differs (an alias keeps it).
     former_key: str | None = None
+    #: Egress rules (``EgressRulePlan.name``) this list's update waits for: they allow
+    #: what it stops holding, so they must exist first (:mod:`.ordering`).
+    after: tuple[str, ...] = ()
 
     @property
     def resource_name(self) -> str:
@@ -55,6 +59,7 @@ class PrefixListPlan:
             "entries": [{"cidr": e.cidr, "description": e.description} for e in self.entries],
             "flows": [flow_text(*f) for f in self.flows],
             "sources": list(self.sources),
+            **({"after": list(self.after)} if self.after else {}),
         }
 
 
@@ -156,16 +161,27 @@ class AwsPlan:
 
     def allow_set(self) -> AllowSet:
         """The IP flows the planned egress rules allow (prefix lists expanded)."""
+        return AllowSet(b for a in self.rule_allows().values() for b in a.boxes())
+
+    def rule_allows(self) -> dict[str, AllowSet]:
+        """Egress rule name -> the IP flows it allows (its prefix list expanded)."""
         lists = {p.key: p for p in self.prefix_lists}
-        boxes = []
+        out = {}
         for r in self.rules:
             if r.cidr is not None:
                 cidrs = [r.cidr]
             else:
                 cidrs = [e.cidr for e in lists[r.prefix_list or ""].entries]
             nets = [ipaddress.ip_network(c) for c in cidrs]
-            boxes.extend(AllowSet.of(r.protocol, [(r.from_port, r.to_port)], nets).boxes())
-        return AllowSet(boxes)
+            out[r.name] = AllowSet.of(r.protocol, [(r.from_port, r.to_port)], nets)
+        return out
+
+    def held(self) -> HeldState:
+        """What the cloud holds once this plan is applied: the next plan's starting point."""
+        return HeldState(
+            known=True,
+            prefix_lists={p.key: frozenset(e.cidr for e in p.entries) for p in self.prefix_lists},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The plan as deterministic JSON-able data (the components' ``plan`` output)."""

@@ -35,10 +35,11 @@ from __future__ import annotations
 import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import PlanError
 from ..rules.addresses import IPNetwork
+from ..rules.allowset import AllowSet
 from ..rules.model import RuleSet
 from .aws_data import AwsPlan, EgressRulePlan, GroupPlan, PrefixListEntryPlan, PrefixListPlan
 from .aws_fqdn import plan_fqdn
@@ -54,13 +55,20 @@ from .aws_options import (
 )
 from .aws_shard import net_key, shard
 from .naming import digest, slug
+from .ordering import UNKNOWN, HeldState, waits
 
 #: The key prefix of ``auto`` mode's lists, one per vendor flow of the whole rule set.
 AUTO_LIST_BASE = "kore"
 
 
-def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
-    """Plan security groups, egress rules, prefix lists and FQDN enforcement for ``rules``."""
+def plan_aws(
+    rules: RuleSet, options: AwsOptions | None = None, held: HeldState = UNKNOWN
+) -> AwsPlan:
+    """Plan security groups, egress rules, prefix lists and FQDN enforcement for ``rules``.
+
+    ``held``: what the prefix lists hold now; a list that loses entries another rule keeps
+    allowing then waits for that rule (``PrefixListPlan.after``, :mod:`.ordering`).
+    """
     opts = options or AwsOptions()
     contribs = _contributions(rules, opts)
     sets = _destination_sets(contribs, opts, rules.region)
@@ -89,7 +97,7 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
     too_many = prefix_list_quota_note(len(lists))
     if too_many:
         notes.append(too_many)
-    return AwsPlan(
+    plan = AwsPlan(
         region=rules.region,
         options=opts,
         groups=groups,
@@ -97,6 +105,40 @@ def plan_aws(rules: RuleSet, options: AwsOptions | None = None) -> AwsPlan:
         prefix_lists=lists,
         fqdn=plan_fqdn(rules, opts),
         notes=tuple(notes),
+    )
+    return _ordered(plan, held) if held.prefix_lists else plan
+
+
+def _ordered(plan: AwsPlan, held: HeldState) -> AwsPlan:
+    """``plan`` with each prefix list that loses entries waiting for what allows them."""
+    allows = plan.rule_allows()
+    losers = {}
+    for pl in plan.prefix_lists:
+        now = held.prefix_lists.get(pl.key)
+        if now is None:
+            continue
+        after = {e.cidr for e in pl.entries}
+        if not now - after:
+            continue
+        losers[pl.key] = (_list_allows(pl, now), _list_allows(pl, after))
+    if not losers:
+        return plan
+    listed = {r.name: r.prefix_list for r in plan.rules}
+    edges, cyclic = waits(losers, allows, listed.get, plan.allow_set())
+    lists = tuple(replace(pl, after=edges.get(pl.key, ())) for pl in plan.prefix_lists)
+    notes = plan.notes + tuple(
+        f"prefix list {key} hands addresses to lists that hand some back: the update cannot "
+        "order them, so a flow may be refused for a moment (korefw diff names it; apply in "
+        "two steps)"
+        for key in cyclic
+    )
+    return replace(plan, prefix_lists=lists, notes=notes)
+
+
+def _list_allows(pl: PrefixListPlan, cidrs: Iterable[str]) -> AllowSet:
+    nets = [ipaddress.ip_network(c) for c in sorted(cidrs)]
+    return AllowSet(
+        b for proto, lo, hi in pl.flows for b in AllowSet.of(proto, [(lo, hi)], nets).boxes()
     )
 
 

@@ -15,6 +15,7 @@ from .azure_options import (
     prefix_kind,
 )
 from .fqdn import UnenforcedFqdnRule
+from .ordering import HeldRule, HeldState
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class NsgRule:
     pinned: bool = False
     #: The identity without ``name_prefix``; the priority hashes this.
     key: str = ""
+    #: NSG rules (names) this rule's update waits for: they allow what it stops allowing,
+    #: so they must be in place first (:mod:`.ordering`; existing NSGs only).
+    after: tuple[str, ...] = ()
 
     @property
     def resource_name(self) -> str:
@@ -57,6 +61,7 @@ class NsgRule:
             "description": self.description,
             "home": self.home,
             "pinned": self.pinned,
+            **({"after": list(self.after)} if self.after else {}),
         }
 
     def allow_set(self) -> AllowSet:
@@ -160,6 +165,22 @@ class AzurePlan:
     def allow_rules(self) -> list[NsgRule]:
         """The Allow rules, by priority."""
         return [r for r in self.nsg_rules if r.access == "Allow"]
+
+    def held(self) -> HeldState:
+        """What an existing NSG holds once this plan is applied: the next plan's start."""
+        return HeldState(
+            known=True,
+            nsg_rules=tuple(
+                HeldRule(
+                    r.name,
+                    r.priority,
+                    "Outbound",
+                    r.access,
+                    r.allow_set() if r.access == "Allow" else AllowSet(),
+                )
+                for r in self.nsg_rules
+            ),
+        )
 
     def rule_priorities(self) -> list[dict[str, Any]]:
         """``[{"name", "priority"}]`` of every NSG rule, by priority."""

@@ -45,10 +45,11 @@ import hashlib
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..errors import PlanError
 from ..rules.addresses import IPNetwork, collapse, network_span
+from ..rules.allowset import AllowSet
 from ..rules.model import Rule, RuleSet
 from ..rules.ports import PortRange, merge_ports
 from .azure_data import AzurePlan, IpGroupPlan, NsgRule
@@ -64,6 +65,7 @@ from .azure_options import (
     prefix_kind,
 )
 from .fqdn import UnenforcedFqdnRule
+from .ordering import UNKNOWN, HeldRule, HeldState, waits
 
 
 @dataclass
@@ -79,10 +81,16 @@ class _Group:
     owners: set[tuple[str, str]] = field(default_factory=set)
 
 
-def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan:
+def plan_azure(
+    rules: RuleSet, options: AzureOptions | None = None, held: HeldState = UNKNOWN
+) -> AzurePlan:
     """Plan ``rules`` for Azure: NSG rules, priorities, Firewall rules, unenforced FQDNs.
 
-    Raises :class:`PlanError` when the plan cannot fit Azure's limits or the options.
+    ``held``: the rules an existing NSG holds now. A rule it holds by name keeps its
+    priority there, a new rule takes a priority no held rule has (so nothing is created on
+    a priority or name still in use), and a rule that stops allowing what another keeps
+    allowing waits for that one (``NsgRule.after``). Raises :class:`PlanError` when the
+    plan cannot fit Azure's limits or the options.
     """
     o = options or AzureOptions()
     if not len(rules):
@@ -103,7 +111,14 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
     if len(keys) != len(allow):  # digest collision: never silently merge two rules
         raise PlanError("two NSG rules got the same key", where="rules", value=len(allow))
     pins = _pins(o, by_name, keys)
-    slots, moved = assign_priorities(keys, o.allow_band, pins)
+    outbound = [r for r in held.nsg_rules if r.direction.lower() == "outbound"]
+    a_lo, a_hi = o.allow_band
+    for r in outbound:  # a rule the NSG holds keeps its priority, unless pinned elsewhere
+        key = by_name.get(r.name)
+        if key is not None and key not in pins and a_lo <= r.priority <= a_hi:
+            pins[key] = r.priority
+    taken = {r.priority for r in outbound}
+    slots, moved = assign_priorities(keys, o.allow_band, pins, taken)
     name_of = {k: n for k, n, _ in allow}
     displaced = [(name_of[k], h, p) for k, h, p in moved]
     nsg_rules = [
@@ -121,6 +136,9 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
         )
         for key, name, g in allow
     ]
+    cyclic: tuple[str, ...] = ()
+    if outbound:
+        nsg_rules, cyclic = _ordered(nsg_rules, outbound)
     if o.deny_other_outbound:
         nsg_rules.append(_deny_rule(o))
     nsg_rules.sort(key=lambda r: r.priority)
@@ -142,8 +160,27 @@ def plan_azure(rules: RuleSet, options: AzureOptions | None = None) -> AzurePlan
         ip_groups=ip_groups,
         firewall=firewall,
         unenforced_fqdn_rules=unenforced,
-        warnings=_warnings(rules, o, allow_rules, unenforced),
+        warnings=_warnings(rules, o, allow_rules, unenforced)
+        + tuple(
+            f"NSG rule {name} hands flows to rules that hand some back: the update cannot "
+            "order them, so a flow may be refused for a moment (korefw diff names it; apply "
+            "in two steps)"
+            for name in cyclic
+        ),
     )
+
+
+def _ordered(
+    nsg_rules: list[NsgRule], held: list[HeldRule]
+) -> tuple[list[NsgRule], tuple[str, ...]]:
+    """The Allow rules, each that stops allowing what another allows waiting for it; and
+    the rules on a cycle, left unordered."""
+    now = {r.name: r.allows for r in held if r.access == "Allow"}
+    planned = {r.name: r.allow_set() for r in nsg_rules}
+    losers = {n: (now[n], a) for n, a in planned.items() if n in now}
+    still = AllowSet(b for a in planned.values() for b in a.boxes())
+    edges, cyclic = waits(losers, planned, lambda _: None, still)
+    return [replace(r, after=edges.get(r.name, ())) for r in nsg_rules], cyclic
 
 
 def _check_fits(o: AzureOptions, allow: list[tuple[str, str, _Group]]) -> None:
@@ -231,22 +268,30 @@ def home_priority(name: str, band: tuple[int, int]) -> int:
 
 
 def assign_priorities(
-    names: Iterable[str], band: tuple[int, int], pins: Mapping[str, int]
+    names: Iterable[str],
+    band: tuple[int, int],
+    pins: Mapping[str, int],
+    held: Iterable[int] = (),
 ) -> tuple[dict[str, tuple[int, int]], list[tuple[str, int, int]]]:
     """Unique priorities in ``band``: ``{name: (priority, home)}`` and the displaced ones.
 
     Pins first; then each rule whose home slot is free takes it (the smallest name wins
-    a shared slot); the rest probe upward from home, wrapping within the band. The
-    result depends on the set of names only, never on their order.
+    a shared slot); the rest probe upward from home, wrapping within the band. ``held``:
+    priorities other rules hold during the update, never given to an unpinned rule. The
+    result depends on the set of names (and ``held``) only, never on their order.
     """
     lo, hi = band
-    size = hi - lo + 1
+    taken: set[int] = {p for p in held if lo <= p <= hi} - set(pins.values())
+    size = hi - lo + 1 - len(taken)
     todo = sorted(set(names))
     if len(todo) > size:
-        raise PlanError(f"{len(todo)} NSG rules do not fit band {lo}-{hi}", where="priority_band")
+        raise PlanError(
+            f"{len(todo)} NSG rules do not fit band {lo}-{hi}"
+            + (f" beside the {len(taken)} priorities other rules hold" if taken else ""),
+            where="priority_band",
+        )
     homes = {n: home_priority(n, band) for n in todo}
     out: dict[str, tuple[int, int]] = {}
-    taken: set[int] = set()
     for n in todo:
         if n in pins:
             out[n] = (pins[n], homes[n])

@@ -127,8 +127,9 @@ class K8sPlan:
                 {"name": p.name, "description": p.description, "spec": p.spec}
                 for p in self.policies
             ],
-            "cilium": None if self.cilium is None else {"name": self.cilium_name,
-                                                       "spec": self.cilium},
+            "cilium": None
+            if self.cilium is None
+            else {"name": self.cilium_name, "spec": self.cilium},
             "warnings": list(self.warnings),
             "unenforced_fqdn_rules": self.unenforced_fqdn_rules,
         }
@@ -215,8 +216,10 @@ def plan_k8s(
         plan.cilium = {"endpointSelector": selector, "egress": egress}
         plan.cilium_name = f"{name_prefix}-fqdn"
         if any(f.startswith("*.") for r in fqdn_rules for f in r.fqdns):
-            plan.warnings.append("Cilium's '*.' matches one DNS label: a.b.kore.ai is not "
-                                 "allowed by '*.kore.ai' there (narrower, never broader)")
+            plan.warnings.append(
+                "Cilium's '*.' matches one DNS label: a.b.kore.ai is not "
+                "allowed by '*.kore.ai' there (narrower, never broader)"
+            )
     else:
         plan.unenforced = list(fqdn_rules)
     return plan

@@ -117,6 +117,10 @@ class AllowSet:
                 out.extend(Box(key[0], key[1], (lo, nxt - 1), a) for a in diff)
         return AllowSet(out)
 
+    def __and__(self, other: AllowSet) -> AllowSet:
+        """The flows both sets allow."""
+        return self - (self - other)
+
     def __bool__(self) -> bool:
         return bool(self._canon)
 
