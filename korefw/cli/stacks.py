@@ -50,6 +50,16 @@ def add_plan_command(sub: argparse._SubParsersAction) -> None:
         help="project folder holding Pulumi.yaml (default: the nearest one from the working "
         "directory up, else korefw's own project)",
     )
+    p.add_argument(
+        "--state",
+        default=None,
+        metavar="STATE.json",
+        help="what the stack has deployed: a `pulumi stack export` (or a plan document, read "
+        "as the state after its update). The components' reads of what the cloud holds (the "
+        "prefix lists' entries, an existing NSG's rules) are answered from it, so the plan "
+        "orders its update as `pulumi preview` would against that stack; without it, as "
+        "against a cloud holding nothing of the stack yet",
+    )
     p.set_defaults(func=cmd_plan)
 
 
@@ -74,8 +84,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """Print the offline plan of one stack."""
     from ..runtime.preview import find_project, plan_stack, render_text
 
+    held: list[Any] = []
+    if args.state is not None:
+        from ..core.check.pulumidoc import load_document
+        from ..core.check.steps import states
+
+        held = list(states(load_document(args.state)).values())
     project_dir = (args.cwd or find_project()).resolve()
-    plan = plan_stack(choose_stack(project_dir, args.stack), project_dir)
+    plan = plan_stack(choose_stack(project_dir, args.stack), project_dir, held)
     if args.json:
         sys.stdout.write(plan.dumps())
         return EXIT_OK

@@ -13,13 +13,14 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
 from . import _pulumi_internals as _internals
+from . import heldcalls
 
 _PLACEHOLDER_ROOT = object()
 
@@ -116,9 +117,14 @@ class OfflinePlan:
 
 
 class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self, stack_outputs: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    def __init__(
+        self,
+        stack_outputs: Mapping[str, Mapping[str, Any]] | None = None,
+        held: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
         super().__init__()
         self.stack_outputs = dict(stack_outputs or {})
+        self.held = held
         self.unknown_references: set[str] = set()
         # The inputs the mock monitor deserialized for the registration under way on this
         # thread, so the recorder need not deserialize them a second time.
@@ -138,7 +144,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return _placeholder(args.typ, args.name, args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        raise RuntimeError(f"korefw plans make no provider calls (got {args.token})")
+        return heldcalls.answer(args.token, args.args, self.held), None
 
 
 class _Recorder(_internals.MockMonitor):
@@ -213,20 +219,25 @@ def run_offline(
     stack: str = "dev",
     config: Mapping[str, Any] | None = None,
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    held: Sequence[Mapping[str, Any]] = (),
 ) -> OfflinePlan:
     """Run ``program`` under Pulumi's mock runtime and return what it registered.
 
     ``config`` maps full keys (``project:key``) to values; objects and lists are passed
     as JSON, as the Pulumi engine does. ``stack_references`` maps a stack name to the
-    outputs a ``pulumi.StackReference`` to it reads. The run happens in a fresh thread, so Pulumi's
-    context-local globals never leak between runs. Exceptions from the program are
-    re-raised unchanged.
+    outputs a ``pulumi.StackReference`` to it reads. ``held``: the resource states of the
+    deployed stack, which the components' reads of what the cloud holds are answered from
+    (:mod:`.heldcalls`; none: a cloud holding nothing of the stack yet). The run happens in
+    a fresh thread, so Pulumi's context-local globals never leak between runs. Exceptions
+    from the program are re-raised unchanged.
     """
     result: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            result["plan"] = _run(program, project, stack, dict(config or {}), stack_references)
+            result["plan"] = _run(
+                program, project, stack, dict(config or {}), stack_references, held
+            )
         except BaseException as exc:  # re-raised in the caller's thread
             result["error"] = exc
 
@@ -244,6 +255,7 @@ def _run(
     stack: str,
     config: dict[str, Any],
     stack_references: Mapping[str, Mapping[str, Any]] | None = None,
+    held: Sequence[Mapping[str, Any]] = (),
 ) -> OfflinePlan:
     asyncio.set_event_loop(asyncio.new_event_loop())
     logger = logging.getLogger(f"korefw.runtime.offline.{id(config)}")
@@ -253,7 +265,7 @@ def _run(
     _internals.set_all_config(
         {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
     )
-    mocks = _Mocks(stack_references)
+    mocks = _Mocks(stack_references, held)
     monitor = _Recorder(mocks)
     # set_mocks registers a root stack of its own unless a root is set. That stack has the
     # program's stack URN, and its registration and empty outputs run on executor threads

@@ -10,7 +10,7 @@ import runpy
 import sys
 import textwrap
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,8 +199,11 @@ def _in_project(project: Project) -> Iterator[None]:
                 del sys.modules[name]
 
 
-def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> OfflinePlan:
-    """Run a project's program for ``stack`` under Pulumi's mock runtime."""
+def plan_stack(
+    stack: str, project_dir: Path = PROJECT_DIR, held: Sequence[Mapping[str, Any]] = ()
+) -> OfflinePlan:
+    """Run a project's program for ``stack`` under Pulumi's mock runtime; ``held``: the
+    resource states of the deployed stack (what the cloud holds now; none: nothing yet)."""
     project = load_project(project_dir.resolve())
     config = _checked_config(project, stack)
     with _in_project(project):
@@ -210,6 +213,7 @@ def plan_stack(stack: str, project_dir: Path = PROJECT_DIR) -> OfflinePlan:
                 project=project.name,
                 stack=stack,
                 config=config,
+                held=held,
             )
         except ModuleNotFoundError as exc:
             raise ConfigError("the program imports a module this Python does not have; "
