@@ -115,6 +115,7 @@ class _Simulation:
             }
             for side in ("old", "new")
         }
+        self.order = _Order(changes, self.urn_of)
 
     # ------------------------------------------------------------------ reading
 
@@ -311,10 +312,14 @@ class _Simulation:
     def flow_gaps(self) -> list[Hazard]:
         """Flows both plans allow that, at some moment of the update, no rule allows.
 
-        The worst moment: every update in place has run (a prefix list's entries, an NSG's
-        inline rules or one NSG rule switch at once, from old to new) and no create has;
-        deletes wait for the end and a delete-first replacement is already gone. A flow is
-        safe when a rule of the old plan allows it throughout that moment.
+        The engine runs a resource's step only once every resource it depends on (its new
+        state's ``dependencies`` and ``propertyDependencies``) has finished its step. So a
+        flow is refused at some moment iff some set of finished steps, closed under those
+        dependencies, leaves no resource allowing it. Deletes wait for the end and a
+        delete-first replacement is already gone. An old rule switched in place keeps
+        allowing what its old state and the new states of everything its update waits for
+        (itself, and what it depends on, transitively, created resources included) both
+        allow; one whose resources are not switched keeps all it allowed.
         """
         olds = [c.old for c in self.changes.values() if c.old is not None]
         news = [c.new for c in self.changes.values() if c.new is not None]
@@ -322,10 +327,18 @@ class _Simulation:
             before, after = read_states(olds), read_states(news)
         except DocumentError:
             return []  # what is allowed cannot be decided; diff and verify say why
+        cycle = self.order.cycle()
+        if cycle:
+            return [_cycle_hazard(cycle)]
         new_of: dict[str, AllowSet] = defaultdict(AllowSet)
         for r in after.rules:
             if r.access == "Allow":
                 new_of[r.urn] = new_of[r.urn] | AllowSet(r.boxes())
+        # resource -> the new rules it is part of (a rule, and each rule reading a list)
+        rules_of: dict[str, set[str]] = defaultdict(set)
+        for u in new_of:
+            for part in self._parts(u, "new"):
+                rules_of[part].add(u)
         out = []
         for cloud in sorted(set(before.clouds()) & set(after.clouds())):
             was, now = before.allow_set(cloud), after.allow_set(cloud)
@@ -340,13 +353,52 @@ class _Simulation:
                 if how == "kept":
                     kept = kept | mine
                 elif how == "switched":
-                    kept = kept | _both(mine, new_of[self.urn_of.get(r.urn, r.urn)])
+                    kept = kept | self._kept_while_switched(r.urn, mine, new_of, rules_of)
                 if how != "kept":
                     movers.append((r.urn, mine, how))
             refused = still - kept
             if refused:
                 out.append(self._gap(cloud, refused, movers, after.rules))
         return out
+
+    def _parts(self, urn: str, side: str) -> list[str]:
+        """The resources (new-side URNs) a rule's allowance reads: itself and its list."""
+        urn = self.urn_of.get(urn, urn)
+        c = self.changes.get(urn)
+        state = (c.old if side == "old" else c.new) if c else None
+        listed = (self.ref(state or {}, "prefixListId", side) or "").removesuffix("#replacement")
+        return [urn, listed] if listed in self.changes and listed != urn else [urn]
+
+    def _kept_while_switched(
+        self,
+        urn: str,
+        mine: AllowSet,
+        new_of: Mapping[str, AllowSet],
+        rules_of: Mapping[str, set[str]],
+    ) -> AllowSet:
+        """What an old rule switched in place still allows at every moment of the update.
+
+        For each of its resources updated in place, the earliest moment that update can run
+        has finished the update itself and everything it waits for, transitively: the rule
+        keeps what its old state and those new states (and its own) both allow. A new rule
+        counts once every one of its resources has finished or is unchanged.
+        """
+        own = new_of.get(self.urn_of.get(urn, urn), AllowSet())
+        out: AllowSet | None = None
+        for part in self._parts(urn, "old"):
+            c = self.changes.get(part)
+            if c is None or c.op != "update":
+                continue
+            done = self.order.closure(part)
+            there = own
+            for member in sorted(done):
+                for other in sorted(rules_of.get(member, ())):
+                    parts = self._parts(other, "new")
+                    if all(p in done or self.changes[p].op == "same" for p in parts):
+                        there = there | new_of[other]
+            kept = _both(mine, there)
+            out = kept if out is None else _both(out, kept)
+        return _both(mine, own) if out is None else out
 
     def _through(self, urn: str) -> str:
         """How an old rule's resources pass the update: kept, switched (in place) or gone."""
@@ -400,6 +452,84 @@ class _Simulation:
         state = (c.old if side == "old" else c.new) if c else None
         listed = (self.ref(state or {}, "prefixListId", side) or "").removesuffix("#replacement")
         return listed if listed in self.changes else urn
+
+
+class _Order:
+    """Which steps of the update wait for which: the engine's dependency graph.
+
+    A language host registers a resource only once every resource it depends on has
+    finished its step, so the step executor runs it after them (pulumi/pulumi,
+    pkg/resource/deploy/step_executor.go, the ``stepExecutor`` comment). The edges are
+    what the engine records of that wait in each new state (``apitype.ResourceV3``
+    ``dependencies``, which hold ``depends_on``, and ``propertyDependencies``), as a stack
+    export, a ``pulumi preview --json`` step's ``newState`` and a streamed preview's
+    ``metadata.new`` all show it (``stack.SerializeResource``).
+    """
+
+    def __init__(self, changes: Mapping[str, Change], urn_of: Mapping[str, str]) -> None:
+        self.edges: dict[str, set[str]] = {}
+        for urn, c in changes.items():
+            if c.new is None:
+                continue
+            listed: list[Any] = list(_urns(c.new.get("dependencies")))
+            deps = c.new.get("propertyDependencies")
+            for value in (deps.values() if isinstance(deps, Mapping) else ()):
+                listed += _urns(value)
+            found = {urn_of.get(u, u) for u in listed}
+            self.edges[urn] = {u for u in found if u != urn and u in changes
+                               and changes[u].new is not None}  # fmt: skip
+        self._closures: dict[str, frozenset[str]] = {}
+
+    def closure(self, urn: str) -> frozenset[str]:
+        """The resource and everything it waits for, transitively (no cycle: see cycle)."""
+        if urn in self._closures:
+            return self._closures[urn]
+        seen, todo = {urn}, [urn]
+        while todo:
+            for dep in self.edges.get(todo.pop(), ()):
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.append(dep)
+        self._closures[urn] = frozenset(seen)
+        return self._closures[urn]
+
+    def cycle(self) -> list[str]:
+        """Resources that wait for each other in a ring (a document the engine cannot run)."""
+        state: dict[str, int] = {}  # 1: on the path, 2: done
+        for start in sorted(self.edges):
+            if start in state:
+                continue
+            path, stack = [start], [iter(sorted(self.edges[start]))]
+            state[start] = 1
+            while stack:
+                dep = next(stack[-1], None)
+                if dep is None:
+                    state[path.pop()] = 2
+                    stack.pop()
+                elif state.get(dep) == 1:
+                    return path[path.index(dep):]
+                elif dep not in state:
+                    state[dep] = 1
+                    path.append(dep)
+                    stack.append(iter(sorted(self.edges.get(dep, ()))))
+        return []
+
+
+def _urns(value: Any) -> list[str]:
+    """The URNs of a ``dependencies`` list (anything else in it names nothing)."""
+    return [u for u in value if isinstance(u, str)] if isinstance(value, list) else []
+
+
+def _cycle_hazard(cycle: list[str]) -> Hazard:
+    """Steps that depend on each other: whether a flow is refused cannot be decided."""
+    ring = " → ".join(_short(u) for u in [*cycle, cycle[0]])
+    return Hazard(
+        "flow-order", cycle[0],
+        f"the resources' dependencies form a cycle ({ring}), which no update can run in "
+        "order, so whether a flow is refused mid-update cannot be decided",
+        "plan again so the dependencies come from the components (`korefw plan`), or "
+        "remove the `depends_on` that closes the cycle",
+    )  # fmt: skip
 
 
 def _both(a: AllowSet, b: AllowSet) -> AllowSet:
