@@ -495,3 +495,92 @@ def test_an_upgrade_from_the_previous_layout_is_named_with_the_way_around() -> N
     section = section[: section.index("- **Limits the plan checks.**")]
     assert "93 quota units at the peak, 50 after" in section
     assert "pulumi destroy --target" in section and "korefw diff" in section
+
+
+# ------------------------------------------------- ordered updates (the engine's dependencies)
+
+
+def two_lists(a: list[str], b: list[str], **waits: list[str]) -> dict[str, Any]:
+    """pl-a and pl-b, each read by a tcp 443 egress rule; ``waits`` adds ``dependencies``
+    (by short name: ``pl_a=["via-pl-b"]`` makes pl-a's step wait for that rule's)."""
+    pls = [
+        res(PL, name, name, addressFamily="IPv4", maxEntries=4,
+            entries=[{"cidr": c} for c in cidrs])
+        for name, cidrs in (("pl-a", a), ("pl-b", b))
+    ]  # fmt: skip
+    refs = []
+    for pl in pls:
+        r = rule(f"via-{pl['id']}", prefixListId=pl["id"], deps={"prefixListId": [pl["urn"]]})
+        del r["inputs"]["cidrIpv4"]
+        refs.append(r)
+    states = [*pls, *refs]
+    urns = {s["urn"].rsplit("::", 1)[-1]: s["urn"] for s in states}
+    for s in states:
+        name = s["urn"].rsplit("::", 1)[-1]
+        if name.replace("-", "_") in waits:
+            s["dependencies"] = [urns[w] for w in waits[name.replace("-", "_")]]
+    return doc(*states)
+
+
+OLD_LISTS = (["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"])
+MOVED = (["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"])  # 10.0.0.2 moves from pl-a to pl-b
+
+
+@pytest.mark.parametrize("waits_for", [["via-pl-b"], ["pl-b"], ["pl-b", "via-pl-b"]])
+def test_a_list_that_waits_for_the_new_home_of_its_entry_opens_no_gap(waits_for: list) -> None:
+    old = two_lists(*OLD_LISTS)
+    assert kinds(apply_hazards(old, two_lists(*MOVED))) == {"flow-gap"}  # unordered: a gap
+    ordered = two_lists(*MOVED, pl_a=waits_for)
+    assert apply_hazards(old, ordered) == []
+    assert "hazard:" not in diff_plans(old, ordered).markdown()
+
+
+def test_a_wait_for_an_unrelated_or_a_later_resource_hides_no_gap() -> None:
+    old = two_lists(*OLD_LISTS)
+    other = rule("other", cidr="10.9.0.0/24", port=8443)  # created: allows another flow
+    unrelated = two_lists(*MOVED)
+    unrelated["steps"].append({"op": "create", "urn": other["urn"], "newState": other})
+    unrelated["steps"][0]["newState"]["dependencies"] = [other["urn"]]
+    (h,) = apply_hazards(old, unrelated)
+    assert h.kind == "flow-gap" and "10.0.0.2/32" in h.problem
+    # the new home waits for the loser: the wrong way round, the loser still runs first
+    (h,) = apply_hazards(old, two_lists(*MOVED, pl_b=["pl-a"]))
+    assert h.kind == "flow-gap" and "pl-a stops allowing them in place" in h.problem
+
+
+def test_a_dependency_cycle_is_named_as_undecidable(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    old = two_lists(*OLD_LISTS)
+    ring = two_lists(*MOVED, pl_a=["via-pl-b"], pl_b=["pl-a"])  # via-pl-b reads pl-b
+    (h,) = apply_hazards(old, ring)
+    assert h.kind == "flow-order" and "cannot be decided" in h.problem
+    assert "pl-a → via-pl-b → pl-b → pl-a" in h.problem
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(ring))
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith("hazard:")]
+    assert lines == [h.line()]
+
+
+def nsg_rule(name: str, ports: list[str], cidrs: list[str], priority: int) -> dict[str, Any]:
+    return res(AZ_RULE, name, resourceGroupName="rg", networkSecurityGroupName="nsg-app",
+               securityRuleName=name, priority=priority, access="Allow", direction="Outbound",
+               protocol="Tcp", sourceAddressPrefix="VirtualNetwork", sourcePortRange="*",
+               destinationPortRanges=ports, destinationAddressPrefixes=cidrs)  # fmt: skip
+
+
+def test_an_nsg_rule_that_waits_for_the_new_home_of_its_address_opens_no_gap() -> None:
+    """merge 'all' on an existing NSG: an address whose ports change moves between rules."""
+    old = doc(nsg_rule("a", ["443"], ["10.0.0.1/32", "10.0.0.2/32"], 1100),
+              nsg_rule("b", ["443", "8443"], ["10.0.1.0/24"], 1101))  # fmt: skip
+    new_a = nsg_rule("a", ["443"], ["10.0.0.1/32"], 1100)
+    new_b = nsg_rule("b", ["443", "8443"], ["10.0.1.0/24", "10.0.0.2/32"], 1101)
+    (h,) = apply_hazards(old, doc(new_a, new_b))
+    assert h.kind == "flow-gap" and "tcp 443 → 10.0.0.2/32" in h.problem
+    assert "stay allowed but change NSG rule: a stops allowing them" in h.problem
+    assert apply_hazards(old, doc({**new_a, "dependencies": [new_b["urn"]]}, new_b)) == []
+    # b waiting for a does not help: a still runs first
+    assert kinds(apply_hazards(old, doc(new_a, {**new_b, "dependencies": [new_a["urn"]]}))) == {
+        "flow-gap"
+    }
