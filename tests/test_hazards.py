@@ -584,3 +584,55 @@ def test_an_nsg_rule_that_waits_for_the_new_home_of_its_address_opens_no_gap() -
     assert kinds(apply_hazards(old, doc(new_a, {**new_b, "dependencies": [new_a["urn"]]}))) == {
         "flow-gap"
     }
+
+
+def with_waits(plan: dict[str, Any], after: dict[str, tuple[str, ...]]) -> dict[str, Any]:
+    """An offline plan with the ``dependencies`` the components add for ``after`` (a URN's
+    last name -> the last names of the resources its step waits for)."""
+    states = [s["newState"] for s in plan["steps"]]
+    urn_of = {s["urn"].rsplit("::", 1)[-1]: s["urn"] for s in states}
+    out = json.loads(json.dumps(plan))
+    for step in out["steps"]:
+        waits = after.get(step["newState"]["urn"].rsplit("::", 1)[-1], ())
+        if waits:
+            step["newState"]["dependencies"] = [urn_of[w] for w in waits]
+    return out
+
+
+def test_a_planned_list_move_ordered_by_what_the_cloud_holds_prints_no_hazard() -> None:
+    """The au port change that moves a voice-gateway range between prefix lists, with the
+    waits the planner decides from the old plan's held state (``PrefixListPlan.after``)."""
+    from korefw.core.plan.aws_options import AwsOptions
+    from korefw.core.plan.aws_plan import plan_aws
+
+    au = load_rules("au")
+    other, _ = _first_refused(au, "port", "prefix-list")
+    opts = AwsOptions(mode="prefix-list")
+    ordered = plan_aws(other, opts, plan_aws(au, opts).held())
+    after = {f"kf-prefix-lists-pl-{pl.key}": tuple(f"kf-{n}" for n in pl.after)
+             for pl in ordered.prefix_lists if pl.after}  # fmt: skip
+    assert after
+    a, b = aws_plan(au, mode="prefix-list"), aws_plan(other, mode="prefix-list")
+    assert kinds(apply_hazards(a, b)) == {"flow-gap"}
+    assert apply_hazards(a, with_waits(b, after)) == []
+    assert "hazard:" not in diff_plans(a, with_waits(b, after)).markdown()
+
+
+def test_a_planned_nsg_rule_move_ordered_by_what_the_cloud_holds_prints_no_hazard() -> None:
+    """merge 'all' on an existing NSG (test_an_existing_nsg_merged_rule_move_is_named), with
+    the waits the planner decides from the old plan's held rules (``NsgRule.after``)."""
+    from korefw.core.plan.azure_options import AzureOptions
+    from korefw.core.plan.azure_plan import plan_azure
+
+    au, fewer = load_rules("au"), without_row(load_rules("au"), 0)
+    opts = AzureOptions(deny_other_outbound=True)
+    ordered = plan_azure(fewer, opts, plan_azure(au, opts).held())
+    where = {"network_security_group_name": "nsg-app", "deny_other_outbound": True}
+    a, b = azure_plan(au, **where), azure_plan(fewer, **where)
+    news = [s["newState"] for s in b["steps"]]
+    short = {s["inputs"].get("securityRuleName"): s["urn"].rsplit("::", 1)[-1] for s in news}
+    after = {short[r.name]: tuple(short[n] for n in r.after) for r in ordered.nsg_rules if r.after}
+    assert after
+    assert kinds(apply_hazards(a, b)) == {"flow-gap"}
+    assert apply_hazards(a, with_waits(b, after)) == []
+    assert "hazard:" not in diff_plans(a, with_waits(b, after)).markdown()
