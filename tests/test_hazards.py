@@ -440,13 +440,18 @@ def _first_refused(rules: RuleSet, kind: str, mode: str) -> tuple[RuleSet, str]:
 
 
 def test_a_list_move_is_named_with_the_way_around() -> None:
-    """The known refusal of prefix lists (a port range moved): named, with two steps."""
+    """The known refusal of prefix lists (a port range moved), planned blind: named, with
+    the way to order it (plan with what is deployed) or else two steps."""
     au = load_rules("au")
     other, _ = _first_refused(au, "port", "prefix-list")
     a, b = aws_plan(au, mode="prefix-list"), aws_plan(other, mode="prefix-list")
     lines = [x for x in diff_plans(a, b).markdown().splitlines() if x.startswith("hazard:")]
     assert lines and all("stay allowed but change prefix list or egress rule" in x for x in lines)
-    assert "Way around: apply in two steps: first `pulumi up --target <URN of " in lines[0]
+    assert "Way around: the update is not ordered (planned without what the cloud holds): " \
+        "plan with `korefw plan --state STATE.json`, or preview with the cloud readable, so " \
+        "the update is ordered (kf-prefix-lists-pl-voice-gateway-ipv4-udp-6000-65535 then " \
+        "waits for kf-prefix-lists-pl-voice-gateway-ipv4-udp-5999-65534)" in lines[0]
+    assert "; or apply in two steps: first `pulumi up --target <URN of " in lines[0]
     assert "kf-prefix-lists-pl-voice-gateway-ipv4-udp-5999-65534> --target-dependents`" in lines[0]
 
 
@@ -636,3 +641,25 @@ def test_a_planned_nsg_rule_move_ordered_by_what_the_cloud_holds_prints_no_hazar
     assert kinds(apply_hazards(a, b)) == {"flow-gap"}
     assert apply_hazards(a, with_waits(b, after)) == []
     assert "hazard:" not in diff_plans(a, with_waits(b, after)).markdown()
+
+
+def test_the_way_around_a_gap_says_to_order_the_update_only_when_it_is_not_ordered() -> None:
+    old = two_lists(*OLD_LISTS)
+    (h,) = apply_hazards(old, two_lists(*MOVED))
+    assert h.way_around.startswith("the update is not ordered")
+    assert "(pl-a then waits for pl-b); or apply in two steps" in h.way_around
+    # the new home waits for the loser: ordering the loser after it would be a cycle
+    (h,) = apply_hazards(old, two_lists(*MOVED, pl_b=["pl-a"]))
+    assert h.way_around.startswith("apply in two steps")
+    # the loser already waits (for something else): it was planned with what is deployed
+    other = rule("other", cidr="10.9.0.0/24", port=8443)
+    waits_elsewhere = two_lists(*MOVED)
+    waits_elsewhere["steps"].append({"op": "create", "urn": other["urn"], "newState": other})
+    waits_elsewhere["steps"][0]["newState"]["dependencies"] = [other["urn"]]
+    (h,) = apply_hazards(old, waits_elsewhere)
+    assert h.way_around.startswith("apply in two steps")
+    # a delete-first replacement is no matter of order
+    dbr = {**rule("r", securityGroupId="sg-b"), "deleteBeforeReplace": True}
+    back = rule("again", securityGroupId="sg-a")
+    (h,) = apply_hazards(doc(rule("r", securityGroupId="sg-a")), doc(dbr, back))
+    assert "not ordered" not in h.way_around

@@ -436,15 +436,41 @@ class _Simulation:
             "",
         )  # fmt: skip
         what = "prefix list or egress rule" if cloud == "aws" else "NSG rule"
+        unordered = bool(home) and self._unordered(dropper, home)
         dropper, home = self._holder(dropper, "old"), self._holder(home, "new")
+        two_steps = (
+            f"apply in two steps: first `pulumi up --target <URN of {_short(home)}> "
+            "--target-dependents`, so both allow them, then the whole `pulumi up`"
+        )
         return Hazard(
             "flow-gap", f"{cloud}/{dropper}",
             f"{shown} stay allowed but change {what}: {_short(dropper)} stops allowing them "
             f"in place while their new home ({_short(home)}) is created or updated in "
             "parallel, so for a moment no rule allows them (an egress gap of seconds)",
-            f"apply in two steps: first `pulumi up --target <URN of {_short(home)}> "
-            "--target-dependents`, so both allow them, then the whole `pulumi up`",
+            (
+                "the update is not ordered (planned without what the cloud holds): plan with "
+                "`korefw plan --state STATE.json`, or preview with the cloud readable, so "
+                f"the update is ordered ({_short(dropper)} then waits for {_short(home)}); "
+                f"or {two_steps}"
+                if unordered
+                else two_steps
+            ),
         )  # fmt: skip
+
+    def _unordered(self, dropper: str, home: str) -> bool:
+        """The gap is only for want of order: the loser waits for nothing but what it reads
+        (no ``depends_on``), and the new home does not wait for the loser."""
+        losing = self._parts(dropper, "old")
+        for part in losing:
+            c = self.changes.get(part)
+            state = (c.new if c else None) or {}
+            deps = state.get("propertyDependencies")
+            read = {u for v in (deps.values() if isinstance(deps, Mapping) else ())
+                    for u in _urns(v)}  # fmt: skip
+            if set(_urns(state.get("dependencies"))) - read:
+                return False
+        waited = set().union(*(self.order.closure(p) for p in self._parts(home, "new")))
+        return not waited & set(losing)
 
     def _holder(self, urn: str, side: str) -> str:
         """The prefix list an egress rule reads its addresses from, else the rule itself."""
