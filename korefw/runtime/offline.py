@@ -143,8 +143,13 @@ class _Mocks(pulumi.runtime.Mocks):
             return None, {}
         return _placeholder(args.typ, args.name, args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return heldcalls.answer(args.token, args.args, self.held), None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        # A read that cannot be answered fails as a provider's does (the invoke raises in
+        # the program, which may catch it), not as a crash of the runtime.
+        try:
+            return heldcalls.answer(args.token, args.args, self.held), []
+        except Exception as exc:
+            return {}, [("", str(exc))]
 
 
 class _Recorder(_internals.MockMonitor):
