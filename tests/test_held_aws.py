@@ -20,8 +20,10 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 from conftest import japan
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from korefw.components.aws import EgressSecurityGroup
+from korefw.components.aws import DestinationPrefixLists, EgressSecurityGroup
 from korefw.components.held_aws import LIST_TAG, OWNER_TAG, owner_id, read_held
 from korefw.core.check.steps import states
 from korefw.core.rules.model import RuleSet
@@ -323,3 +325,31 @@ def test_korefw_plan_state_orders_the_update(tmp_path: Path) -> None:
     again = _korefw_plan(project, "--state", str(state))
     assert not any(s["newState"].get("dependencies") for s in again["steps"]
                    if s["newState"]["type"] == PL)  # fmt: skip
+
+
+def test_lists_used_alone_carry_no_owner_and_read_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setitem(heldcalls.HANDLERS, LISTS, lambda a, h: calls.append("read") or {})
+    p = run_offline(lambda: DestinationPrefixLists("pl", rules=japan()))
+    assert p.of_type(PL) and calls == []
+    assert all(set(r.inputs["tags"]) == {"Name"} for r in p.of_type(PL))
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(index=st.integers(0, len(japan().rules) - 1), kind=st.sampled_from(["section", "row"]))
+def test_each_list_depends_on_exactly_the_rules_it_waits_for(
+    japan_a: OfflinePlan, index: int, kind: str
+) -> None:
+    """For any row moved or removed: a list's dependencies are its planned ``after``'s rules."""
+    rules = japan()
+    rows = list(rules.rules)
+    if kind == "row":
+        del rows[index]
+    else:
+        rows[index] = rows[index].with_(section=f"{rows[index].section} (moved)")
+    p = plan(replace(rules, rules=tuple(rows)), held_of(japan_a))
+    planned = {q["key"]: q.get("after", []) for q in _component(p).outputs["plan"]["prefix_lists"]}
+    for key, r in by_key(p).items():
+        assert r.depends == sorted(urn_of(p, f"kf-{n}") for n in planned[key])
