@@ -166,24 +166,24 @@ class DestinationPrefixLists(pulumi.ComponentResource):
         so that the owner can read what its lists hold. ``deferred`` (with ``plan``): the
         owner registers each list with :meth:`add` and then calls :meth:`finish`."""
         a = _args("DestinationPrefixLists", args, kwargs)
-        self._tags: Mapping[str, str] | None = a["tags"]
+        self._list_tags: Mapping[str, str] | None = a["tags"]
         warnings: tuple[str, ...] = ()
         if plan is None:  # plan first, so bad input registers nothing
             if deferred:
                 raise ConfigError("deferred needs plan", where="deferred")
             options = _options(a, mode="prefix-list")
-            check_tags(self._tags)
+            check_tags(self._list_tags)
             plan = plan_prefix_lists(_rules(a), options)
             quota = prefix_list_quota_note(len(plan))
             warnings = (quota,) if quota else ()
-        self._name = name
-        self._owner = owner
-        self._lists = tuple(plan)
+        self._base = name
+        self._list_owner = owner
+        self._planned = tuple(plan)
         self.list_ids = {}
         super().__init__(self._TYPE, name, None, opts)
         warn_plan(self, warnings)
         if not deferred:
-            for pl in self._lists:
+            for pl in self._planned:
                 self.add(pl)
             self.finish()
 
@@ -191,16 +191,16 @@ class DestinationPrefixLists(pulumi.ComponentResource):
         self, pl: PrefixListPlan, depends_on: Sequence[pulumi.Resource] = ()
     ) -> pulumi.Output[str]:
         """Register one planned list (after ``depends_on``); its id."""
-        tags = _with_name(self._tags, pl.name)
-        if self._owner is not None:
-            tags |= {OWNER_TAG: self._owner, LIST_TAG: pl.key}
+        tags = _with_name(self._list_tags, pl.name)
+        if self._list_owner is not None:
+            tags |= {OWNER_TAG: self._list_owner, LIST_TAG: pl.key}
         opts = _child(
-            self, former=pl.former_resource_name and f"{self._name}-{pl.former_resource_name}"
+            self, former=pl.former_resource_name and f"{self._base}-{pl.former_resource_name}"
         )
         if depends_on:
             opts.depends_on = list(depends_on)
         res = aws_ec2.ManagedPrefixList(
-            f"{self._name}-{pl.resource_name}",
+            f"{self._base}-{pl.resource_name}",
             name=pl.name,
             address_family=pl.address_family,
             max_entries=pl.max_entries,
@@ -213,8 +213,8 @@ class DestinationPrefixLists(pulumi.ComponentResource):
 
     def finish(self) -> None:
         """Set and register the outputs, once every list is registered."""
-        ids = {pl.key: self.list_ids[pl.key] for pl in self._lists}
-        lists = self._lists
+        ids = {pl.key: self.list_ids[pl.key] for pl in self._planned}
+        lists = self._planned
         self.prefix_list_ids = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
         self.prefix_lists = known({
             pl.key: {k: v for k, v in pl.to_dict().items() if k != "key"} for pl in lists
