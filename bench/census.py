@@ -259,6 +259,8 @@ def census(codes: list[str] | None = None) -> Counter[tuple[str, ...]]:
 
     Keys: ``("checked", target, kind)`` transitions simulated; ``("refused" | "quota" |
     "duplicate" | "priority" | "name", target, kind)`` transitions with that hazard;
+    ``("blind", target, kind)`` transitions that, planned from the new data alone (nothing
+    held, nothing ordered), would refuse a flow or conflict on an existing NSG;
     ``("groups", target, kind)`` transitions that change the number of security groups
     (named by ``korefw diff`` as a new or deleted group); ``("unplannable", ...)`` plans
     over an existing group's quota. ``target`` is ``aws-<mode>-<new|existing>`` or
@@ -297,6 +299,9 @@ def census(codes: list[str] | None = None) -> Counter[tuple[str, ...]]:
                                      (b, plan_aws(rules, opts, b.held()))):  # fmt: skip
                         _count(counts, target, kind, aws_hazards(old, new),
                                len(old.groups) != len(new.groups))  # fmt: skip
+                    for old, new in ((a, b), (b, a)):  # blind: from the new data alone
+                        if any(h.startswith("refused:") for h in aws_hazards(old, new)):
+                            counts["blind", target, kind] += 1
             for merge in MERGE_MODES:
                 o = az_opts[merge]
                 a, b = base_azure[merge], plan_azure(other, o)
@@ -305,6 +310,9 @@ def census(codes: list[str] | None = None) -> Counter[tuple[str, ...]]:
                     # An existing NSG's update is planned against the rules it holds.
                     pairs = ((a, b), (b, a))
                     if existing:
+                        for old, new in pairs:  # blind: from the new data alone
+                            found = azure_hazards(old, new, existing=True)
+                            counts["blind", target, kind] += bool(found)
                         pairs = ((a, plan_azure(other, o, a.held())),
                                  (b, plan_azure(rules, o, b.held())))  # fmt: skip
                     for old, new in pairs:

@@ -389,6 +389,7 @@ def transitions() -> list[str]:
     total = sum(v for k, v in counts.items() if k[0] == "checked")
     flagged = {h: sum(v for k, v in counts.items() if k[0] == h) for h in hazards}
     regroup = sum(v for k, v in counts.items() if k[0] == "groups")
+    blind = sum(v for k, v in counts.items() if k[0] == "blind")
     cost_rows = []
     for code in region_codes():
         lay = layouts(load_rules(code))
@@ -403,9 +404,13 @@ def transitions() -> list[str]:
         "moved to a section of its own), planned before and after in each AWS mode on a new "
         "and an existing security group (defaults: `rule_limit` 60, no headroom) and in each "
         "Azure merge mode on a new and an existing NSG (Deny rule on), each transition in "
-        "both directions. The model: creates and updates first, deletes at the end, a "
-        "replacement created first unless delete-first. *refused*: a flow both plans allow "
-        "that no rule allows once every update in place has run; *quota*: a security group "
+        "both directions. Each update is planned against what the cloud holds (the old "
+        "plan's state), as the components plan it, so it is ordered: a prefix list or NSG "
+        "rule that stops allowing what another takes over waits for that one. The model: "
+        "creates and updates first, a resource after what it depends on, deletes at the "
+        "end, a replacement created first unless delete-first. *refused*: a flow both plans "
+        "allow that, at some moment allowed by the dependencies, no rule allows; *quota*: a "
+        "security group "
         "over its quota at the peak; *duplicate*: an identical egress rule created while "
         "the old one exists; *priority* / *name*: an NSG rule created on a priority or name "
         "still held.",
@@ -414,12 +419,11 @@ def transitions() -> list[str]:
         f"{flagged['duplicate']} duplicate an egress rule, {flagged['priority']} reuse a "
         f"held priority; {regroup} change the number of security groups (named as such).",
         f"- {flagged['refused']} refuse a still-allowed flow for a moment and "
-        f"{flagged['name']} create an NSG rule on a name still held, by layout in the table: "
-        "AWS `prefix-list` when a row moves section or a port range moves over its old one "
-        "(an address changes lists; Azure `flow` likewise for the port range), an existing "
-        "NSG when merged rules exchange an address (`section`, `all`) or a priority "
-        "collision moves a rule (`none`). `korefw diff` names each (`hazard:` lines) with "
-        "the way around.",
+        f"{flagged['name']} create an NSG rule on a name still held. Planned from the new "
+        f"data alone (nothing held, so nothing ordered), {blind} of them would refuse a flow "
+        "or conflict on a priority or name (AWS `prefix-list` when an address changes "
+        "lists; existing NSGs when merged rules exchange an address or a hash collision "
+        "moves a rule): `tests/test_transitions.py` checks the model still sees those.",
         "",
         *table(["Layout", "Checked", *KINDS], rows),
         "",

@@ -41,6 +41,7 @@ from korefw.core.plan.aws_plan import plan_aws
 from korefw.core.plan.azure_data import AzurePlan, NsgRule
 from korefw.core.plan.azure_options import MERGE_MODES, AzureOptions
 from korefw.core.plan.azure_plan import plan_azure
+from korefw.core.plan.ordering import UNKNOWN
 from korefw.core.read.regions import load_rules, region_codes
 from korefw.core.rules.model import RuleSet
 from korefw.runtime.offline import run_offline
@@ -65,31 +66,16 @@ def aws_options(
     )
 
 
-def known_refusal(mode: str, kind: str, rules: RuleSet, index: int) -> bool:
-    """The refusals korefw cannot avoid with lists, which ``korefw diff`` names (flow-gap).
-
-    A list holds one vendor flow of one section. A row moved to another section takes its
-    addresses from the old section's lists to the new one's; a port range moved (6000-65535
-    to 5999-65534) takes them from one flow's list to another's while the overlap stays
-    allowed. Both lists update in parallel. CIDR rules, named after what they allow, never.
-    """
-    if mode == "cidr":
-        return False
-    if kind == "section":
-        return True
-    first = rules.rules[index].ports[0]
-    return kind == "port" and mode == "prefix-list" and first.lo < first.hi
-
-
 @pytest.mark.parametrize("code", sorted(REGIONS))
 def test_aws_single_row_changes_apply_without_hazard(code: str) -> None:
     """Every row of every region added, removed, relabeled, its port and its address
     changed, and moved to another section; in every mode, on new and existing groups,
     both directions (bench/census.py; the figures are in docs/benchmarks.md).
 
-    Nothing is refused and no group passes its quota at the peak, except: a transition
-    that changes the number of security groups must be named, as a new shard group or a
-    deleted group, and the list moves of :func:`known_refusal`.
+    Each update is planned against what the cloud holds (the old plan's ``held()``), as
+    the components plan it. Nothing is refused, nothing is duplicated and no group passes
+    its quota at the peak. Only a transition that changes the number of security groups
+    must be named, as a new shard group or a deleted group.
     """
     full = REGIONS[code]
     checked = Counter()
@@ -100,17 +86,33 @@ def test_aws_single_row_changes_apply_without_hazard(code: str) -> None:
                 a, b = plan_aws(full, opts), plan_aws(other, opts)
             except PlanError:  # over one existing group's quota: nothing applies
                 continue
-            for old, new in ((a, b), (b, a)):
+            for old, new in ((a, plan_aws(other, opts, a.held())),
+                             (b, plan_aws(full, opts, b.held()))):  # fmt: skip
                 found = aws_hazards(old, new)
                 where = (index, kind, mode, existing, found)
                 if len(old.groups) != len(new.groups):
                     assert any("shard group" in h or "deleted" in h for h in found), where
                     continue
-                if known_refusal(mode, kind, full, index):
-                    found = [h for h in found if not h.startswith("refused:")]
                 assert found == [], where
                 checked[kind] += 1
     assert set(checked) == set(KINDS) and checked.total() >= len(full.rules) * 6 * 2 * 4
+
+
+def test_without_what_the_cloud_holds_the_model_sees_the_list_moves() -> None:
+    """Not vacuous: planned from the new data alone (nothing held, nothing ordered), a row
+    moved to another section, or a port range moved over its old one, takes addresses from
+    one prefix list to another, both updated in parallel: refused for a moment."""
+    jp = REGIONS["jp"]
+    opts = aws_options("prefix-list", False)
+    a = plan_aws(jp, opts)
+    seen = Counter()
+    for _, kind, other in row_changes(jp, ("section", "port")):
+        blind, ordered = plan_aws(other, opts), plan_aws(other, opts, a.held())
+        if any(h.startswith("refused:") for h in aws_hazards(a, blind)):
+            seen[kind] += 1
+            assert aws_hazards(a, ordered) == []
+            assert any(p.after for p in ordered.prefix_lists)
+    assert seen["section"] and seen["port"]
 
 
 @pytest.mark.parametrize("code", sorted(REGIONS))
@@ -267,13 +269,10 @@ def test_azure_single_row_changes_apply_without_hazard(code: str) -> None:
     """Every single-row change (bench/census.py) in every merge mode, both directions.
 
     A new NSG's inline rules change in one PUT: no hazard ever. On an existing NSG (one
-    ``SecurityRule`` per priority), merge ``none`` keeps each vendor row in its own rules:
-    no hazard unless a priority collision moves a surviving rule (named by ``korefw diff``
-    as an NSG rule created on a name still held). With ``section`` and ``all``, an
-    address whose port set changes moves between merged NSG rules, which update in
-    parallel: its other flows are refused for a moment, and ``korefw diff`` names it
-    (flow-gap). ``flow`` (one rule per vendor flow) refuses only where a port range moves
-    over its old one, as prefix lists do. No priority or name conflict otherwise.
+    ``SecurityRule`` per priority) the update is planned against the rules the NSG holds
+    (the old plan's ``held()``): a rule it holds keeps its priority, a new one takes a
+    priority no held rule has, and a merged rule that stops allowing an address waits for
+    the rule that takes the address over. No refused flow, no priority or name conflict.
     """
     full = REGIONS[code]
     for index, kind, other in row_changes(full):
@@ -282,15 +281,28 @@ def test_azure_single_row_changes_apply_without_hazard(code: str) -> None:
             a, b = plan_azure(full, opts), plan_azure(other, opts)
             for old, new in ((a, b), (b, a)):
                 assert azure_hazards(old, new, existing=False) == [], (index, kind, merge)
+            for old, new in ((a, plan_azure(other, opts, a.held())),
+                             (b, plan_azure(full, opts, b.held()))):  # fmt: skip
+                assert not _moved(old, new), (index, kind, merge)
                 found = azure_hazards(old, new, existing=True)
-                if _moved(old, new):
-                    continue
-                if merge in ("section", "all") or (
-                    merge == "flow" and known_refusal("prefix-list", kind, full, index)
-                    and kind == "port"
-                ):  # fmt: skip
-                    found = [h for h in found if not h.startswith("refused:")]
                 assert found == [], (index, kind, merge, found)
+
+
+def test_without_what_the_nsg_holds_the_model_sees_merged_rules_exchange_addresses() -> None:
+    """Not vacuous: planned from the new data alone, merged rules on an existing NSG hand
+    an address over in parallel updates (refused for a moment), and a priority collision
+    can move a surviving rule. Planned against what the NSG holds, neither happens."""
+    jp = REGIONS["jp"]
+    opts = AzureOptions(merge="section", deny_other_outbound=True)
+    a = plan_azure(jp, opts)
+    refused = 0
+    for _, _, other in row_changes(jp, ("row",)):
+        blind, ordered = plan_azure(other, opts), plan_azure(other, opts, a.held())
+        if any(h.startswith("refused:") for h in azure_hazards(a, blind, existing=True)):
+            refused += 1
+            assert azure_hazards(a, ordered, existing=True) == []
+            assert any(r.after for r in ordered.nsg_rules)
+    assert refused
 
 
 TRANSITIONS = ("prefix", "band", "merge", "deny", "row")
@@ -345,14 +357,18 @@ def test_property_no_azure_transition_puts_two_rules_on_one_priority(
     case: tuple[RuleSet, AzureOptions, RuleSet, AzureOptions, str], existing: bool
 ) -> None:
     old_rules, old_opts, new_rules, new_opts, kind = case
-    old, new = plan_azure(old_rules, old_opts), plan_azure(new_rules, new_opts)
+    old = plan_azure(old_rules, old_opts)
+    # An existing NSG's update is planned against the rules it holds, as the component does.
+    new = plan_azure(new_rules, new_opts, old.held() if existing else UNKNOWN)
     found = azure_conflicts(old, new, existing=existing)
     assert found["priority"] == [], (kind, found["priority"])
-    # Names: a band change on an existing NSG moves every rule to a new priority, i.e. a
-    # new resource with the old name (korefw diff names it); and a hash collision that
-    # displaces a surviving rule moves it (the plan lists it in ``displaced``: pin it).
-    if kind != "band" and not old.displaced and not new.displaced:
+    # Names: a band change on an existing NSG moves the rules outside the new band to new
+    # priorities, i.e. new resources with the old names (a settings change that needs two
+    # steps; korefw diff names it).
+    if kind != "band":
         assert found["name"] == [], (kind, found["name"])
+    if existing and kind != "band":
+        assert azure_hazards(old, new, existing=True) == [], kind
 
 
 def _allow(plan: AzurePlan) -> dict[str, tuple[str, int]]:
