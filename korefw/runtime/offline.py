@@ -144,7 +144,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return _placeholder(args.typ, args.name, args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return heldcalls.answer(args.token, args.args, self.held), None
+        return heldcalls.answer(args.token, args.args, self.held), []  # [] : no failures
 
 
 class _Recorder(_internals.MockMonitor):
