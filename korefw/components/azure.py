@@ -123,7 +123,12 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
     resources conflict and delete each other's rules. An existing NSG must therefore not
     be one whose rules a Pulumi program sets inline, and ``priority_band`` must not hold
     priorities its other rules use (Azure refuses two rules with one priority). Inline
-    rules change in one NSG update; standalone rules change one by one.
+    rules change in one NSG update; standalone rules change one by one. On an existing NSG
+    the component first reads its rules (``getNetworkSecurityGroup``, through this
+    component's provider): rules it holds keep their priorities, new ones take free
+    priorities, and a rule giving up a flow another rule takes over waits for that rule
+    (``depends_on``). If the read cannot be made (names not known yet) or fails, the plan
+    warns and is planned as for a new NSG.
 
     Rules are Allow, Outbound, protocol ``Tcp`` or ``Udp`` (never ``*``), source port
     ``*``, sources ``source_address_prefixes``. Merging (``merge``: ``none``, ``section``
