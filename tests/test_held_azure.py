@@ -9,7 +9,10 @@ the recorded resources say (URNs, inputs, ``depends_on``), not only the plan.
 from __future__ import annotations
 
 import ipaddress
+import json
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -30,6 +33,7 @@ from korefw.runtime.offline import OfflinePlan, run_offline
 SECURITY_RULE = "azure-native:network:SecurityRule"
 TOKEN = "azure-native:network:getNetworkSecurityGroup"
 RG, NSG = "rg-egress", "nsg-app"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -360,3 +364,50 @@ def test_offline_answer_in_the_providers_shape(jp: RuleSet) -> None:
 def test_rules_korefw_cannot_read_allow_nothing(fields: dict[str, Any]) -> None:
     rule = held_rule({"name": "x", "priority": 200, "direction": "Outbound", **fields})
     assert rule.allows == AllowSet() and rule.priority == 200
+
+
+# ---------------------------------------------------------------- korefw plan --state
+
+
+def test_korefw_plan_state_keeps_held_priorities(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stack on an existing NSG, planned against the state of its last update, except
+    that one of its rules was deleted by hand and another team's rule put on that slot:
+    the foreign rule is left alone, and every other rule keeps its priority."""
+    from korefw.cli import main
+
+    project = tmp_path / "app"
+    (project / "stacks").mkdir(parents=True)
+    shutil.copy(ROOT / "Pulumi.yaml", project)
+    shutil.copy(ROOT / "__main__.py", project)
+    settings = (ROOT / "stacks" / "Pulumi.example-jp-azure.yaml").read_text()
+    settings = settings.replace(
+        "  korefw:azureLocation: japaneast\n",
+        f"  korefw:azureNetworkSecurityGroupName: {NSG}\n",
+    ).replace("azureResourceGroupName: rg-kore-egress", f"azureResourceGroupName: {RG}")
+    (project / "stacks" / "Pulumi.existing.yaml").write_text(settings)
+    args = ["plan", "--cwd", str(project), "--stack", "existing", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    rules = [s["newState"] for s in first["steps"] if s["newState"]["type"] == SECURITY_RULE]
+    assert len(rules) > 2
+    victim = min(rules, key=lambda s: s["inputs"]["priority"])
+    prio = victim["inputs"]["priority"]
+    foreign = {**foreign_rule(prio), "custom": True}
+    first["steps"] = [s for s in first["steps"] if s["urn"] != victim["urn"]]
+    first["steps"].append({"op": "create", "urn": foreign["urn"], "newState": foreign})
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(first))
+    assert main([*args, "--state", str(state)]) == 0
+    second = json.loads(capsys.readouterr().out)
+    got = {
+        s["newState"]["inputs"]["securityRuleName"]: s["newState"]["inputs"]["priority"]
+        for s in second["steps"]
+        if s["newState"]["type"] == SECURITY_RULE
+    }
+    assert "corp-dns" not in got and prio not in got.values()
+    assert len(got) == len(rules)
+    kept = {s["inputs"]["securityRuleName"]: s["inputs"]["priority"] for s in rules}
+    del kept[victim["inputs"]["securityRuleName"]]
+    assert {n: p for n, p in got.items() if n in kept} == kept
