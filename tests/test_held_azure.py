@@ -19,11 +19,14 @@ import grpc
 import pulumi
 import pytest
 from conftest import without_row
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from korefw.components.azure import NSG_TYPE, EgressNetworkSecurityGroup, plan_for
 from korefw.components.held_azure import held_rule
 from korefw.core.check.steps import states
 from korefw.core.errors import ConfigError
+from korefw.core.plan.azure_options import MERGE_MODES
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.allowset import AllowSet
 from korefw.core.rules.model import RuleSet
@@ -153,6 +156,63 @@ def test_removed_row_keeps_priorities_and_orders_the_handover(
         assert gainers and gainers <= set(depends[urn]), r["securityRuleName"]
         ordered += 1
     assert ordered
+
+
+_FIRST: dict[str, OfflinePlan] = {}
+
+
+_ROWS = len(load_rules("jp").rules)
+
+
+@given(
+    merge=st.sampled_from(MERGE_MODES),
+    row=st.integers(0, _ROWS - 1),
+    removed=st.booleans(),
+)
+@example(merge="section", row=0, removed=True)  # a handover between merged rules
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_property_a_row_change_against_the_held_nsg(merge: str, row: int, removed: bool) -> None:
+    """Any one row removed or added back, planned against the other plan's state: rules
+    that stay keep their priority and URN, new rules take no held priority, priorities
+    stay unique, and every flow a rule gives up that the new plan allows is allowed by
+    rules its update depends on."""
+    jp = load_rules("jp")
+    i = row
+    if merge not in _FIRST:
+        _FIRST[merge] = run(jp, merge=merge)
+    full = _FIRST[merge]
+    seen: dict[str, list[str]] = {}
+    original = offline._Recorder.RegisterResource
+
+    def record(self: Any, request: Any) -> Any:
+        response = original(self, request)
+        seen[response.urn] = sorted(request.dependencies)
+        return response
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(offline._Recorder, "RegisterResource", record)
+        if removed:
+            a, b = full, run(without_row(jp, i), held_states(full), merge=merge)
+        else:
+            a = run(without_row(jp, i), merge=merge)
+            b = run(jp, held_states(a), merge=merge)
+    rules_a, rules_b = security_rules(a), security_rules(b)
+    by_name_a = {r["securityRuleName"]: (u, r["priority"]) for u, r in rules_a.items()}
+    held_prios = {p for _, p in by_name_a.values()}
+    for urn, r in rules_b.items():
+        name = r["securityRuleName"]
+        if name in by_name_a:
+            assert (urn, r["priority"]) == by_name_a[name]
+        else:
+            assert r["priority"] not in held_prios, name
+    assert len({r["priority"] for r in rules_b.values()}) == len(rules_b)
+    cyclic = " ".join(w for w in b.warnings if "hands flows" in w)
+    still = AllowSet(x for r in rules_b.values() for x in allows(r).boxes())
+    for urn, r in rules_b.items():
+        lost = (allows(rules_a[urn]) - allows(r)) & still if urn in rules_a else AllowSet()
+        if lost and r["securityRuleName"] not in cyclic:
+            gainers = {u for u, g in rules_b.items() if u != urn and allows(g) & lost}
+            assert gainers <= set(seen[urn]), r["securityRuleName"]
 
 
 def test_nothing_held_plans_as_without_a_read(jp: RuleSet) -> None:
