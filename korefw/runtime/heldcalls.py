@@ -123,3 +123,62 @@ def _get_managed_prefix_list(args: Mapping[str, Any], states: States) -> dict[st
 
 HANDLERS["aws:ec2/getManagedPrefixLists:getManagedPrefixLists"] = _get_managed_prefix_lists
 HANDLERS["aws:ec2/getManagedPrefixList:getManagedPrefixList"] = _get_managed_prefix_list
+
+
+# ---------------------------------------------------------------- Azure
+
+_AZ_RULE = "azure-native:network:SecurityRule"
+_AZ_NSG = "azure-native:network:NetworkSecurityGroup"
+#: Fields of a security rule as ``getNetworkSecurityGroup`` returns them (camelCase).
+_AZ_RULE_FIELDS = (
+    "priority",
+    "direction",
+    "access",
+    "protocol",
+    "description",
+    "sourcePortRange",
+    "sourcePortRanges",
+    "sourceAddressPrefix",
+    "sourceAddressPrefixes",
+    "destinationAddressPrefix",
+    "destinationAddressPrefixes",
+    "destinationPortRange",
+    "destinationPortRanges",
+)
+
+
+def _azure_nsg(args: Mapping[str, Any], states: States) -> dict[str, Any]:
+    """``getNetworkSecurityGroup``: the rules the deployed stack holds on that NSG, from its
+    ``SecurityRule`` states and the inline rules of a ``NetworkSecurityGroup`` state of that
+    name; none held: an NSG with no security rules."""
+    rg, name = args.get("resourceGroupName"), args.get("networkSecurityGroupName")
+    rules: dict[str, dict[str, Any]] = {}
+    for s in states:
+        inputs, outputs = s.get("inputs") or {}, s.get("outputs") or {}
+        if inputs.get("resourceGroupName") != rg:
+            continue
+        if s.get("type") == _AZ_RULE and inputs.get("networkSecurityGroupName") == name:
+            rule_name = outputs.get("name") or inputs.get("securityRuleName")
+            if isinstance(rule_name, str):
+                rules[rule_name] = _azure_rule(rule_name, {**inputs, **outputs})
+        elif s.get("type") == _AZ_NSG and name in (
+            inputs.get("networkSecurityGroupName"),
+            outputs.get("name"),
+        ):
+            for r in outputs.get("securityRules") or inputs.get("securityRules") or ():
+                if isinstance(r, Mapping) and isinstance(r.get("name"), str):
+                    rules.setdefault(r["name"], _azure_rule(r["name"], r))
+    return {
+        "name": name,
+        "id": f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{rg}"
+        f"/providers/Microsoft.Network/networkSecurityGroups/{name}",
+        "securityRules": [rules[n] for n in sorted(rules)],
+    }
+
+
+def _azure_rule(name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: fields[k] for k in _AZ_RULE_FIELDS if fields.get(k) not in (None, "", [])}
+    return {"name": name, "etag": "", "provisioningState": "Succeeded", **out}
+
+
+HANDLERS["azure-native:network:getNetworkSecurityGroup"] = _azure_nsg
