@@ -154,7 +154,9 @@ class _Mocks(pulumi.runtime.Mocks):
         try:
             return heldcalls.answer(args.token, args.args, self.held), []
         except Exception as exc:
-            return {}, [("", str(exc))]
+            details = getattr(exc, "details", None)  # a gRPC error carries its text there
+            text = details() if callable(details) else str(exc)
+            return {}, [("", str(text or type(exc).__name__))]
 
 
 class _Recorder(_internals.MockMonitor):
