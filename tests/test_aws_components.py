@@ -311,8 +311,10 @@ def test_existing_group_gets_the_rules_and_cannot_shard() -> None:
         ({"vpc_id": VPC, "tags": {"AwS:cost": "x"}}, ConfigError, "reserved for AWS"),
         ({"vpc_id": VPC, "tags": {"Team": "AWS:net"}}, ConfigError, "got 'AWS:net'"),
         ({"vpc_id": VPC, "tags": {"Name": "mine"}}, ConfigError, "korefw sets the Name tag"),
-        ({"vpc_id": VPC, "tags": {f"k{i}": "v" for i in range(50)}}, ConfigError,
-         "AWS allows 50 tags per resource and korefw adds 1: give at most 49"),
+        ({"vpc_id": VPC, "tags": {"korefw:list": "x"}}, ConfigError,
+         "korefw sets the korefw:list tag"),
+        ({"vpc_id": VPC, "tags": {f"k{i}": "v" for i in range(48)}}, ConfigError,
+         "AWS allows 50 tags per resource and korefw adds 3: give at most 47"),
         ({"vpc_id": VPC, "sections": ["Nope*"]}, KorefwError, "section: no rule"),
     ],
 )

@@ -32,15 +32,17 @@ import pulumi_aws.networkfirewall as aws_networkfirewall
 import pulumi_aws.route53 as aws_route53
 import pulumi_aws.vpc as aws_vpc
 
-from ..core.errors import ConfigError
-from ..core.plan.aws_data import AwsPlan, PrefixListPlan
+from ..core.errors import ConfigError, PlanError
+from ..core.plan.aws_data import AwsPlan, EgressRulePlan, PrefixListPlan
 from ..core.plan.aws_fqdn import DnsFirewallPlan, FqdnPlan, NetworkFirewallPlan, plan_fqdn
 from ..core.plan.aws_options import AwsOptions, check_tags
 from ..core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_note
 from ..core.plan.options import COMPONENT_OPTIONS, resolve
+from ..core.plan.ordering import UNKNOWN, HeldState
 from ..core.read.regions import select_rules
 from ..core.rules.model import RuleSet
 from .args import DestinationPrefixListsArgs, EgressSecurityGroupArgs, FqdnAllowlistArgs
+from .held_aws import LIST_TAG, OWNER_TAG, owner_id, read_held, unordered_warning
 from .outputs import known
 from .warn import warn_plan
 
@@ -63,7 +65,11 @@ def plan_for(args: EgressSecurityGroupArgs | None = None, /, **kwargs: Any) -> A
     """Check :class:`EgressSecurityGroup`'s arguments (an args mapping and/or keywords,
     both keyed as :class:`~korefw.components.args.EgressSecurityGroupArgs`) and plan,
     registering nothing."""
-    a = _args("EgressSecurityGroup", args, kwargs)
+    return _plan(_args("EgressSecurityGroup", args, kwargs))
+
+
+def _plan(a: Mapping[str, Any], held: HeldState = UNKNOWN) -> AwsPlan:
+    """Check resolved ``EgressSecurityGroup`` arguments and plan, from what the cloud holds."""
     vpc_id, security_group_id = a["vpc_id"], a["security_group_id"]
     if vpc_id is None and security_group_id is None:
         raise ConfigError(
@@ -76,7 +82,7 @@ def plan_for(args: EgressSecurityGroupArgs | None = None, /, **kwargs: Any) -> A
     options = _options(a, existing_group=security_group_id is not None)
     _check_dns_vpc(a["dns_firewall_vpc_id"], options)
     check_tags(a["tags"])
-    return plan_aws(_rules(a), options)
+    return plan_aws(_rules(a), options, held)
 
 
 def _args(
@@ -150,38 +156,65 @@ class DestinationPrefixLists(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
         *,
         plan: Sequence[PrefixListPlan] | None = None,
+        owner: str | None = None,
+        deferred: bool = False,
         **kwargs: Any,
     ) -> None:
         """``plan``: lists planned already (by :func:`plan_for`); then ``rules`` and the
-        planning arguments are not read, and the planner's caller reports the quota."""
+        planning arguments are not read, and the planner's caller reports the quota.
+        ``owner``: tag each list with it (``korefw:owner``) and its key (``korefw:list``),
+        so that the owner can read what its lists hold. ``deferred`` (with ``plan``): the
+        owner registers each list with :meth:`add` and then calls :meth:`finish`."""
         a = _args("DestinationPrefixLists", args, kwargs)
-        tags = a["tags"]
+        self._list_tags: Mapping[str, str] | None = a["tags"]
         warnings: tuple[str, ...] = ()
         if plan is None:  # plan first, so bad input registers nothing
+            if deferred:
+                raise ConfigError("deferred needs plan", where="deferred")
             options = _options(a, mode="prefix-list")
-            check_tags(tags)
+            check_tags(self._list_tags)
             plan = plan_prefix_lists(_rules(a), options)
             quota = prefix_list_quota_note(len(plan))
             warnings = (quota,) if quota else ()
-        lists = tuple(plan)
+        self._base = name
+        self._list_owner = owner
+        self._planned = tuple(plan)
+        self.list_ids = {}
         super().__init__(self._TYPE, name, None, opts)
         warn_plan(self, warnings)
-        ids: dict[str, pulumi.Output[str]] = {}
-        for pl in lists:
-            res = aws_ec2.ManagedPrefixList(
-                f"{name}-{pl.resource_name}",
-                name=pl.name,
-                address_family=pl.address_family,
-                max_entries=pl.max_entries,
-                entries=[{"cidr": e.cidr, "description": e.description} for e in pl.entries],
-                tags=_with_name(tags, pl.name),
-                opts=_child(
-                    self,
-                    former=pl.former_resource_name and f"{name}-{pl.former_resource_name}",
-                ),
-            )
-            ids[pl.key] = res.id
-        self.list_ids = ids
+        if not deferred:
+            for pl in self._planned:
+                self.add(pl)
+            self.finish()
+
+    def add(
+        self, pl: PrefixListPlan, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.Output[str]:
+        """Register one planned list (after ``depends_on``); its id."""
+        tags = _with_name(self._list_tags, pl.name)
+        if self._list_owner is not None:
+            tags |= {OWNER_TAG: self._list_owner, LIST_TAG: pl.key}
+        opts = _child(
+            self, former=pl.former_resource_name and f"{self._base}-{pl.former_resource_name}"
+        )
+        if depends_on:
+            opts.depends_on = list(depends_on)
+        res = aws_ec2.ManagedPrefixList(
+            f"{self._base}-{pl.resource_name}",
+            name=pl.name,
+            address_family=pl.address_family,
+            max_entries=pl.max_entries,
+            entries=[{"cidr": e.cidr, "description": e.description} for e in pl.entries],
+            tags=tags,
+            opts=opts,
+        )
+        self.list_ids[pl.key] = res.id
+        return res.id
+
+    def finish(self) -> None:
+        """Set and register the outputs, once every list is registered."""
+        ids = {pl.key: self.list_ids[pl.key] for pl in self._planned}
+        lists = self._planned
         self.prefix_list_ids = pulumi.Output.all(**ids) if ids else pulumi.Output.from_input({})
         self.prefix_lists = known({
             pl.key: {k: v for k, v in pl.to_dict().items() if k != "key"} for pl in lists
@@ -380,30 +413,87 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         **kwargs: Any,
     ) -> None:
         a = _args("EgressSecurityGroup", args, kwargs)
-        plan = plan_for(a)  # every check, before the first resource is registered
+        plan = _plan(a)  # every check, before the first invoke or resource
         super().__init__(self._TYPE, name, None, opts)
-        list_ids = self._prefix_lists(name, plan, a)
+        owner = owner_id(pulumi.get_project(), pulumi.get_stack(), name)
+        if plan.prefix_lists:
+            # parent=self: the invokes use the provider the component's lists will use.
+            held = read_held(owner, pulumi.InvokeOptions(parent=self))
+            if not held.known:
+                warn_plan(self, [unordered_warning(held.why_unknown)])
+            elif held.prefix_lists:
+                plan = _plan(a, held)
+        lists = self._prefix_lists(name, plan, a, owner)
         group_ids = self._security_groups(name, plan, a)
-        self._egress_rules(name, plan, group_ids, list_ids, a["tags"])
+        self._register(name, plan, lists, group_ids, a["tags"])
         self._fqdn_allowlist(name, plan, a)
         self._outputs(plan, group_ids)
 
     def _prefix_lists(
-        self, name: str, plan: AwsPlan, a: Mapping[str, Any]
-    ) -> dict[str, pulumi.Output[str]]:
-        """The planned prefix lists, in one ``DestinationPrefixLists``; their ids by key."""
+        self, name: str, plan: AwsPlan, a: Mapping[str, Any], owner: str
+    ) -> DestinationPrefixLists | None:
+        """The ``DestinationPrefixLists`` for the planned lists (registered by
+        :meth:`_register`), or None without lists."""
         self.prefix_list_ids = pulumi.Output.from_input({})
         if not plan.prefix_lists:
-            return {}
+            return None
         lists = DestinationPrefixLists(
             f"{name}-prefix-lists",
             name_prefix=a["name_prefix"],
             tags=a["tags"],
             opts=_child(self),
             plan=plan.prefix_lists,
+            owner=owner,
+            deferred=True,
         )
-        self.prefix_list_ids = lists.prefix_list_ids
-        return lists.list_ids
+        return lists
+
+    def _register(
+        self,
+        name: str,
+        plan: AwsPlan,
+        lists: DestinationPrefixLists | None,
+        group_ids: Sequence[pulumi.Input[str]],
+        tags: Mapping[str, str] | None,
+    ) -> None:
+        """Register the prefix lists and egress rules, each after what it depends on.
+
+        An egress rule needs its prefix list's id; a list that loses entries waits for the
+        egress rules that keep allowing them (``PrefixListPlan.after``), which in turn
+        need their own lists. The planner leaves no cycle (:func:`.ordering.waits`).
+        """
+        rules = {r.name: r for r in plan.rules}
+        planned = {pl.key: pl for pl in plan.prefix_lists}
+        made: dict[str, pulumi.Resource] = {}
+        busy: set[str] = set()
+
+        def make_list(key: str) -> None:
+            if lists is None or key in lists.list_ids:
+                return
+            if key in busy:
+                raise PlanError(
+                    "waits, through egress rules, for its own update", where=f"prefix list {key}"
+                )
+            busy.add(key)
+            pl = planned[key]
+            lists.add(pl, [make_rule(n) for n in pl.after])
+
+        def make_rule(rule: str) -> pulumi.Resource:
+            if rule not in made:
+                r = rules[rule]
+                if r.prefix_list is not None:
+                    make_list(r.prefix_list)
+                ids = lists.list_ids if lists is not None else {}
+                made[rule] = self._egress_rule(name, r, group_ids, ids, tags)
+            return made[rule]
+
+        for pl in plan.prefix_lists:
+            make_list(pl.key)
+        for r in plan.rules:
+            make_rule(r.name)
+        if lists is not None:
+            lists.finish()
+            self.prefix_list_ids = lists.prefix_list_ids
 
     def _security_groups(
         self, name: str, plan: AwsPlan, a: Mapping[str, Any]
@@ -479,31 +569,30 @@ class EgressSecurityGroup(pulumi.ComponentResource):
             group_ids.append(sg.id)
         return group_ids
 
-    def _egress_rules(
+    def _egress_rule(
         self,
         name: str,
-        plan: AwsPlan,
+        r: EgressRulePlan,
         group_ids: Sequence[pulumi.Input[str]],
         list_ids: Mapping[str, pulumi.Output[str]],
         tags: Mapping[str, str] | None,
-    ) -> None:
-        """One ``aws.vpc.SecurityGroupEgressRule`` per planned rule, in its planned group."""
-        for r in plan.rules:
-            destination: dict[str, pulumi.Input[str]]
-            if r.prefix_list is not None:
-                destination = {"prefix_list_id": list_ids[r.prefix_list]}
-            elif r.family == 4:
-                destination = {"cidr_ipv4": r.cidr or ""}
-            else:
-                destination = {"cidr_ipv6": r.cidr or ""}
-            aws_vpc.SecurityGroupEgressRule(
-                f"{name}-{r.name}",
-                security_group_id=group_ids[r.group - 1],
-                ip_protocol=r.protocol,
-                from_port=r.from_port,
-                to_port=r.to_port,
-                description=r.description,
-                tags=dict(tags or {}) or None,
-                opts=_child(self, former=r.former_name and f"{name}-{r.former_name}"),
-                **destination,
-            )
+    ) -> aws_vpc.SecurityGroupEgressRule:
+        """One planned rule as an ``aws.vpc.SecurityGroupEgressRule`` in its planned group."""
+        destination: dict[str, pulumi.Input[str]]
+        if r.prefix_list is not None:
+            destination = {"prefix_list_id": list_ids[r.prefix_list]}
+        elif r.family == 4:
+            destination = {"cidr_ipv4": r.cidr or ""}
+        else:
+            destination = {"cidr_ipv6": r.cidr or ""}
+        return aws_vpc.SecurityGroupEgressRule(
+            f"{name}-{r.name}",
+            security_group_id=group_ids[r.group - 1],
+            ip_protocol=r.protocol,
+            from_port=r.from_port,
+            to_port=r.to_port,
+            description=r.description,
+            tags=dict(tags or {}) or None,
+            opts=_child(self, former=r.former_name and f"{name}-{r.former_name}"),
+            **destination,
+        )

@@ -8,13 +8,13 @@ first resource is registered. The components only materialize that plan.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any
 
 import pulumi
 from pulumi_azure_native import network
 
-from ..core.errors import ConfigError
+from ..core.errors import ConfigError, PlanError
 from ..core.plan.azure_data import AzurePlan, FirewallPlan, FirewallRule, NsgRule
 from ..core.plan.azure_options import (
     APPLICATION_COLLECTION_PRIORITY,
@@ -29,7 +29,9 @@ from ..core.plan.azure_options import (
 from ..core.plan.azure_plan import plan_azure
 from ..core.plan.options import COMPONENT_OPTIONS, resolve
 from ..core.read.regions import select_rules
+from ..core.rules.model import RuleSet
 from .args import EgressNetworkSecurityGroupArgs
+from .held_azure import NOT_ORDERED, read_held
 from .outputs import known
 from .warn import warn_plan
 
@@ -51,7 +53,11 @@ def plan_for(
     Raises :class:`~korefw.core.errors.ConfigError` or ``PlanError`` with one line naming
     the argument and the bad value.
     """
-    a = _args(args, kwargs)
+    return plan_azure(*_checked(_args(args, kwargs)))
+
+
+def _checked(a: Mapping[str, Any]) -> tuple[RuleSet, AzureOptions]:
+    """The selected rules and the options, every argument checked."""
     resource_group_name, location = a["resource_group_name"], a["location"]
     network_security_group_name, tags = a["network_security_group_name"], a["tags"]
     firewall_policy_id, create_firewall_policy = (
@@ -96,7 +102,7 @@ def plan_for(
     )
     if a["rules"] is None:
         raise ConfigError("a rule set or region code is required", where="rules")
-    return plan_azure(select_rules(a["rules"], a["sections"], a["components"]), options)
+    return select_rules(a["rules"], a["sections"], a["components"]), options
 
 
 _OPTION_FIELDS = frozenset(f.name for f in fields(AzureOptions))
@@ -117,7 +123,12 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
     resources conflict and delete each other's rules. An existing NSG must therefore not
     be one whose rules a Pulumi program sets inline, and ``priority_band`` must not hold
     priorities its other rules use (Azure refuses two rules with one priority). Inline
-    rules change in one NSG update; standalone rules change one by one.
+    rules change in one NSG update; standalone rules change one by one. On an existing NSG
+    the component first reads its rules (``getNetworkSecurityGroup``, through this
+    component's provider): rules it holds keep their priorities, new ones take free
+    priorities, and a rule giving up a flow another rule takes over waits for that rule
+    (``depends_on``). If the read cannot be made (names not known yet) or fails, the plan
+    warns and is planned as for a new NSG.
 
     Rules are Allow, Outbound, protocol ``Tcp`` or ``Udp`` (never ``*``), source port
     ``*``, sources ``source_address_prefixes``. Merging (``merge``: ``none``, ``section``
@@ -165,15 +176,23 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         **kwargs: Any,
     ) -> None:
         a = _args(args, kwargs)
-        plan = plan_for(a)  # every check, before the first resource is registered
+        rules, options = _checked(a)
+        plan = plan_azure(rules, options)  # every check, before any read or resource
         super().__init__(self._TYPE, name, None, opts)
+        rg, nsg_name = a["resource_group_name"], a["network_security_group_name"]
+        if _given(nsg_name):
+            held = read_held(rg, nsg_name, self)
+            if not held.known:
+                shown = nsg_name if isinstance(nsg_name, str) else "(not known yet)"
+                why = NOT_ORDERED.format(nsg=shown, why=held.why_unknown)
+                plan = replace(plan, warnings=(why, *plan.warnings))
+            elif held.nsg_rules:  # nothing held plans as without a read
+                plan = plan_azure(rules, options, held)
         self.azure_plan = plan
-        if _given(a["network_security_group_name"]):
-            nsg = self._rules_on_existing(
-                name, plan, a["resource_group_name"], a["network_security_group_name"]
-            )
+        if _given(nsg_name):
+            nsg = self._rules_on_existing(name, plan, rg, nsg_name)
         else:
-            nsg = self._new_nsg(name, plan, a["resource_group_name"], a["location"], a["tags"])
+            nsg = self._new_nsg(name, plan, rg, a["location"], a["tags"])
         self._fqdn_allowlist(name, plan, a)
         self._outputs(name, plan, *nsg)
 
@@ -235,8 +254,11 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         # without that rule (or, for the Deny rule, without the Deny) is the lesser
         # harm than an update that fails with SecurityRuleConflict. The alias is the
         # logical name korefw 0.x gave the rule.
-        created = [
-            network.SecurityRule(
+        # A rule that gives up flows another rule takes over (NsgRule.after) depends on
+        # that rule, so its update runs once the other is in place: registered after it.
+        by_name: dict[str, network.SecurityRule] = {}
+        for r in _dependencies_first(plan.nsg_rules):
+            by_name[r.name] = network.SecurityRule(
                 f"{name}-{r.resource_name}",
                 security_rule_name=r.name,
                 resource_group_name=resource_group_name,
@@ -246,10 +268,10 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
                     parent=self,
                     aliases=[pulumi.Alias(name=f"{name}-{r.name}")],
                     delete_before_replace=True,
+                    depends_on=[by_name[n] for n in r.after] or None,
                 ),
             )
-            for r in plan.nsg_rules
-        ]
+        created = [by_name[r.name] for r in plan.nsg_rules]
         nsg_name = pulumi.Output.from_input(network_security_group_name)
         nsg_id: pulumi.Output[str | None] = (
             created[0].id.apply(lambda i: i.rsplit("/securityRules/", 1)[0])
@@ -280,6 +302,33 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return nsg.name, nsg.id
+
+
+def _dependencies_first(rules: Sequence[NsgRule]) -> list[NsgRule]:
+    """``rules`` in plan order, except that each comes after the rules it waits for.
+
+    The planner leaves rules on a cycle unordered (no ``after``), so there is none here;
+    one would be a planner bug, refused rather than registered half-ordered.
+    """
+    by_name = {r.name: r for r in rules}
+    out: list[NsgRule] = []
+    state: dict[str, int] = {}  # 1: being placed, 2: placed
+
+    def place(r: NsgRule) -> None:
+        if state.get(r.name) == 2:
+            return
+        if state.get(r.name) == 1:
+            raise PlanError("NSG rules wait for each other in a cycle", where="after",
+                            value=r.name)  # fmt: skip
+        state[r.name] = 1
+        for n in r.after:
+            place(by_name[n])
+        state[r.name] = 2
+        out.append(r)
+
+    for r in rules:
+        place(r)
+    return out
 
 
 def _rule_fields(r: NsgRule, sources: Sequence[str]) -> dict[str, Any]:

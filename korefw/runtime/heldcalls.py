@@ -27,3 +27,158 @@ def answer(token: str, args: Mapping[str, Any], states: States) -> dict[str, Any
     if handler is None:
         raise RuntimeError(f"korefw plans make no provider calls but reads (got {token})")
     return handler(args, states)
+
+
+# --------------------------------------------------------------------------- AWS
+
+MANAGED_PREFIX_LIST = "aws:ec2/managedPrefixList:ManagedPrefixList"
+#: What the offline runtime's AWS placeholders are in (see ``offline._placeholder``).
+AWS_REGION = "us-east-1"
+AWS_ACCOUNT = "123456789012"
+
+
+def _state(s: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A resource state's properties: its outputs (a stack export), else its inputs (a plan
+    document's new state of a custom resource records inputs only)."""
+    outputs = s.get("outputs")
+    return outputs if isinstance(outputs, Mapping) and outputs else s.get("inputs") or {}
+
+
+def _prefix_lists(states: States) -> list[tuple[str, Mapping[str, Any]]]:
+    """(id, properties) of every managed prefix list in ``states``."""
+    return [
+        (str(s.get("id") or _state(s).get("id") or ""), _state(s))
+        for s in states
+        if s.get("type") == MANAGED_PREFIX_LIST and not s.get("delete")
+    ]
+
+
+def _tags(props: Mapping[str, Any]) -> Mapping[str, Any]:
+    tags = props.get("tagsAll") or props.get("tags") or {}
+    return tags if isinstance(tags, Mapping) else {}
+
+
+def _matches(pid: str, props: Mapping[str, Any], args: Mapping[str, Any]) -> bool:
+    """Whether a list passes an invoke's ``filters`` and ``tags`` (DescribeManagedPrefixLists
+    filters: ``tag:KEY``, ``prefix-list-id``, ``prefix-list-name``; others are refused)."""
+    tags = _tags(props)
+    for f in args.get("filters") or []:
+        name, values = f.get("name", ""), list(f.get("values") or [])
+        if name.startswith("tag:"):
+            have = tags.get(name[4:])
+        elif name == "prefix-list-id":
+            have = pid
+        elif name == "prefix-list-name":
+            have = props.get("name")
+        else:
+            raise RuntimeError(f"offline, the filter {name!r} of prefix lists is not answered")
+        if have not in values:
+            return False
+    return all(tags.get(k) == v for k, v in (args.get("tags") or {}).items())
+
+
+def _get_managed_prefix_lists(args: Mapping[str, Any], states: States) -> dict[str, Any]:
+    """``aws.ec2.get_managed_prefix_lists``: the ids of the lists that match."""
+    ids = sorted(pid for pid, props in _prefix_lists(states) if _matches(pid, props, args))
+    region = args.get("region") or AWS_REGION
+    out: dict[str, Any] = {"id": region, "ids": ids, "region": region, "tags": {}}
+    if args.get("filters"):
+        out["filters"] = list(args["filters"])
+    if args.get("tags"):
+        out["tags"] = dict(args["tags"])
+    return out
+
+
+def _get_managed_prefix_list(args: Mapping[str, Any], states: States) -> dict[str, Any]:
+    """``aws.ec2.get_managed_prefix_list``: one list, by ``id`` (and any filters)."""
+    found = [
+        (pid, props)
+        for pid, props in _prefix_lists(states)
+        if (args.get("id") in (None, pid))
+        and (args.get("name") in (None, props.get("name")))
+        and _matches(pid, props, args)
+    ]
+    if len(found) != 1:
+        what = "no" if not found else "more than one"
+        raise RuntimeError(f"{what} EC2 Managed Prefix List matches (id {args.get('id')!r})")
+    pid, props = found[0]
+    region = args.get("region") or AWS_REGION
+    return {
+        "addressFamily": props.get("addressFamily", ""),
+        "arn": props.get("arn") or f"arn:aws:ec2:{region}:{AWS_ACCOUNT}:prefix-list/{pid}",
+        "entries": [
+            {"cidr": e.get("cidr", ""), "description": e.get("description", "")}
+            for e in props.get("entries") or []
+        ],
+        "filters": list(args.get("filters") or []),
+        "id": pid,
+        "maxEntries": props.get("maxEntries", 0),
+        "name": props.get("name", ""),
+        "ownerId": props.get("ownerId") or AWS_ACCOUNT,
+        "region": region,
+        "tags": dict(_tags(props)),
+        "version": props.get("version", 1),
+    }
+
+
+HANDLERS["aws:ec2/getManagedPrefixLists:getManagedPrefixLists"] = _get_managed_prefix_lists
+HANDLERS["aws:ec2/getManagedPrefixList:getManagedPrefixList"] = _get_managed_prefix_list
+
+
+# ---------------------------------------------------------------- Azure
+
+_AZ_RULE = "azure-native:network:SecurityRule"
+_AZ_NSG = "azure-native:network:NetworkSecurityGroup"
+#: Fields of a security rule as ``getNetworkSecurityGroup`` returns them (camelCase).
+_AZ_RULE_FIELDS = (
+    "priority",
+    "direction",
+    "access",
+    "protocol",
+    "description",
+    "sourcePortRange",
+    "sourcePortRanges",
+    "sourceAddressPrefix",
+    "sourceAddressPrefixes",
+    "destinationAddressPrefix",
+    "destinationAddressPrefixes",
+    "destinationPortRange",
+    "destinationPortRanges",
+)
+
+
+def _azure_nsg(args: Mapping[str, Any], states: States) -> dict[str, Any]:
+    """``getNetworkSecurityGroup``: the rules the deployed stack holds on that NSG, from its
+    ``SecurityRule`` states and the inline rules of a ``NetworkSecurityGroup`` state of that
+    name; none held: an NSG with no security rules."""
+    rg, name = args.get("resourceGroupName"), args.get("networkSecurityGroupName")
+    rules: dict[str, dict[str, Any]] = {}
+    for s in states:
+        inputs, outputs = s.get("inputs") or {}, s.get("outputs") or {}
+        if inputs.get("resourceGroupName") != rg:
+            continue
+        if s.get("type") == _AZ_RULE and inputs.get("networkSecurityGroupName") == name:
+            rule_name = outputs.get("name") or inputs.get("securityRuleName")
+            if isinstance(rule_name, str):
+                rules[rule_name] = _azure_rule(rule_name, {**inputs, **outputs})
+        elif s.get("type") == _AZ_NSG and name in (
+            inputs.get("networkSecurityGroupName"),
+            outputs.get("name"),
+        ):
+            for r in outputs.get("securityRules") or inputs.get("securityRules") or ():
+                if isinstance(r, Mapping) and isinstance(r.get("name"), str):
+                    rules.setdefault(r["name"], _azure_rule(r["name"], r))
+    return {
+        "name": name,
+        "id": f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{rg}"
+        f"/providers/Microsoft.Network/networkSecurityGroups/{name}",
+        "securityRules": [rules[n] for n in sorted(rules)],
+    }
+
+
+def _azure_rule(name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: fields[k] for k in _AZ_RULE_FIELDS if fields.get(k) not in (None, "", [])}
+    return {"name": name, "etag": "", "provisioningState": "Succeeded", **out}
+
+
+HANDLERS["azure-native:network:getNetworkSecurityGroup"] = _azure_nsg

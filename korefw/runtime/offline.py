@@ -59,6 +59,9 @@ class Resource:
     delete_before_replace: bool = False
     #: The URNs the resource's ``aliases`` stand for (what it may have been called before).
     aliases: list[str] = field(default_factory=list)
+    #: Every URN the resource depends on: ``depends_on`` and each input's (the engine's
+    #: ``dependencies``; the engine runs it after all of them).
+    depends: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -97,6 +100,8 @@ class OfflinePlan:
             }
             if r.outputs and not r.custom:
                 state["outputs"] = r.outputs
+            if r.depends:
+                state["dependencies"] = r.depends
             if r.dependencies:
                 state["propertyDependencies"] = r.dependencies
             if r.delete_before_replace:
@@ -143,8 +148,15 @@ class _Mocks(pulumi.runtime.Mocks):
             return None, {}
         return _placeholder(args.typ, args.name, args.inputs)
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        return heldcalls.answer(args.token, args.args, self.held), None
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        # A read that cannot be answered fails as a provider's does (the invoke raises in
+        # the program, which may catch it), not as a crash of the runtime.
+        try:
+            return heldcalls.answer(args.token, args.args, self.held), []
+        except Exception as exc:
+            details = getattr(exc, "details", None)  # a gRPC error carries its text there
+            text = details() if callable(details) else str(exc)
+            return {}, [("", str(text or type(exc).__name__))]
 
 
 class _Recorder(_internals.MockMonitor):
@@ -186,6 +198,7 @@ class _Recorder(_internals.MockMonitor):
                     for key, deps in sorted(request.propertyDependencies.items())
                     if deps.urns
                 },
+                "depends": sorted(set(request.dependencies)),
                 "delete_before_replace": bool(request.deleteBeforeReplace),
                 "aliases": _alias_urns(
                     request,

@@ -43,13 +43,15 @@ MAX_NAME = 100
 #: tagging.html and each service's tagging page): at most 50 user tags per resource; a key
 #: is 1-128 Unicode characters and unique per resource (keys are case-sensitive, so
 #: ``Env`` and ``env`` are two keys), a value 0-256; ``aws:`` in any upper or lower case
-#: combination is reserved for AWS as a prefix of keys and values. korefw sets ``Name``
-#: itself on groups and prefix lists, so it counts one of the 50 and is not the user's.
+#: combination is reserved for AWS as a prefix of keys and values. korefw sets the tags of
+#: :data:`KOREFW_TAG_KEYS` itself, so they count among the 50 and are not the user's.
 MAX_TAGS = 50
 MAX_TAG_KEY_LEN = 128
 MAX_TAG_VALUE_LEN = 256
 RESERVED_TAG_PREFIX = "aws:"
-KOREFW_TAG_KEYS = ("Name",)
+#: Tag keys korefw sets itself: a resource's name, and a prefix list's owner and key
+#: (``korefw.components.held_aws``).
+KOREFW_TAG_KEYS = ("Name", "korefw:owner", "korefw:list")
 
 #: A security group's name "cannot start with sg-" (EC2 API reference, CreateSecurityGroup,
 #: GroupName: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html);
@@ -208,9 +210,7 @@ def check_tags(tags: object, *, where: str = "tags") -> None:
                     value=text,
                 )
         if k in KOREFW_TAG_KEYS:
-            raise ConfigError(
-                f"korefw sets the {k} tag itself (the resource's name)", where=where, value=k
-            )
+            raise ConfigError(f"korefw sets the {k} tag itself", where=where, value=k)
     if len(tags) + len(KOREFW_TAG_KEYS) > MAX_TAGS:
         raise ConfigError(
             f"AWS allows {MAX_TAGS} tags per resource and korefw adds "
