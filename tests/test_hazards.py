@@ -28,7 +28,7 @@ from korefw.components.azure import EgressNetworkSecurityGroup
 from korefw.core.check.hazards import Hazard, apply_hazards
 from korefw.core.check.plandiff import diff_plans
 from korefw.core.check.planread import AWS_SG, AZ_NSG
-from korefw.core.check.steps import changes
+from korefw.core.check.steps import changes, states
 from korefw.core.plan.config import PROJECT
 from korefw.core.read.regions import load_rules
 from korefw.core.rules.model import RuleSet
@@ -727,3 +727,40 @@ def test_flow_gaps_agree_with_every_moment_the_engine_can_reach(case: tuple) -> 
             refused = refused or bool(still - now)
     found = [h for h in apply_hazards(old, new) if h.kind == "flow-gap"]
     assert bool(found) == refused, (olds, news, waits)
+
+
+def _deployed(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resource states a stack holds once ``plan`` is applied (what --state reads)."""
+    return list(states(plan).values())
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_components_planned_with_what_is_deployed_apply_without_a_gap(cloud: str) -> None:
+    """End to end: the components read what the cloud holds (here the old plan's states,
+    as ``korefw plan --state`` answers), add ``depends_on``, the offline plan records it as
+    ``dependencies``, and ``korefw diff`` honours it."""
+    au = load_rules("au")
+    if cloud == "aws":
+        other, _ = _first_refused(au, "port", "prefix-list")
+
+        def make(rules: RuleSet, held: Any = ()) -> dict[str, Any]:
+            return run_offline(lambda: EgressSecurityGroup("kf", rules=rules, vpc_id=VPC,
+                                                           mode="prefix-list"),
+                               held=held).to_preview_json()  # fmt: skip
+    else:
+        other = without_row(au, 0)
+
+        def make(rules: RuleSet, held: Any = ()) -> dict[str, Any]:
+            return run_offline(lambda: EgressNetworkSecurityGroup(
+                "egress", rules=rules, resource_group_name="rg-egress",
+                network_security_group_name="nsg-app", deny_other_outbound=True,
+            ), held=held).to_preview_json()  # fmt: skip
+
+    a = make(au)
+    blind, ordered = make(other), make(other, _deployed(a))
+    assert kinds(apply_hazards(a, blind)) == {"flow-gap"}
+    (h,) = apply_hazards(a, blind)
+    assert h.way_around.startswith("the update is not ordered")
+    assert any(s["newState"].get("dependencies") for s in ordered["steps"])
+    assert apply_hazards(a, ordered) == []
+    assert "hazard:" not in diff_plans(a, ordered).markdown()
