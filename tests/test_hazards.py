@@ -764,3 +764,31 @@ def test_components_planned_with_what_is_deployed_apply_without_a_gap(cloud: str
     assert any(s["newState"].get("dependencies") for s in ordered["steps"])
     assert apply_hazards(a, ordered) == []
     assert "hazard:" not in diff_plans(a, ordered).markdown()
+
+
+def test_a_streamed_preview_shows_no_order_and_its_gap_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """An engine event stream leaves out ``dependencies`` (apitype.StepEventStateMetadata
+    has no such field), so its update is taken as unordered, and the gap says why."""
+    old = two_lists(*OLD_LISTS)
+    ordered = two_lists(*MOVED, pl_a=["via-pl-b"])
+    drop = ("dependencies", "propertyDependencies")
+    events = [
+        {"sequence": i, "resourcePreEvent": {"metadata": {
+            "op": s["op"], "urn": s["urn"], "type": s["newState"]["type"],
+            "new": {k: v for k, v in s["newState"].items() if k not in drop},
+        }}}
+        for i, s in enumerate(ordered["steps"])
+    ]  # fmt: skip
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "ordered.json").write_text(json.dumps(ordered))
+    (tmp_path / "stream.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events))
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "ordered.json")]) == 0
+    assert "hazard:" not in capsys.readouterr().out
+    assert main(["diff", str(tmp_path / "old.json"), str(tmp_path / "stream.jsonl")]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("hazard:")]
+    assert "pl-a stops allowing them in place" in line
+    assert "Way around: the document does not show the update's order (an engine event " \
+        "stream leaves out the resources' `dependencies`): diff the `pulumi preview --json` " \
+        "document, which shows it; if the gap stays, apply in two steps" in line

@@ -65,14 +65,18 @@ class Hazard:
         return f"hazard: {self.problem}. Way around: {self.way_around}."
 
 
-def apply_hazards(old: Plan, new: Plan) -> list[Hazard]:
-    """Every hazard of applying plan ``new`` over a stack deployed as plan ``old``."""
-    return change_hazards(changes(old, new))
+def apply_hazards(old: Plan, new: Plan, *, order_shown: bool = True) -> list[Hazard]:
+    """Every hazard of applying plan ``new`` over a stack deployed as plan ``old``.
+
+    ``order_shown`` is False when ``new`` comes from a document that leaves out the
+    resources' ``dependencies`` (an engine event stream): the update is then simulated
+    unordered, and a gap says why it may be one."""
+    return change_hazards(changes(old, new), order_shown=order_shown)
 
 
-def change_hazards(moves: Mapping[str, Change]) -> list[Hazard]:
+def change_hazards(moves: Mapping[str, Change], *, order_shown: bool = True) -> list[Hazard]:
     """Every hazard of an update, from its already computed :func:`steps.changes`."""
-    sim = _Simulation(moves)
+    sim = _Simulation(moves, order_shown)
     out = [
         *sim.groups(),
         *sim.duplicate_rules(),
@@ -103,8 +107,9 @@ Ident = str
 
 
 class _Simulation:
-    def __init__(self, changes: Mapping[str, Change]) -> None:
+    def __init__(self, changes: Mapping[str, Change], order_shown: bool = True) -> None:
         self.changes = changes
+        self.order_shown = order_shown
         # old and new URNs of a renamed (aliased) resource are one resource
         self.urn_of = {c.old["urn"]: urn for urn, c in changes.items() if c.old and c.new}
         self.ids = {
@@ -442,6 +447,13 @@ class _Simulation:
             f"apply in two steps: first `pulumi up --target <URN of {_short(home)}> "
             "--target-dependents`, so both allow them, then the whole `pulumi up`"
         )
+        if not self.order_shown:
+            two_steps = (
+                "the document does not show the update's order (an engine event stream "
+                "leaves out the resources' `dependencies`): diff the `pulumi preview --json` "
+                "document, which shows it; if the gap stays, " + two_steps
+            )
+            unordered = False
         return Hazard(
             "flow-gap", f"{cloud}/{dropper}",
             f"{shown} stay allowed but change {what}: {_short(dropper)} stops allowing them "

@@ -132,7 +132,8 @@ def diff_plans(old: Doc | None, new: Doc | None) -> Diff:
             f"{_names(stacks_b)}), which share no resources."
         )
     else:
-        d.hazards = [h.line() for h in change_hazards(moves)]
+        shown = b is None or b.kind != "stream"
+        d.hazards = [h.line() for h in change_hazards(moves, order_shown=shown)]
     return d
 
 
@@ -158,7 +159,8 @@ def diff_update(preview: Doc, state: Doc | None = None) -> Diff:
     before, after = state_before(doc, base), state_after(doc, base)
     d = _flow_diff(read_states(before), read_states(after))
     d.resources = {k: v for k, v in doc.op_counts().items() if v}
-    d.hazards = [h.line() for h in apply_hazards(before, after)]
+    shown = doc.kind != "stream"
+    d.hazards = [h.line() for h in apply_hazards(before, after, order_shown=shown)]
     d.replaced = sorted({s.urn for s in doc.steps if s.op == "replace"})
     return d
 
