@@ -1,9 +1,11 @@
 """Apply hazards: what could fail or open a gap half-way through ``pulumi up``.
 
 Given two plans of one stack (``pulumi preview --json`` shape), this simulates the order in
-which Pulumi applies the second: creates and updates first (in dependency order, unrelated
+which Pulumi applies the second: creates and updates first (a step once every resource its
+new state lists in ``dependencies`` or ``propertyDependencies`` has finished; unrelated
 resources in parallel), replacements create-before-delete unless ``deleteBeforeReplace``, and
-every delete at the end. So for the length of an update the old and the new resources exist
+every delete at the end. An engine event stream shows no dependencies; its update is taken
+as unordered. So for the length of an update the old and the new resources exist
 side by side. Each :class:`Hazard` names what goes wrong there and the way around it.
 
 Where each hazard's cloud error comes from:
