@@ -301,19 +301,7 @@ def test_azure_rule_onto_a_priority_or_name_still_held_is_named() -> None:
 
 
 def test_prefix_list_entry_that_moves_lists_opens_a_gap() -> None:
-    def lists(a: list[str], b: list[str], b_port: int = 443) -> dict:
-        pls = [
-            res(PL, name, name, addressFamily="IPv4", maxEntries=4,
-                entries=[{"cidr": c} for c in cidrs])
-            for name, cidrs in (("pl-a", a), ("pl-b", b))
-        ]  # fmt: skip
-        refs = []
-        for pl, port in ((pls[0], 443), (pls[1], b_port)):
-            r = rule(f"via-{pl['id']}", port=port, prefixListId=pl["id"],
-                     deps={"prefixListId": [pl["urn"]]})  # fmt: skip
-            del r["inputs"]["cidrIpv4"]
-            refs.append(r)
-        return doc(*pls, *refs)
+    lists = two_lists
 
     old = lists(["10.0.0.1/32", "10.0.0.2/32"], ["10.0.1.0/24"])
     moved = lists(["10.0.0.1/32"], ["10.0.1.0/24", "10.0.0.2/32"])
@@ -509,17 +497,19 @@ def test_an_upgrade_from_the_previous_layout_is_named_with_the_way_around() -> N
 # ------------------------------------------------- ordered updates (the engine's dependencies)
 
 
-def two_lists(a: list[str], b: list[str], **waits: list[str]) -> dict[str, Any]:
-    """pl-a and pl-b, each read by a tcp 443 egress rule; ``waits`` adds ``dependencies``
-    (by short name: ``pl_a=["via-pl-b"]`` makes pl-a's step wait for that rule's)."""
+def two_lists(a: list[str], b: list[str], b_port: int = 443, **waits: list[str]) -> dict[str, Any]:
+    """pl-a and pl-b, read by a tcp 443 and a tcp ``b_port`` egress rule; ``waits`` adds
+    ``dependencies`` (by short name: ``pl_a=["via-pl-b"]`` makes pl-a's step wait for that
+    rule's)."""
     pls = [
         res(PL, name, name, addressFamily="IPv4", maxEntries=4,
             entries=[{"cidr": c} for c in cidrs])
         for name, cidrs in (("pl-a", a), ("pl-b", b))
     ]  # fmt: skip
     refs = []
-    for pl in pls:
-        r = rule(f"via-{pl['id']}", prefixListId=pl["id"], deps={"prefixListId": [pl["urn"]]})
+    for pl, port in ((pls[0], 443), (pls[1], b_port)):
+        r = rule(f"via-{pl['id']}", port=port, prefixListId=pl["id"],
+                 deps={"prefixListId": [pl["urn"]]})  # fmt: skip
         del r["inputs"]["cidrIpv4"]
         refs.append(r)
     states = [*pls, *refs]
