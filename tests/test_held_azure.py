@@ -468,3 +468,25 @@ def test_korefw_plan_state_keeps_held_priorities(
     kept = {s["inputs"]["securityRuleName"]: s["inputs"]["priority"] for s in rules}
     del kept[victim["inputs"]["securityRuleName"]]
     assert {n: p for n, p in got.items() if n in kept} == kept
+
+
+# ---------------------------------------------------------------- hostile states
+
+
+def test_held_rules_sharing_a_priority_keep_distinct_priorities(jp: RuleSet) -> None:
+    """A state whose rules all claim one priority (Azure never holds that; a hand-edited
+    export can): one rule keeps it, the others take other free priorities, and no rule
+    of the plan is lost."""
+    a = run(jp, merge="section")
+    held = held_states(a)
+    prio = min(s["inputs"]["priority"] for s in held if s["type"] == SECURITY_RULE)
+    for s in held:
+        if s["type"] == SECURITY_RULE:
+            s["inputs"]["priority"] = prio
+    b = run(jp, held, merge="section")
+    got = [r["priority"] for r in security_rules(b).values()]
+    assert len(got) == len(security_rules(a)) == len(set(got))
+    assert prio in got
+    assert sorted(r["securityRuleName"] for r in security_rules(b).values()) == sorted(
+        r["securityRuleName"] for r in security_rules(a).values()
+    )

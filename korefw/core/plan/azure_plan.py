@@ -113,10 +113,15 @@ def plan_azure(
     pins = _pins(o, by_name, keys)
     outbound = [r for r in held.nsg_rules if r.direction.lower() == "outbound"]
     a_lo, a_hi = o.allow_band
-    for r in outbound:  # a rule the NSG holds keeps its priority, unless pinned elsewhere
+    kept = set(pins.values())
+    # A rule the NSG holds keeps its priority, unless pinned elsewhere or already kept by
+    # another rule (a hand-edited state may give several rules one priority).
+    for r in sorted(outbound, key=lambda r: (r.priority, r.name)):
         key = by_name.get(r.name)
-        if key is not None and key not in pins and a_lo <= r.priority <= a_hi:
+        free = r.priority not in kept
+        if key is not None and key not in pins and a_lo <= r.priority <= a_hi and free:
             pins[key] = r.priority
+            kept.add(r.priority)
     taken = {r.priority for r in outbound}
     slots, moved = assign_priorities(keys, o.allow_band, pins, taken)
     name_of = {k: n for k, n, _ in allow}
