@@ -197,6 +197,34 @@ def test_a_list_without_its_key_tag_cannot_decide(japan_a: OfflinePlan) -> None:
     assert f"has no {LIST_TAG} tag" in warning
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("maxEntries", [1]),
+        ("version", "x"),
+        ("name", {"a": 1}),
+        ("addressFamily", 5),
+        ("entries", [{"cidr": ["192.0.2.0/24"]}]),
+        ("entries", [{"cidr": "192.0.2.0/24", "description": [1]}]),
+        ("tags", {LIST_TAG: "k", "Owner": [1, 2]}),
+    ],
+)
+def test_an_ill_typed_field_of_a_held_list_cannot_decide(
+    japan_a: OfflinePlan, field: str, value: Any
+) -> None:
+    """A hand-edited export whose list state has a field of the wrong type: a warning and
+    an unordered plan, not a failure inside the Pulumi SDK."""
+    held = [json.loads(json.dumps(s)) for s in held_of(japan_a)]
+    pl = next(s for s in held if s["type"] == PL)
+    if field == "tags":
+        value = {**pl["inputs"]["tags"], "Owner": value["Owner"]}
+    pl["inputs"][field] = value
+    p = plan(moved(japan()), held)
+    (warning,) = _warned(p)
+    assert field in warning and "\n" not in warning
+    assert not any(r.depends for r in p.of_type(PL))
+
+
 def test_other_stacks_lists_are_not_read(japan_a: OfflinePlan) -> None:
     """Lists of another component (another owner tag) are none of this one's."""
     p = run_offline(

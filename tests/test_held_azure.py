@@ -490,3 +490,28 @@ def test_held_rules_sharing_a_priority_keep_distinct_priorities(jp: RuleSet) -> 
     assert sorted(r["securityRuleName"] for r in security_rules(b).values()) == sorted(
         r["securityRuleName"] for r in security_rules(a).values()
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("priority", [1]),
+        ("priority", "abc"),
+        ("priority", True),
+        ("protocol", ["Tcp"]),
+        ("destinationPortRanges", [443, None]),
+        ("description", 5),
+    ],
+)
+def test_an_ill_typed_field_of_a_held_rule_warns_and_plans_hashed(
+    jp: RuleSet, field: str, value: Any
+) -> None:
+    """A hand-edited state whose rule has a field of the wrong type: the read fails (a
+    warning naming the field, hashed priorities), not the program inside the Pulumi SDK."""
+    held = [dict(s) for s in held_states(run(jp, merge="section"))]
+    victim = next(s for s in held if s["type"] == SECURITY_RULE)
+    held[held.index(victim)] = {**victim, "inputs": {**victim["inputs"], field: value}}
+    plan = run(jp, held, merge="section")
+    _hashed(plan, jp)
+    (w,) = [w for w in plan.warnings if "could not be read" in w]
+    assert field in w

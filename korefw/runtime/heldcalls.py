@@ -44,6 +44,19 @@ def _state(s: Mapping[str, Any]) -> Mapping[str, Any]:
     return outputs if isinstance(outputs, Mapping) and outputs else s.get("inputs") or {}
 
 
+def _typed(what: str, field: str, value: Any, kind: type, many: bool = False) -> Any:
+    """``value`` if it has the provider schema's type (``many``: a list of them), else a
+    one-line error naming the field: the SDK would fail the whole program on it, where a
+    failed read only leaves the update unordered."""
+    items = value if many and isinstance(value, list) else [value]
+    if (many and not isinstance(value, list)) or not all(
+        isinstance(v, kind) and not isinstance(v, bool) for v in items
+    ):
+        of = f"a list of {kind.__name__}" if many else kind.__name__
+        raise RuntimeError(f"{field} of {what} is not {of} (got {value!r:.60})")
+    return value
+
+
 def _prefix_lists(states: States) -> list[tuple[str, Mapping[str, Any]]]:
     """(id, properties) of every managed prefix list in ``states``."""
     return [
@@ -89,6 +102,10 @@ def _get_managed_prefix_lists(args: Mapping[str, Any], states: States) -> dict[s
     return out
 
 
+def _arn(region: str, pid: str) -> str:
+    return f"arn:aws:ec2:{region}:{AWS_ACCOUNT}:prefix-list/{pid}"
+
+
 def _get_managed_prefix_list(args: Mapping[str, Any], states: States) -> dict[str, Any]:
     """``aws.ec2.get_managed_prefix_list``: one list, by ``id`` (and any filters)."""
     found = [
@@ -103,21 +120,28 @@ def _get_managed_prefix_list(args: Mapping[str, Any], states: States) -> dict[st
         raise RuntimeError(f"{what} EC2 Managed Prefix List matches (id {args.get('id')!r})")
     pid, props = found[0]
     region = args.get("region") or AWS_REGION
+    what = f"prefix list {pid}"
+    entries = _typed(what, "entries", props.get("entries") or [], Mapping, many=True)
+    tags = dict(_tags(props))
+    _typed(what, "tags", list(tags.values()), str, many=True)
     return {
-        "addressFamily": props.get("addressFamily", ""),
-        "arn": props.get("arn") or f"arn:aws:ec2:{region}:{AWS_ACCOUNT}:prefix-list/{pid}",
+        "addressFamily": _typed(what, "addressFamily", props.get("addressFamily", ""), str),
+        "arn": _typed(what, "arn", props.get("arn") or _arn(region, pid), str),
         "entries": [
-            {"cidr": e.get("cidr", ""), "description": e.get("description", "")}
-            for e in props.get("entries") or []
+            {
+                "cidr": _typed(what, "entries cidr", e.get("cidr", ""), str),
+                "description": _typed(what, "entries description", e.get("description", ""), str),
+            }
+            for e in entries
         ],
         "filters": list(args.get("filters") or []),
         "id": pid,
-        "maxEntries": props.get("maxEntries", 0),
-        "name": props.get("name", ""),
-        "ownerId": props.get("ownerId") or AWS_ACCOUNT,
+        "maxEntries": _typed(what, "maxEntries", props.get("maxEntries", 0), int),
+        "name": _typed(what, "name", props.get("name", ""), str),
+        "ownerId": _typed(what, "ownerId", props.get("ownerId") or AWS_ACCOUNT, str),
         "region": region,
-        "tags": dict(_tags(props)),
-        "version": props.get("version", 1),
+        "tags": tags,
+        "version": _typed(what, "version", props.get("version", 1), int),
     }
 
 
@@ -178,6 +202,12 @@ def _azure_nsg(args: Mapping[str, Any], states: States) -> dict[str, Any]:
 
 def _azure_rule(name: str, fields: Mapping[str, Any]) -> dict[str, Any]:
     out = {k: fields[k] for k in _AZ_RULE_FIELDS if fields.get(k) not in (None, "", [])}
+    what = f"NSG rule {name}"
+    for k, v in out.items():
+        if k == "priority":
+            _typed(what, k, v, int)
+        else:
+            _typed(what, k, v, str, many=k.endswith(("Prefixes", "Ranges")))
     return {"name": name, "etag": "", "provisioningState": "Succeeded", **out}
 
 
