@@ -225,6 +225,20 @@ def test_an_ill_typed_field_of_a_held_list_cannot_decide(
     assert not any(r.depends for r in p.of_type(PL))
 
 
+@pytest.mark.parametrize("tags", [["korefw:owner", "x"], "korefw:list=x"])
+def test_a_held_list_whose_tags_are_no_mapping_cannot_decide(
+    japan_a: OfflinePlan, tags: Any
+) -> None:
+    """Its owner cannot be told, so neither can what the lists hold: a warning, not a
+    silent "nothing held"."""
+    held = [json.loads(json.dumps(s)) for s in held_of(japan_a)]
+    pl = next(s for s in held if s["type"] == PL)
+    pl["inputs"]["tags"] = tags
+    p = plan(moved(japan()), held)
+    (warning,) = _warned(p)
+    assert "tags" in warning and pl["id"] in warning
+
+
 def test_other_stacks_lists_are_not_read(japan_a: OfflinePlan) -> None:
     """Lists of another component (another owner tag) are none of this one's."""
     p = run_offline(

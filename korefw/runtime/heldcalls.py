@@ -66,15 +66,19 @@ def _prefix_lists(states: States) -> list[tuple[str, Mapping[str, Any]]]:
     ]
 
 
-def _tags(props: Mapping[str, Any]) -> Mapping[str, Any]:
+def _tags(pid: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A list's tags; tags that are no mapping fail the read (whose list it is, and so
+    what the stack's lists hold, cannot be told)."""
     tags = props.get("tagsAll") or props.get("tags") or {}
-    return tags if isinstance(tags, Mapping) else {}
+    if not isinstance(tags, Mapping):
+        raise RuntimeError(f"tags of prefix list {pid} are not a mapping (got {tags!r:.60})")
+    return tags
 
 
 def _matches(pid: str, props: Mapping[str, Any], args: Mapping[str, Any]) -> bool:
     """Whether a list passes an invoke's ``filters`` and ``tags`` (DescribeManagedPrefixLists
     filters: ``tag:KEY``, ``prefix-list-id``, ``prefix-list-name``; others are refused)."""
-    tags = _tags(props)
+    tags = _tags(pid, props)
     for f in args.get("filters") or []:
         name, values = f.get("name", ""), list(f.get("values") or [])
         if name.startswith("tag:"):
@@ -122,7 +126,7 @@ def _get_managed_prefix_list(args: Mapping[str, Any], states: States) -> dict[st
     region = args.get("region") or AWS_REGION
     what = f"prefix list {pid}"
     entries = _typed(what, "entries", props.get("entries") or [], Mapping, many=True)
-    tags = dict(_tags(props))
+    tags = dict(_tags(pid, props))
     _typed(what, "tags", list(tags.values()), str, many=True)
     return {
         "addressFamily": _typed(what, "addressFamily", props.get("addressFamily", ""), str),
