@@ -515,3 +515,18 @@ def test_an_ill_typed_field_of_a_held_rule_warns_and_plans_hashed(
     _hashed(plan, jp)
     (w,) = [w for w in plan.warnings if "could not be read" in w]
     assert field in w
+
+
+def test_a_foreign_rule_on_the_deny_rules_priority_is_warned(jp: RuleSet) -> None:
+    """The Deny rule's priority is fixed (the band's last); another rule the NSG holds
+    there would make Azure refuse its create, so the plan says so before pulumi up."""
+    plain = plan_for(
+        rules=jp, resource_group_name=RG, network_security_group_name=NSG, merge="section",
+        deny_other_outbound=True,
+    )  # fmt: skip
+    deny = next(r for r in plain.nsg_rules if r.access == "Deny")
+    plan = run(jp, [foreign_rule(deny.priority)], merge="section")
+    (w,) = [w for w in plan.warnings if "corp-dns" in w]
+    assert str(deny.priority) in w and deny.name in w and "\n" not in w
+    quiet = run(jp, [foreign_rule(deny.priority - 1)], merge="section")
+    assert not [w for w in quiet.warnings if "corp-dns" in w]

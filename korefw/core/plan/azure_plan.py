@@ -171,8 +171,24 @@ def plan_azure(
             "order them, so a flow may be refused for a moment (korefw diff names it; apply "
             "in two steps)"
             for name in cyclic
-        ),
+        )
+        + _held_conflicts(nsg_rules, outbound),
     )
+
+
+def _held_conflicts(nsg_rules: list[NsgRule], held: list[HeldRule]) -> tuple[str, ...]:
+    """Warnings for planned rules on a priority another rule of the NSG holds (a pinned
+    priority, or the Deny rule's): Azure refuses to create two rules on one priority."""
+    out = []
+    for r in nsg_rules:
+        others = sorted({h.name for h in held if h.priority == r.priority and h.name != r.name})
+        if others:
+            out.append(
+                f"NSG rule {r.name} is planned on priority {r.priority}, which the NSG's rule "
+                f"{others[0]} holds: Azure will refuse to create it there; move or remove "
+                f"{others[0]}, or choose another priority_band"
+            )
+    return tuple(out)
 
 
 def _ordered(
