@@ -239,6 +239,23 @@ def test_a_held_list_whose_tags_are_no_mapping_cannot_decide(
     assert "tags" in warning and pl["id"] in warning
 
 
+def test_lists_without_ids_are_read_by_urn(japan_a: OfflinePlan, japan_b: OfflinePlan) -> None:
+    """A `pulumi preview --json` document read as the state shows no id for a resource it
+    creates or keeps (``same``): the lists are still told apart (by URN) and the update
+    is ordered as from a stack export."""
+    held = [json.loads(json.dumps(s)) for s in held_of(japan_a)]
+    for s in held:
+        if s["type"] == PL:
+            s.pop("id", None)
+            s["inputs"].pop("id", None)
+    p = plan(moved(japan()), held)
+    assert not _warned(p)
+    assert {r.urn: r.depends for r in p.of_type(PL)} == {
+        r.urn: r.depends for r in japan_b.of_type(PL)
+    }
+    assert any(r.depends for r in p.of_type(PL))
+
+
 def test_other_stacks_lists_are_not_read(japan_a: OfflinePlan) -> None:
     """Lists of another component (another owner tag) are none of this one's."""
     p = run_offline(

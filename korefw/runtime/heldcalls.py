@@ -10,6 +10,7 @@ nothing of the stack yet: the plan of a first ``pulumi up``.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -60,10 +61,18 @@ def _typed(what: str, field: str, value: Any, kind: type, many: bool = False) ->
 def _prefix_lists(states: States) -> list[tuple[str, Mapping[str, Any]]]:
     """(id, properties) of every managed prefix list in ``states``."""
     return [
-        (str(s.get("id") or _state(s).get("id") or ""), _state(s))
+        (str(s.get("id") or _state(s).get("id") or _placeholder_id(s.get("urn"))), _state(s))
         for s in states
         if s.get("type") == MANAGED_PREFIX_LIST and not s.get("delete")
     ]
+
+
+def _placeholder_id(urn: Any) -> str:
+    """A stable id for a list whose state shows none (a preview document's ``same`` or
+    ``create`` step), so the lists are still told apart; no URN: none."""
+    if not isinstance(urn, str) or not urn:
+        return ""
+    return "pl-" + hashlib.sha256(urn.encode()).hexdigest()[:17]
 
 
 def _tags(pid: str, props: Mapping[str, Any]) -> Mapping[str, Any]:
