@@ -256,6 +256,21 @@ def test_lists_without_ids_are_read_by_urn(japan_a: OfflinePlan, japan_b: Offlin
     assert any(r.depends for r in p.of_type(PL))
 
 
+def test_null_fields_of_a_held_list_still_read(japan_a: OfflinePlan, japan_b: OfflinePlan) -> None:
+    """``null`` for an unset field (an entry's description, the address family) is what
+    the SDK accepts too: the read still succeeds and the update is ordered."""
+    held = [json.loads(json.dumps(s)) for s in held_of(japan_a)]
+    for s in held:
+        if s["type"] == PL:
+            s["inputs"]["addressFamily"] = None
+            s["inputs"]["entries"] = [{**e, "description": None} for e in s["inputs"]["entries"]]
+    p = plan(moved(japan()), held)
+    assert not _warned(p)
+    assert {r.urn: r.depends for r in p.of_type(PL)} == {
+        r.urn: r.depends for r in japan_b.of_type(PL)
+    }
+
+
 def test_other_stacks_lists_are_not_read(japan_a: OfflinePlan) -> None:
     """Lists of another component (another owner tag) are none of this one's."""
     p = run_offline(

@@ -49,6 +49,8 @@ def _typed(what: str, field: str, value: Any, kind: type, many: bool = False) ->
     """``value`` if it has the provider schema's type (``many``: a list of them), else a
     one-line error naming the field: the SDK would fail the whole program on it, where a
     failed read only leaves the update unordered."""
+    if value is None and not many:  # unset: the SDK takes None as well
+        return value
     items = value if many and isinstance(value, list) else [value]
     if (many and not isinstance(value, list)) or not all(
         isinstance(v, kind) and not isinstance(v, bool) for v in items
