@@ -32,13 +32,13 @@ import pulumi_aws.networkfirewall as aws_networkfirewall
 import pulumi_aws.route53 as aws_route53
 import pulumi_aws.vpc as aws_vpc
 
-from ..core.errors import ConfigError, PlanError
+from ..core.errors import ConfigError
 from ..core.plan.aws_data import AwsPlan, EgressRulePlan, PrefixListPlan
 from ..core.plan.aws_fqdn import DnsFirewallPlan, FqdnPlan, NetworkFirewallPlan, plan_fqdn
 from ..core.plan.aws_options import AwsOptions, check_tags
 from ..core.plan.aws_plan import plan_aws, plan_prefix_lists, prefix_list_quota_note
 from ..core.plan.options import COMPONENT_OPTIONS, resolve
-from ..core.plan.ordering import UNKNOWN, HeldState
+from ..core.plan.ordering import UNKNOWN, HeldState, dependencies_first
 from ..core.read.regions import select_rules
 from ..core.rules.model import RuleSet
 from .args import DestinationPrefixListsArgs, EgressSecurityGroupArgs, FqdnAllowlistArgs
@@ -465,32 +465,22 @@ class EgressSecurityGroup(pulumi.ComponentResource):
         rules = {r.name: r for r in plan.rules}
         planned = {pl.key: pl for pl in plan.prefix_lists}
         made: dict[str, pulumi.Resource] = {}
-        busy: set[str] = set()
 
-        def make_list(key: str) -> None:
-            if lists is None or key in lists.list_ids:
-                return
-            if key in busy:
-                raise PlanError(
-                    "waits, through egress rules, for its own update", where=f"prefix list {key}"
-                )
-            busy.add(key)
-            pl = planned[key]
-            lists.add(pl, [make_rule(n) for n in pl.after])
+        def needs(node: str) -> tuple[str, ...]:
+            kind, key = node.split(":", 1)
+            if kind == "list":
+                return tuple(f"rule:{n}" for n in planned[key].after)
+            listed = rules[key].prefix_list
+            return (f"list:{listed}",) if listed is not None else ()
 
-        def make_rule(rule: str) -> pulumi.Resource:
-            if rule not in made:
-                r = rules[rule]
-                if r.prefix_list is not None:
-                    make_list(r.prefix_list)
+        nodes = [*(f"list:{k}" for k in planned), *(f"rule:{n}" for n in rules)]
+        for node in dependencies_first(nodes, needs):
+            kind, key = node.split(":", 1)
+            if kind == "list" and lists is not None:
+                lists.add(planned[key], [made[f"rule:{n}"] for n in planned[key].after])
+            elif kind == "rule":
                 ids = lists.list_ids if lists is not None else {}
-                made[rule] = self._egress_rule(name, r, group_ids, ids, tags)
-            return made[rule]
-
-        for pl in plan.prefix_lists:
-            make_list(pl.key)
-        for r in plan.rules:
-            make_rule(r.name)
+                made[node] = self._egress_rule(name, rules[key], group_ids, ids, tags)
         if lists is not None:
             lists.finish()
             self.prefix_list_ids = lists.prefix_list_ids

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 from pulumi_azure_native import network
 
-from ..core.errors import ConfigError, PlanError
+from ..core.errors import ConfigError
 from ..core.plan.azure_data import AzurePlan, FirewallPlan, FirewallRule, NsgRule
 from ..core.plan.azure_options import (
     APPLICATION_COLLECTION_PRIORITY,
@@ -28,6 +28,7 @@ from ..core.plan.azure_options import (
 )
 from ..core.plan.azure_plan import plan_azure
 from ..core.plan.options import COMPONENT_OPTIONS, resolve
+from ..core.plan.ordering import dependencies_first
 from ..core.read.regions import select_rules
 from ..core.rules.model import RuleSet
 from .args import EgressNetworkSecurityGroupArgs
@@ -257,7 +258,9 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
         # A rule that gives up flows another rule takes over (NsgRule.after) depends on
         # that rule, so its update runs once the other is in place: registered after it.
         by_name: dict[str, network.SecurityRule] = {}
-        for r in _dependencies_first(plan.nsg_rules):
+        rule_of = {r.name: r for r in plan.nsg_rules}
+        for n in dependencies_first(rule_of, lambda n: rule_of[n].after):
+            r = rule_of[n]
             by_name[r.name] = network.SecurityRule(
                 f"{name}-{r.resource_name}",
                 security_rule_name=r.name,
@@ -302,33 +305,6 @@ class EgressNetworkSecurityGroup(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         return nsg.name, nsg.id
-
-
-def _dependencies_first(rules: Sequence[NsgRule]) -> list[NsgRule]:
-    """``rules`` in plan order, except that each comes after the rules it waits for.
-
-    The planner leaves rules on a cycle unordered (no ``after``), so there is none here;
-    one would be a planner bug, refused rather than registered half-ordered.
-    """
-    by_name = {r.name: r for r in rules}
-    out: list[NsgRule] = []
-    state: dict[str, int] = {}  # 1: being placed, 2: placed
-
-    def place(r: NsgRule) -> None:
-        if state.get(r.name) == 2:
-            return
-        if state.get(r.name) == 1:
-            raise PlanError("NSG rules wait for each other in a cycle", where="after",
-                            value=r.name)  # fmt: skip
-        state[r.name] = 1
-        for n in r.after:
-            place(by_name[n])
-        state[r.name] = 2
-        out.append(r)
-
-    for r in rules:
-        place(r)
-    return out
 
 
 def _rule_fields(r: NsgRule, sources: Sequence[str]) -> dict[str, Any]:

@@ -19,9 +19,10 @@ as a flow gap).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+from ..errors import PlanError
 from ..rules.allowset import AllowSet
 
 
@@ -125,4 +126,28 @@ def closure(
         out.add(name)
         nxt = owner(name) or name
         todo.extend(edges.get(nxt, ()))
+    return out
+
+
+def dependencies_first(names: Iterable[str], needs: Callable[[str], Iterable[str]]) -> list[str]:
+    """``names`` in their order, except that each comes after everything it ``needs``
+    (transitively; needed names not in ``names`` are placed too). A cycle is a planner bug:
+    refused rather than registered half-ordered."""
+    out: list[str] = []
+    state: dict[str, int] = {}  # 1: being placed, 2: placed
+
+    def place(name: str) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise PlanError("resources wait for each other in a cycle", where="after",
+                            value=name)  # fmt: skip
+        state[name] = 1
+        for n in needs(name):
+            place(n)
+        state[name] = 2
+        out.append(name)
+
+    for name in names:
+        place(name)
     return out
