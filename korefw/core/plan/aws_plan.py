@@ -55,7 +55,7 @@ from .aws_options import (
 )
 from .aws_shard import net_key, shard
 from .naming import digest, slug
-from .ordering import UNKNOWN, HeldState, waits
+from .ordering import UNKNOWN, HeldState, cycle_warning, waits
 
 #: The key prefix of ``auto`` mode's lists, one per vendor flow of the whole rule set.
 AUTO_LIST_BASE = "kore"
@@ -126,12 +126,7 @@ def _ordered(plan: AwsPlan, held: HeldState) -> AwsPlan:
     listed = {r.name: r.prefix_list for r in plan.rules}
     edges, cyclic = waits(losers, allows, listed.get, plan.allow_set())
     lists = tuple(replace(pl, after=edges.get(pl.key, ())) for pl in plan.prefix_lists)
-    notes = plan.notes + tuple(
-        f"prefix list {key} hands addresses to lists that hand some back: the update cannot "
-        "order them, so a flow may be refused for a moment (korefw diff names it; apply in "
-        "two steps)"
-        for key in cyclic
-    )
+    notes = plan.notes + tuple(cycle_warning(f"prefix list {k}", "lists") for k in cyclic)
     return replace(plan, prefix_lists=lists, notes=notes)
 
 

@@ -65,7 +65,7 @@ from .azure_options import (
     prefix_kind,
 )
 from .fqdn import UnenforcedFqdnRule
-from .ordering import UNKNOWN, HeldRule, HeldState, waits
+from .ordering import UNKNOWN, HeldRule, HeldState, cycle_warning, waits
 
 
 @dataclass
@@ -166,12 +166,7 @@ def plan_azure(
         firewall=firewall,
         unenforced_fqdn_rules=unenforced,
         warnings=_warnings(rules, o, allow_rules, unenforced)
-        + tuple(
-            f"NSG rule {name} hands flows to rules that hand some back: the update cannot "
-            "order them, so a flow may be refused for a moment (korefw diff names it; apply "
-            "in two steps)"
-            for name in cyclic
-        )
+        + tuple(cycle_warning(f"NSG rule {name}", "rules") for name in cyclic)
         + _held_conflicts(nsg_rules, outbound),
     )
 

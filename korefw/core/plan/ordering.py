@@ -90,6 +90,14 @@ def waits(
     return {u: w for u, w in out.items() if u not in cyclic}, tuple(sorted(cyclic))
 
 
+def cycle_warning(what: str, others: str) -> str:
+    """The plan's warning for a unit left unordered on a cycle (``waits``' second result)."""
+    return (
+        f"{what} hands flows to {others} that hand some back: the update cannot order them, "
+        "so a flow may be refused for a moment (korefw diff names it; apply in two steps)"
+    )
+
+
 def _cyclic(edges: Mapping[str, tuple[str, ...]], owner: Callable[[str], str | None]) -> set[str]:
     """Units on a cycle of "waits for an allower whose unit waits for ...".
 
